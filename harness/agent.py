@@ -1,0 +1,145 @@
+"""The agent loop: query the model, carry out its tool calls, append the observations, check the breakers.
+
+It imports neither litellm nor docker: the model and the tool box are handed in. Control flow lives in
+`run()`: every way out of a step is an `InterruptAgentFlow` carrying the messages to append, and the run
+ends on `RunEnded`, whose exit status comes from the fixed vocabulary in `harness.exceptions`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from harness import exceptions as ex
+from harness.config import LimitsConfig
+from harness.exceptions import FormatError, InfraError, RunEnded
+from harness.model import ContextWindowExceeded
+from harness.tools import BadToolCall, parse_call
+
+NO_TOOL_CALL = ("Your reply called no tool. Every reply must call one of the tools ({tools}). "
+                "To finish, call submit.")
+
+
+@dataclass
+class AgentState:
+    messages: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+    cost: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    format_errors: int = 0
+    timeouts: int = 0
+    started: float = field(default_factory=time.monotonic)
+    exit_status: str | None = None
+    exit_detail: str = ""
+
+
+class Agent:
+    def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None):
+        self.model = model
+        self.toolbox = toolbox
+        self.specs = specs
+        self.schemas = [spec.get_schema() for spec in specs.values()]
+        self.limits = limits
+        self.on_step = on_step or (lambda state: None)
+        self.on_cost = on_cost or (lambda dollars: None)
+        self.state = AgentState()
+
+    def run(self, system: str, task: str) -> AgentState:
+        self.add({"role": "system", "content": system}, {"role": "user", "content": task})
+        while self.state.exit_status is None:
+            try:
+                self.step()
+                self.state.format_errors = 0
+            except FormatError as error:
+                self.add(*error.messages)
+                self.count_format_error()
+            except RunEnded as end:
+                self.add(*end.messages)
+                self.end(end.exit_status, end.detail)
+            finally:
+                self.on_step(self.state)
+        return self.state
+
+    def add(self, *messages: dict) -> None:
+        self.state.messages.extend(messages)
+
+    def end(self, exit_status: str, detail: str) -> None:
+        self.state.exit_status, self.state.exit_detail = exit_status, detail
+
+    def count_format_error(self) -> None:
+        self.state.format_errors += 1
+        if 0 < self.limits.format_limit <= self.state.format_errors:
+            self.end(ex.FORMAT_LIMIT, f"{self.state.format_errors} consecutive replies could not be acted on")
+
+    def check_limits(self) -> None:
+        s, lim = self.state, self.limits
+        if 0 < lim.step_limit <= len(s.steps):
+            raise RunEnded(ex.STEP_LIMIT, f"{len(s.steps)} model calls reached the step limit")
+        if 0 < lim.cost_limit <= s.cost:
+            raise RunEnded(ex.COST_LIMIT, f"${s.cost:.4f} reached the cost limit of ${lim.cost_limit:g}")
+        if 0 < lim.wall_time_limit <= time.monotonic() - s.started:
+            raise RunEnded(ex.TIME_LIMIT, f"the run took longer than {lim.wall_time_limit:g} s")
+
+    def step(self) -> None:
+        self.check_limits()
+        reply = self.query()
+        self.add(reply.message)
+        record = {"step": len(self.state.steps) + 1, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
+                  "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
+                  "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0}
+        self.state.steps.append(record)
+        if not reply.tool_calls:
+            raise FormatError({"role": "user", "content": NO_TOOL_CALL.format(tools=", ".join(self.specs))})
+        self.run_calls(reply.tool_calls, record)
+
+    def query(self):
+        try:
+            reply = self.model.query(self.state.messages, self.schemas)
+        except ContextWindowExceeded as error:
+            raise RunEnded(ex.CONTEXT_LIMIT, " ".join(str(error).split())[:300]) from None
+        except InfraError as error:
+            raise RunEnded(ex.INFRA_ERROR, str(error)) from None
+        self.state.cost += reply.cost
+        self.state.tokens_in += reply.tokens_in
+        self.state.tokens_out += reply.tokens_out
+        self.on_cost(reply.cost)
+        return reply
+
+    def run_calls(self, calls: list[dict], record: dict) -> None:
+        """Carry out the calls in order; raise FormatError if any was malformed, RunEnded on submit or a breaker."""
+        malformed = False
+        for call in calls:
+            outcome = self.run_call(call)
+            record["tool_calls"].append(outcome)
+            record["tool_seconds"] = round(record["tool_seconds"] + outcome["seconds"], 3)
+            self.add({"role": "tool", "tool_call_id": call["id"], "content": outcome["observation"]})
+            malformed = malformed or outcome["malformed"]
+            if outcome["submitted"]:
+                raise RunEnded(ex.SUBMITTED, "the model called submit")
+            self.count_timeout(outcome)
+        if malformed:
+            raise FormatError()
+
+    def run_call(self, call: dict) -> dict:
+        outcome = {"name": call["name"], "arguments": call["arguments"], "malformed": False, "submitted": False,
+                   "timed_out": None, "seconds": 0.0}
+        try:
+            args = parse_call(call, self.specs)
+        except BadToolCall as error:
+            return {**outcome, "malformed": True, "observation": f"Error: {error}"}
+        try:
+            observation = self.toolbox.run(call["name"], args)
+        except InfraError as error:
+            raise RunEnded(ex.INFRA_ERROR, f"the container failed: {error}") from None
+        return {**outcome, "observation": observation.text, "submitted": observation.submitted,
+                "timed_out": observation.timed_out if call["name"] == "bash" else None,
+                "seconds": round(observation.seconds, 3)}
+
+    def count_timeout(self, outcome: dict) -> None:
+        if outcome["timed_out"] is None:
+            return
+        self.state.timeouts = self.state.timeouts + 1 if outcome["timed_out"] else 0
+        if 0 < self.limits.timeout_limit <= self.state.timeouts:
+            raise RunEnded(ex.TIMEOUT_LIMIT, f"{self.state.timeouts} consecutive commands hit the time limit")
+

@@ -1,0 +1,83 @@
+"""Configuration as data: one pydantic model per component, each field documented.
+
+Unknown keys are refused (`extra="forbid"`), so a typo in a YAML file fails at start with the key's name.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(Strict):
+    """One model, as litellm knows it."""
+
+    name: str
+    """The litellm model name, e.g. `fireworks_ai/accounts/fireworks/models/kimi-k2-instruct-0905`."""
+    label: str = ""
+    """A short name used in folders, reports and prompts (defaults to the last part of `name`)."""
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    """Cap on the tokens of one reply."""
+    api_base: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the key; the key itself never goes in a config file."""
+    extra: dict = Field(default_factory=dict)
+    """More keyword arguments for `litellm.completion`, e.g. `{top_p: 0.9}` or `{reasoning_effort: low}`."""
+    input_cost_per_token: float | None = None
+    """Price in dollars; set both prices when litellm's table does not know the model."""
+    output_cost_per_token: float | None = None
+    request_timeout: float = 600.0
+    """Seconds one request may take before it counts as a transient failure and is retried."""
+    retries: int = 6
+    """Attempts for a transient provider error (429, 5xx, timeout, dropped connection) before `infra_error`."""
+    retry_wait: float = 2.0
+    """First wait between attempts, in seconds; doubles each time."""
+    retry_max_wait: float = 60.0
+    max_concurrency: int = 0
+    """Calls to this model's provider in flight at once across all workers (0: no cap)."""
+
+    def model_post_init(self, _context) -> None:
+        if not self.label:
+            self.label = self.name.rstrip("/").split("/")[-1]
+
+
+class LimitsConfig(Strict):
+    """Circuit breakers of one agent run. 0 switches a breaker off."""
+
+    step_limit: int = 100
+    """Model queries per run."""
+    cost_limit: float = 3.0
+    """Dollars per run."""
+    timeout_limit: int = 3
+    """Consecutive `bash` calls that hit the command timeout."""
+    format_limit: int = 3
+    """Consecutive replies that could not be acted on (no tool call, unknown tool, bad arguments)."""
+    wall_time_limit: float = 3600.0
+    """Seconds from container start to the end of the run."""
+
+
+class ContainerConfig(Strict):
+    """The container of one agent run and the `bash` tool inside it."""
+
+    workdir: str = "/testbed"
+    mem_limit: str = "4g"
+    pids_limit: int = 1024
+    command_timeout: float = 120.0
+    """Seconds one `bash` call may run before it is killed."""
+    max_output_chars: int = 10_000
+    """Characters of one tool output shown to the model; the rest is cut with a notice."""
+    start_timeout: float = 60.0
+
+
+class AgentConfig(Strict):
+    """Everything one agent run needs besides the dataset row."""
+
+    model: ModelConfig
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    container: ContainerConfig = Field(default_factory=ContainerConfig)
+    system_template: str = "system.j2"
+    instance_template: str = "instance.j2"

@@ -1,0 +1,62 @@
+"""The exit vocabulary of an agent run and the exceptions that drive the agent loop.
+
+Control flow in `agent.run()` is carried by these exceptions: each carries the messages to append to the
+conversation, and the terminating ones carry the exit status the run ends with.
+"""
+
+SUBMITTED = "submitted"
+STEP_LIMIT = "step_limit"
+COST_LIMIT = "cost_limit"
+TIMEOUT_LIMIT = "timeout_limit"
+FORMAT_LIMIT = "format_limit"
+CONTEXT_LIMIT = "context_limit"
+TIME_LIMIT = "time_limit"
+INFRA_ERROR = "infra_error"
+INTERRUPTED = "interrupted"
+
+EXIT_STATUSES = (
+    SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, INFRA_ERROR,
+    INTERRUPTED,
+)
+# Runs that ended for reasons outside the agent's control: a rerun redoes them.
+RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED)
+
+
+class PatchmixError(Exception):
+    """An error for the user: its message says what went wrong and what to do next."""
+
+
+class ConfigError(PatchmixError):
+    """Bad configuration or input, found before any work starts."""
+
+
+class ToolError(Exception):
+    """A tool call failed; the message is shown to the model, which can act on it."""
+
+
+class InfraError(Exception):
+    """The provider or the container failed in a way that is not the agent's doing."""
+
+
+class InterruptAgentFlow(Exception):
+    """Carries messages to append to the conversation; subclasses end the run or not."""
+
+    def __init__(self, *messages: dict):
+        super().__init__(*messages)
+        self.messages = list(messages)
+
+
+class FormatError(InterruptAgentFlow):
+    """The model's reply could not be acted on; the messages tell it why. Counts toward `format_limit`."""
+
+
+class RunEnded(InterruptAgentFlow):
+    """Terminates the run with `exit_status`."""
+
+    def __init__(self, exit_status: str, detail: str = "", *messages: dict):
+        super().__init__(*messages)
+        self.exit_status = exit_status
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.exit_status}: {self.detail}" if self.detail else self.exit_status

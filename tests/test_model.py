@@ -1,0 +1,80 @@
+"""The model seam against the scripted OpenAI-compatible server, through the real litellm client over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import ModelConfig
+from harness.exceptions import ConfigError, InfraError
+from harness.model import ContextWindowExceeded, Model
+from harness.scripted import ScriptedServer
+
+PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+BASH_LS = {"tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]}
+TOOLS = [{"type": "function", "function": {"name": "bash", "description": "run",
+          "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}]
+MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": "fix it"}]
+
+
+def make_model(server, name="m", **overrides) -> Model:
+    settings = {"name": f"openai/{name}", "api_base": server.api_base, "retry_wait": 0.01, "retries": 4,
+                "api_key_env": "SCRIPTED_API_KEY",
+                **PRICES, **overrides}
+    return Model(ModelConfig(**settings))
+
+
+def serve(*replies):
+    return ScriptedServer({"models": {"m": [{"match": "", "replies": list(replies)}]}})
+
+
+def test_reply_carries_tool_calls_tokens_and_cost():
+    with serve(BASH_LS) as server:
+        reply = make_model(server).query(MESSAGES, TOOLS)
+    assert [c["name"] for c in reply.tool_calls] == ["bash"]
+    assert reply.tool_calls[0]["arguments"] == '{"command": "ls"}'
+    assert reply.tokens_in > 0 and reply.tokens_out > 0
+    assert reply.cost == pytest.approx(reply.tokens_in * 1e-6 + reply.tokens_out * 2e-6)
+    assert reply.message["tool_calls"][0]["function"]["name"] == "bash"
+    sent = server.requests[0]["body"]
+    assert sent["tools"][0]["function"]["name"] == "bash" and sent["temperature"] == 0.0
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_transient_errors_are_retried_then_succeed(status):
+    with serve({**BASH_LS, "error": {"status": status, "times": 2}}) as server:
+        reply = make_model(server).query(MESSAGES, TOOLS)
+    assert reply.attempts == 3
+    assert len(server.requests) == 3
+
+
+def test_persistent_failure_becomes_infra_error_after_the_configured_attempts():
+    with serve({**BASH_LS, "error": {"status": 500, "times": 100}}) as server:
+        with pytest.raises(InfraError, match="failed 4 times"):
+            make_model(server).query(MESSAGES, TOOLS)
+    assert len(server.requests) == 4
+
+
+def test_context_window_error_is_not_retried():
+    overflow = {"error": {"status": 400, "times": 100, "code": "context_length_exceeded",
+                          "message": "This model's maximum context length is 8192 tokens. However, your messages "
+                                     "resulted in 9000 tokens. Please reduce the length of the messages."}}
+    with serve(overflow) as server:
+        with pytest.raises(ContextWindowExceeded):
+            make_model(server).query(MESSAGES, TOOLS)
+    assert len(server.requests) == 1
+
+
+def test_unknown_price_refuses_to_start():
+    with pytest.raises(ConfigError, match="no known price.*input_cost_per_token"):
+        Model(ModelConfig(name="openai/no-such-model-xyz"))
+
+
+def test_litellm_table_prices_a_seed_model():
+    model = Model(ModelConfig(name="fireworks_ai/accounts/fireworks/models/kimi-k2-instruct-0905"))
+    assert model.prices[0] > 0 and model.prices[1] > model.prices[0]
+
+
+def test_missing_key_variable_refuses_to_start(monkeypatch):
+    monkeypatch.delenv("PATCHMIX_TEST_KEY", raising=False)
+    with pytest.raises(ConfigError, match="PATCHMIX_TEST_KEY is not set"):
+        Model(ModelConfig(name="openai/m", api_key_env="PATCHMIX_TEST_KEY", **PRICES))
