@@ -20,6 +20,7 @@ def write_text_atomic(path: Path, text: str) -> None:
             handle.write(redact(text))
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
