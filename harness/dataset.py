@@ -1,0 +1,133 @@
+"""Dataset rows: loading them, checking that the harness can evaluate them, and choosing which to run.
+
+Rows follow the SWE-bench 5.x format: besides the classic columns they carry `image`, `eval_script`,
+`log_parser` and `eval_type`, which the official harness needs to run and grade an instance.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+from harness.evaluate import get_image_name
+from harness.exceptions import ConfigError
+
+LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
+EVALUATION_COLUMNS = ("image", "eval_script", "log_parser", "eval_type")
+SHOWN_IDS = 5
+
+__all__ = ["load_rows", "check_rows_evaluable", "select_rows", "parse_slice", "get_image_name"]
+
+
+def load_rows(source: str, split: str = "test") -> list[dict]:
+    """Rows from a local .json/.jsonl/.parquet file, or from a Hugging Face dataset id (e.g.
+    `SWE-bench/SWE-bench_Verified`) for the given split."""
+    source = str(source)
+    if source.endswith(LOCAL_SUFFIXES):
+        return load_local_rows(Path(source))
+    if Path(source).exists():
+        raise ConfigError(f"{source} is not a .json, .jsonl or .parquet file; convert it or give a Hugging Face id")
+    return load_hub_rows(source, split)
+
+
+def load_local_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ConfigError(f"dataset file {path} does not exist")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet
+
+        return pyarrow.parquet.read_table(path).to_pylist()
+    try:
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"dataset file {path} is not valid JSON ({error})") from error
+    return list(data.values()) if isinstance(data, dict) else data
+
+
+def load_hub_rows(name: str, split: str) -> list[dict]:
+    import datasets
+
+    try:
+        return list(datasets.load_dataset(name, split=split))
+    except (datasets.exceptions.DatasetNotFoundError, FileNotFoundError, ConnectionError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"could not load the Hugging Face dataset {name!r} (split {split!r}): {first_line}; "
+            "check the id and your network, or give a local .json/.jsonl/.parquet file"
+        ) from error
+
+
+def check_rows_evaluable(rows: list[dict]) -> None:
+    """Raise ConfigError unless every row has the columns the swebench 5.x harness evaluates with."""
+    lacking = [row for row in rows if any(not row.get(column) for column in EVALUATION_COLUMNS)]
+    if not lacking:
+        return
+    missing = sorted({column for row in lacking for column in EVALUATION_COLUMNS if not row.get(column)})
+    raise ConfigError(
+        f"{len(lacking)} of {len(rows)} rows lack {', '.join(missing)} (e.g. {lacking[0].get('instance_id')}), "
+        "which the swebench 5.x harness needs to evaluate them; use a SWE-bench 5.x dataset such as the "
+        "Hugging Face `SWE-bench/SWE-bench_Verified`, or add these columns"
+    )
+
+
+def select_rows(
+    rows: list[dict],
+    ids: list[str] | None = None,
+    pattern: str | None = None,
+    slice_spec: str | None = None,
+    shuffle_seed: int | None = None,
+) -> list[dict]:
+    """Keep the rows named in `ids`, then those whose instance_id matches the regex `pattern` (searched),
+    then shuffle with `shuffle_seed` (when given), then apply `slice_spec` (python style: ":10", "5:20:2")."""
+    if ids:
+        rows = filter_ids(rows, ids)
+    if pattern:
+        rows = filter_pattern(rows, pattern)
+    if shuffle_seed is not None:
+        rows = shuffle_rows(rows, shuffle_seed)
+    if slice_spec:
+        rows = rows[parse_slice(slice_spec)]
+    return rows
+
+
+def filter_ids(rows: list[dict], ids: list[str]) -> list[dict]:
+    known = {row["instance_id"] for row in rows}
+    unknown = [instance_id for instance_id in ids if instance_id not in known]
+    if unknown:
+        shown = ", ".join(unknown[:SHOWN_IDS]) + (" ..." if len(unknown) > SHOWN_IDS else "")
+        raise ConfigError(f"{len(unknown)} instance ids are not in the dataset: {shown}; check their spelling")
+    wanted = set(ids)
+    return [row for row in rows if row["instance_id"] in wanted]
+
+
+def filter_pattern(rows: list[dict], pattern: str) -> list[dict]:
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ConfigError(f"instance filter {pattern!r} is not a valid regular expression: {error}") from error
+    return [row for row in rows if regex.search(row["instance_id"])]
+
+
+def shuffle_rows(rows: list[dict], seed: int) -> list[dict]:
+    """A seeded shuffle that depends only on the seed and the rows, never on the process."""
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled
+
+
+def parse_slice(spec: str) -> slice:
+    """A python-style slice from a string: ":10", "5:", "5:20", "5:20:2" (no step 0)."""
+    parts = str(spec).strip().split(":")
+    if len(parts) not in (2, 3):
+        raise ConfigError(f"slice {spec!r} needs a colon, like ':10' (first ten) or '5:20:2'")
+    try:
+        start, stop, *step = [int(part) if part.strip() else None for part in parts]
+    except ValueError as error:
+        raise ConfigError(f"slice {spec!r} must be integers separated by colons, like '5:20:2'") from error
+    if step and step[0] == 0:
+        raise ConfigError(f"slice {spec!r} has step 0; use a step of 1 or more, like '::2'")
+    return slice(start, stop, step[0] if step else None)

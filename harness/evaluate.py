@@ -1,0 +1,152 @@
+"""Scoring with the official SWE-bench harness (swebench 5.x). The only module that imports swebench.
+
+The harness runs as a subprocess in a scratch directory: it writes `logs/` relative to its working directory
+and lowers the open-file limit of its own process, neither of which should touch ours. swebench is imported
+lazily, inside the functions that need it, because importing `swebench.harness` takes about two seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.exceptions import PatchmixError
+
+HARNESS_MODULE = "swebench.harness.run_evaluation"
+LOG_TAIL_LINES = 40
+
+
+class EvaluationFailed(PatchmixError):
+    """The harness process failed or wrote no report; the message carries the tail of its output."""
+
+
+def get_image_name(row: dict, namespace: str = "swebench") -> str:
+    """The image the harness runs `row` in: its `image` column (what `make_test_spec` reads), else the
+    name swebench derives from the instance id for published images (`swebench.task.checks.expected_image`)."""
+    if row.get("image"):
+        return row["image"]
+    return derive_image_name(row["instance_id"], namespace)
+
+
+def derive_image_name(instance_id: str, namespace: str = "swebench") -> str:
+    """swebench's naming convention, e.g. `swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest`."""
+    from swebench.task.checks import expected_image
+
+    return expected_image(instance_id, namespace)
+
+
+def get_test_output_markers() -> tuple[str, str]:
+    """The lines that an eval script prints around the test output, which grading cuts the log at."""
+    from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
+
+    return START_TEST_OUTPUT, END_TEST_OUTPUT
+
+
+def evaluate_predictions(
+    predictions_path: str | Path,
+    dataset_path: str | Path,
+    run_id: str,
+    scratch_dir: str | Path,
+    workers: int = 1,
+    timeout: int = 1800,
+    instance_ids: list[str] | None = None,
+) -> dict:
+    """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness.
+
+    Returns the harness's run report (resolved_ids, unresolved_ids, error_ids, empty_patch_ids, ...). Per
+    instance results stay in `<scratch_dir>/logs/run_evaluation/<run_id>/`; an instance that already has a
+    report.json there is not run again, so a rerun with the same run_id and scratch_dir resumes.
+    """
+    predictions_path, scratch = Path(predictions_path).resolve(), Path(scratch_dir).resolve()
+    model_name = read_model_name(predictions_path)
+    scratch.mkdir(parents=True, exist_ok=True)
+    command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids)
+    log_path = scratch / f"run_evaluation.{run_id}.log"
+    returncode = run_logged(command, scratch, log_path)
+    report_path = find_run_report(scratch, model_name, run_id)
+    if returncode != 0 or not report_path.is_file():
+        raise EvaluationFailed(
+            f"the SWE-bench harness exited with code {returncode} and {describe_report(report_path)}; "
+            f"full output in {log_path}, last lines:\n{read_tail(log_path)}"
+        )
+    return json.loads(report_path.read_text())
+
+
+def read_model_name(predictions_path: Path) -> str:
+    """The `model_name_or_path` of the first prediction: the harness names its report after it."""
+    predictions = read_predictions(predictions_path)
+    if not predictions:
+        raise EvaluationFailed(f"{predictions_path} holds no predictions; the harness needs at least one")
+    return predictions[0].get("model_name_or_path") or "None"
+
+
+def read_predictions(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise EvaluationFailed(f"predictions file {path} does not exist")
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if path.suffix == ".json":
+        data = json.loads(text)
+        return list(data.values()) if isinstance(data, dict) else data
+    raise EvaluationFailed(f"predictions file {path} must end in .json or .jsonl")
+
+
+def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids):
+    """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.images."""
+    dataset = str(dataset_path)
+    if Path(dataset).suffix in (".json", ".jsonl", ".parquet"):
+        dataset = str(Path(dataset).resolve())
+    command = [
+        sys.executable, "-m", HARNESS_MODULE,
+        "--dataset_name", dataset,
+        "--predictions_path", str(predictions_path),
+        "--run_id", run_id,
+        "--max_workers", str(workers),
+        "--timeout", str(timeout),
+        "--report_dir", str(scratch),
+    ]
+    if instance_ids:
+        command += ["--instance_ids", *instance_ids]
+    return command
+
+
+def run_logged(command: list[str], cwd: Path, log_path: Path) -> int:
+    """Run `command` in `cwd` with stdout and stderr going to `log_path`; return its exit code."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(command) + "\n")
+        log.flush()
+        return subprocess.run(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+
+
+def find_run_report(report_dir: Path, model_name: str, run_id: str) -> Path:
+    """Where `swebench.harness.reporting.make_run_report` writes: `<model with / as __>.<run_id>.json`."""
+    return Path(report_dir) / f"{model_name.replace('/', '__')}.{run_id}.json"
+
+
+def describe_report(report_path: Path) -> str:
+    return "wrote its report" if report_path.is_file() else f"wrote no report at {report_path}"
+
+
+def read_tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    if not log_path.is_file():
+        return "(no output)"
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def read_instance_reports(scratch_dir: str | Path, run_id: str) -> dict[str, dict]:
+    """Per-instance report.json contents of a run, keyed by instance id (tests_status included).
+
+    The harness writes them to `logs/run_evaluation/<run_id>/<model>/<instance_id>/report.json`.
+    """
+    from swebench.harness.constants import LOG_REPORT, RUN_EVALUATION_LOG_DIR
+
+    run_dir = Path(scratch_dir) / RUN_EVALUATION_LOG_DIR / run_id
+    reports = {}
+    for path in sorted(run_dir.glob(f"*/*/{LOG_REPORT}")):
+        reports.update(json.loads(path.read_text()))
+    return reports

@@ -1,0 +1,5 @@
+"""URL slugs from free text."""
+
+from slugkit.slug import slugify
+
+__all__ = ["slugify"]
