@@ -87,7 +87,6 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
     labels = {"patchmix.instance": row["instance_id"]}
     try:
         with Environment(row["image"], config.container, labels=labels) as env:
-            env.start()
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost)
             state = agent.run(system, task)
