@@ -51,6 +51,47 @@ def cmd_run_one(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from harness.launch import run_pipeline
+
+    return run_pipeline(Path(args.config), runs_dir=Path(args.runs_dir), iteration=args.iteration,
+                        workers=args.workers)
+
+
+def cmd_evaluate(args) -> int:
+    from harness.scoring import evaluate_run
+
+    evaluate_run(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
+                 max_retries=args.max_retries)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from harness.report import write_report
+
+    summary = write_report(Path(args.run))
+    print(summary.read_text())
+    print(f"report written to {summary.parent}")
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    from harness.sources import analyze_sources, render_analysis
+
+    result = analyze_sources(args.sources, Path(args.out) if args.out else None, total=args.total)
+    print(render_analysis(result))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from harness.demo_run import run_demo
+
+    summary = run_demo(Path(args.runs_dir), workers=args.workers)
+    print(summary.read_text())
+    print(f"demo report: {summary} (charts beside it); the models in this demo are scripted, see the README")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patchmix", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +109,38 @@ def make_parser() -> argparse.ArgumentParser:
     one.add_argument("--api-base", help="the provider's base URL (overrides the config)")
     one.add_argument("--output", default="runs/single", help="folder for the trajectory and preds.jsonl")
     one.set_defaults(func=cmd_run_one)
+
+    run = sub.add_parser("run", help="run a pipeline config's iterations (resumes where it stopped)")
+    run.add_argument("config", help="the pipeline YAML")
+    run.add_argument("--iteration", type=int, help="run only this iteration (1-based)")
+    run.add_argument("--workers", type=int, help="parallel runs (overrides the config)")
+    run.add_argument("--runs-dir", default="runs", help="where run folders go")
+    run.set_defaults(func=cmd_run)
+
+    evaluate = sub.add_parser("evaluate", help="score every predictions file of a run with the official harness")
+    evaluate.add_argument("run", help="the run folder, e.g. runs/demo")
+    evaluate.add_argument("--workers", type=int, default=2, help="predictions files scored at once")
+    evaluate.add_argument("--repeat", type=int, default=1, help="score K times and list verdicts that flip")
+    evaluate.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
+    evaluate.add_argument("--max-retries", type=int, default=2,
+                          help="times an evaluation error is scored again before it is given up")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    report = sub.add_parser("report", help="write report/summary.md, summary.json and charts for a run")
+    report.add_argument("run", help="the run folder, e.g. runs/demo")
+    report.set_defaults(func=cmd_report)
+
+    analyze = sub.add_parser("analyze", help="overlap and oracle tables for results from anywhere")
+    analyze.add_argument("sources", nargs="+", help="LABEL=PATH or PATH: a harness report, results.json, "
+                                                    "a JSON list of ids, or a CSV with one 0/1 column per run")
+    analyze.add_argument("--total", type=int, help="number of instances (e.g. 500), for the 'resolved by none' count")
+    analyze.add_argument("--out", help="folder for analysis.md, analysis.json and charts")
+    analyze.set_defaults(func=cmd_analyze)
+
+    demo = sub.add_parser("demo", help="the key-free demo: scripted models, three iterations, scoring, report")
+    demo.add_argument("--runs-dir", default="runs")
+    demo.add_argument("--workers", type=int, help="parallel runs (default: the demo config's)")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

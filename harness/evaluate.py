@@ -53,6 +53,7 @@ def evaluate_predictions(
     workers: int = 1,
     timeout: int = 1800,
     instance_ids: list[str] | None = None,
+    split: str = "test",
 ) -> dict:
     """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness.
 
@@ -63,8 +64,9 @@ def evaluate_predictions(
     predictions_path, scratch = Path(predictions_path).resolve(), Path(scratch_dir).resolve()
     model_name = read_model_name(predictions_path)
     scratch.mkdir(parents=True, exist_ok=True)
-    command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids)
-    log_path = scratch / f"run_evaluation.{run_id}.log"
+    command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
+                                   split)
+    log_path = get_log_path(scratch, run_id)
     returncode = run_logged(command, scratch, log_path)
     report_path = find_run_report(scratch, model_name, run_id)
     if returncode != 0 or not report_path.is_file():
@@ -95,7 +97,8 @@ def read_predictions(path: Path) -> list[dict]:
     raise EvaluationFailed(f"predictions file {path} must end in .json or .jsonl")
 
 
-def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids):
+def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
+                         split="test"):
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.images."""
     dataset = str(dataset_path)
     if Path(dataset).suffix in (".json", ".jsonl", ".parquet"):
@@ -103,6 +106,7 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
     command = [
         sys.executable, "-m", HARNESS_MODULE,
         "--dataset_name", dataset,
+        "--split", split,
         "--predictions_path", str(predictions_path),
         "--run_id", run_id,
         "--max_workers", str(workers),
@@ -112,6 +116,11 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
     if instance_ids:
         command += ["--instance_ids", *instance_ids]
     return command
+
+
+def get_log_path(scratch_dir: str | Path, run_id: str) -> Path:
+    """Where `evaluate_predictions` keeps the harness's stdout and stderr for `run_id`."""
+    return Path(scratch_dir).resolve() / f"run_evaluation.{run_id}.log"
 
 
 def run_logged(command: list[str], cwd: Path, log_path: Path) -> int:
@@ -150,3 +159,35 @@ def read_instance_reports(scratch_dir: str | Path, run_id: str) -> dict[str, dic
     for path in sorted(run_dir.glob(f"*/*/{LOG_REPORT}")):
         reports.update(json.loads(path.read_text()))
     return reports
+
+
+def read_error_reasons(scratch_dir: str | Path, run_id: str, instance_ids: list[str]) -> dict[str, dict]:
+    """Why the harness gave no verdict for each of `instance_ids` in `run_id`: {id: {reason, log}}.
+
+    Read from each instance's run_instance.log: a patch that did not apply, an image that was not found, tests
+    that timed out; anything else is a plain "evaluation error" whose details are in that log.
+    """
+    from swebench.harness.constants import LOG_INSTANCE, RUN_EVALUATION_LOG_DIR
+
+    run_dir = Path(scratch_dir).resolve() / RUN_EVALUATION_LOG_DIR / run_id
+    reasons = {}
+    for instance_id in instance_ids:
+        logs = sorted(run_dir.glob(f"*/{instance_id}/{LOG_INSTANCE}"))
+        if not logs:
+            reasons[instance_id] = {"reason": "the harness wrote no instance log", "log": str(run_dir)}
+            continue
+        reason = classify_instance_log(logs[0].read_text(errors="replace"))
+        reasons[instance_id] = {"reason": reason, "log": str(logs[0])}
+    return reasons
+
+
+def classify_instance_log(text: str) -> str:
+    from swebench.harness.constants import APPLY_PATCH_FAIL
+
+    if APPLY_PATCH_FAIL in text:
+        return "patch did not apply"
+    if "Image " in text and " not found for " in text:
+        return "image not found"
+    if "Test timed out" in text:
+        return "tests timed out"
+    return "evaluation error"

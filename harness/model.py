@@ -147,3 +147,11 @@ def make_assistant_message(content: str | None, calls: list[dict]) -> dict:
 def summarize_error(error: Exception) -> str:
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text[:300]}"
+
+
+def get_provider(config: ModelConfig) -> str:
+    """The litellm provider of a model (e.g. `fireworks_ai`), the key of per-provider concurrency caps."""
+    try:
+        return litellm.get_llm_provider(config.name)[1]
+    except Exception:  # litellm raises a bare Exception for names it cannot place
+        return config.name.split("/", 1)[0]

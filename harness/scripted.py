@@ -9,6 +9,7 @@ A script is data (a dict, or YAML):
     models:
       fixer:                          # the model name in the request ("openai/fixer" sends "fixer")
         - match: "Converting 0 Fahrenheit"   # picks this conversation when the first user message contains it
+                                             # (a list: contains all of them; the first script that matches wins)
           replies:
             - tool_calls: [{name: bash, arguments: {command: "ls"}}]
             - content: "thinking out loud"             # a reply with no tool call
@@ -38,7 +39,8 @@ def pick_script(scripts: list[dict], messages: list[dict]) -> tuple[int, dict] |
     if isinstance(first_user, list):
         first_user = " ".join(part.get("text", "") for part in first_user if isinstance(part, dict))
     for index, script in enumerate(scripts):
-        if script.get("match", "") in first_user:
+        wanted = script.get("match", "")
+        if all(part in first_user for part in ([wanted] if isinstance(wanted, str) else wanted)):
             return index, script
     return None
 

@@ -1,0 +1,138 @@
+"""The iterations of a pipeline: each (instance, model) run on a pool of workers, in order, resumable.
+
+Iteration k's prompt holds the patches of the iterations it draws on, read from the run folder, so a later
+iteration may run in a later process. A run is skipped when its trajectory says it finished; runs that ended
+in an infrastructure error or were interrupted are redone; a run whose drawn-on runs are unfinished waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from harness.config import PipelineConfig
+from harness.model import get_provider
+from harness.rundir import RunDir, get_model_name
+from harness.runner import run_instance
+
+
+@dataclass
+class Job:
+    iteration: int
+    label: str
+    row: dict
+    candidates: list[dict]
+
+
+class Budget:
+    """Dollars for the whole run folder, shared by all workers under a lock."""
+
+    def __init__(self, limit: float, spent: float):
+        self.limit, self.spent = limit, spent
+        self.lock = threading.Lock()
+
+    def spend(self, dollars: float) -> None:
+        with self.lock:
+            self.spent += dollars
+
+    def is_spent(self) -> bool:
+        with self.lock:
+            return 0 < self.limit <= self.spent
+
+
+def cap_patch(patch: str, limit: int) -> tuple[str, int]:
+    if len(patch) <= limit:
+        return patch, 0
+    return patch[:limit], len(patch) - limit
+
+
+def collect_candidates(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> list[dict] | None:
+    """The patches this run's prompt shows, unranked; None while a drawn-on run is unfinished."""
+    candidates = []
+    for earlier in config.iterations[iteration - 1].draws_on:
+        for label in config.iterations[earlier - 1].models:
+            if not rundir.is_finished(earlier, label, instance_id):
+                return None
+            info = rundir.read_info(earlier, label, instance_id)
+            if info.get("patch"):
+                patch, cut = cap_patch(info["patch"], config.max_patch_chars)
+                candidates.append({"iteration": earlier, "model": label, "exit_status": info["exit_status"],
+                                   "patch_label": info.get("patch_label"), "patch": patch, "cut_chars": cut})
+    return candidates
+
+
+def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows: list[dict]):
+    """(jobs to run, finished infos, waiting (label, instance_id) pairs) of one iteration."""
+    jobs, finished, waiting = [], [], []
+    for row in rows:
+        for label in config.iterations[iteration - 1].models:
+            if rundir.is_finished(iteration, label, row["instance_id"]):
+                finished.append((label, rundir.read_info(iteration, label, row["instance_id"])))
+                continue
+            candidates = collect_candidates(config, rundir, iteration, row["instance_id"])
+            if candidates is None:
+                waiting.append((label, row["instance_id"]))
+            else:
+                jobs.append(Job(iteration, label, row, candidates))
+    return jobs, finished, waiting
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig, rundir: RunDir, rows: list[dict], progress):
+        self.config, self.rundir, self.rows, self.progress = config, rundir, rows, progress
+        self.budget = Budget(config.budget, rundir.get_spent())
+        self.limiters = {provider: threading.Semaphore(cap) for provider, cap in config.provider_concurrency.items()}
+        self.stopping = threading.Event()
+
+    def run(self, only: int | None = None) -> None:
+        for iteration in range(1, len(self.config.iterations) + 1):
+            if only is None or only == iteration:
+                self.run_iteration(iteration)
+
+    def run_iteration(self, iteration: int) -> None:
+        jobs, finished, waiting = plan_iteration(self.config, self.rundir, iteration, self.rows)
+        self.progress.begin_iteration(iteration, self.config.iterations[iteration - 1].models, jobs, finished, waiting)
+        try:
+            self.run_jobs(jobs)
+        finally:
+            self.write_preds(iteration)
+            self.progress.end_iteration(iteration)
+
+    def run_jobs(self, jobs: list[Job]) -> None:
+        with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
+            pending = {pool.submit(self.run_job, job) for job in jobs}
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+                    self.progress.refresh()
+            except BaseException:
+                self.stopping.set()
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def run_job(self, job: Job) -> None:
+        if self.stopping.is_set():
+            return
+        if self.budget.is_spent():
+            self.progress.skip_run(job.iteration, job.label, "budget")
+            return
+        model = self.config.models[job.label]
+        self.progress.start_run(job.iteration, job.label)
+        _, info = run_instance(
+            job.row, self.config.get_agent_config(job.iteration, job.label),
+            self.rundir.get_traj_path(job.iteration, job.label, job.row["instance_id"]),
+            get_model_name(self.config.name, job.iteration, job.label),
+            extra_variables={"candidates": job.candidates, "iteration": job.iteration},
+            header={"run": self.config.name, "iteration": job.iteration, "model": job.label},
+            limiter=self.limiters.get(get_provider(model)), on_cost=self.budget.spend,
+        )
+        self.progress.finish_run(job.iteration, job.label, info)
+
+    def write_preds(self, iteration: int) -> None:
+        ids = [row["instance_id"] for row in self.rows]
+        for label in self.config.iterations[iteration - 1].models:
+            self.rundir.write_preds(iteration, label, ids, get_model_name(self.config.name, iteration, label))

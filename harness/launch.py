@@ -1,0 +1,77 @@
+"""`patchmix run`: check everything that can be checked, then run the pipeline into its run folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from harness.config import PipelineConfig
+from harness.dataset import check_rows_evaluable, load_rows, select_rows
+from harness.environment import remove_leftover_containers
+from harness.exceptions import ConfigError
+from harness.iterations import Pipeline
+from harness.model import get_prices
+from harness.pipeline import load_pipeline_config
+from harness.progress import Progress
+from harness.rundir import RunDir
+from harness.secrets import redact
+
+logger = logging.getLogger("patchmix")
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def attach_run_log(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def load_selected_rows(config: PipelineConfig) -> list[dict]:
+    rows = load_rows(config.dataset.path, config.dataset.split)
+    sel = config.instances
+    rows = select_rows(rows, ids=sel.ids, pattern=sel.filter, slice_spec=sel.slice, shuffle_seed=sel.shuffle_seed)
+    if not rows:
+        raise ConfigError("config key instances: the selection matches no instance of the dataset")
+    check_rows_evaluable(rows)
+    return rows
+
+
+def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: int | None):
+    config = load_pipeline_config(config_path)
+    if workers:
+        config.workers = workers
+    if iteration is not None and not 1 <= iteration <= len(config.iterations):
+        raise ConfigError(f"--iteration {iteration}: the config has iterations 1 to {len(config.iterations)}")
+    for spec in config.iterations:
+        for label in spec.models:
+            get_prices(config.models[label])
+    rows = load_selected_rows(config)
+    rundir = RunDir(runs_dir / config.name)
+    rundir.check_config(config)
+    rundir.save_config(config)
+    return config, rows, rundir
+
+
+def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: int | None = None,
+                 workers: int | None = None, progress: Progress | None = None) -> int:
+    config, rows, rundir = prepare(config_path, runs_dir, iteration, workers)
+    handler = attach_run_log(rundir.root / "run.log")
+    removed = remove_leftover_containers()
+    logger.info("run %s: %d instances, %d iterations, %d workers; removed %d leftover containers",
+                config.name, len(rows), len(config.iterations), config.workers, len(removed))
+    progress = progress or Progress()
+    try:
+        Pipeline(config, rundir, rows, progress).run(only=iteration)
+    finally:
+        progress.print_summary()
+        logger.removeHandler(handler)
+        handler.close()
+    print(f"results in {rundir.root}")
+    return 0

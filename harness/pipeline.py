@@ -1,0 +1,76 @@
+"""Loading and checking a pipeline config: every mistake is found at start and named by its key."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from harness.config import PipelineConfig
+from harness.exceptions import ConfigError
+from harness.prompts import PROMPTS_DIR
+
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")
+
+
+def expand_env(text: str) -> str:
+    """Replace ${NAME} with the environment variable's value; an unset one is an error."""
+    def lookup(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(f"the config refers to ${{{name}}}, which is not set in the environment")
+        return os.environ[name]
+    return ENV_REFERENCE.sub(lookup, text)
+
+
+def load_pipeline_config(path: Path) -> PipelineConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    data = yaml.safe_load(expand_env(path.read_text())) or {}
+    try:
+        config = PipelineConfig(**data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{path}: config key {key}: {first['msg']}") from None
+    resolve_dataset_path(config, path.parent)
+    check_pipeline(config)
+    return config
+
+
+def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:
+    """A local dataset path is taken relative to the config's folder, and must exist."""
+    if not config.dataset.path.endswith(DATASET_SUFFIXES):
+        return
+    candidate = Path(config.dataset.path)
+    if not candidate.is_absolute():
+        candidate = (base / candidate).resolve()
+    if not candidate.is_file():
+        raise ConfigError(f"config key dataset.path: the file {config.dataset.path} does not exist "
+                          f"(looked at {candidate})")
+    config.dataset.path = str(candidate)
+
+
+def check_pipeline(config: PipelineConfig, prompts_dir: Path = PROMPTS_DIR) -> None:
+    if not config.iterations:
+        raise ConfigError("config key iterations: give at least one iteration")
+    for number, spec in enumerate(config.iterations, start=1):
+        key = f"iterations[{number}]"
+        for label in spec.models:
+            if label not in config.models:
+                raise ConfigError(f"config key {key}.models: unknown model {label!r} "
+                                  f"(the models section has: {', '.join(config.models) or 'none'})")
+        for template in (spec.system_template, spec.instance_template):
+            if not (prompts_dir / template).is_file():
+                raise ConfigError(f"config key {key}: no template {template!r} in {prompts_dir}")
+        for earlier in spec.draws_on:
+            if not 1 <= earlier < number:
+                raise ConfigError(f"config key {key}.draws_on: iteration {earlier} is not an earlier iteration "
+                                  f"(iteration {number} can draw on 1 to {number - 1})")
+    if config.workers < 1:
+        raise ConfigError("config key workers: must be at least 1")

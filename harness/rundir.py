@@ -1,0 +1,114 @@
+"""The run folder: where each result lives, what is finished, and which config made it.
+
+    runs/<name>/config.yaml                          the resolved config
+    runs/<name>/iter_<k>/<model>/<instance>.traj.json
+    runs/<name>/iter_<k>/<model>/preds.jsonl         made from the finished trajectories
+    runs/<name>/run.log
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import yaml
+
+from harness.config import PipelineConfig
+from harness.exceptions import RETRYABLE_STATUSES, ConfigError
+from harness.fileio import read_json, write_jsonl_atomic, write_text_atomic
+
+# Settings that change how a run is carried out but not what it produces: they may change between resumes.
+RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances")
+MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait")
+
+
+def get_model_name(run_name: str, iteration: int, label: str) -> str:
+    """The `model_name_or_path` of one predictions file: unique per run, iteration and model."""
+    return f"{run_name}__iter{iteration}__{label}"
+
+
+def find_difference(old, new, prefix: str = "") -> str | None:
+    """The first key at which two nested dicts differ, or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            found = find_difference(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else str(key))
+            if found:
+                return found
+        return None
+    return None if old == new else (prefix or "(top level)")
+
+
+def get_result_settings(config: dict) -> dict:
+    """The part of a resolved config that decides what a run produces (not where or how fast it runs)."""
+    settings = {key: value for key, value in config.items() if key not in RUNTIME_KEYS}
+    settings["models"] = {
+        label: {key: value for key, value in model.items() if key not in MODEL_RUNTIME_KEYS}
+        for label, model in (config.get("models") or {}).items()
+    }
+    return settings
+
+
+class RunDir:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.locks: dict[tuple, threading.Lock] = {}
+        self.guard = threading.Lock()
+
+    def get_traj_path(self, iteration: int, label: str, instance_id: str) -> Path:
+        return self.root / f"iter_{iteration}" / label / f"{instance_id}.traj.json"
+
+    def get_preds_path(self, iteration: int, label: str) -> Path:
+        return self.root / f"iter_{iteration}" / label / "preds.jsonl"
+
+    def read_info(self, iteration: int, label: str, instance_id: str) -> dict | None:
+        path = self.get_traj_path(iteration, label, instance_id)
+        return read_json(path)["info"] if path.is_file() else None
+
+    def is_finished(self, iteration: int, label: str, instance_id: str) -> bool:
+        """A run is finished once its final record (patch included) is on disk and it needs no redo."""
+        info = self.read_info(iteration, label, instance_id)
+        return bool(info and info.get("finished_at") and info.get("exit_status") not in (None, *RETRYABLE_STATUSES))
+
+    def write_preds(self, iteration: int, label: str, instance_ids: list[str], model_name: str) -> int:
+        """Rewrite the predictions file from the finished trajectories; returns how many it holds."""
+        with self.get_lock(iteration, label):
+            rows = []
+            for instance_id in instance_ids:
+                if self.is_finished(iteration, label, instance_id):
+                    patch = self.read_info(iteration, label, instance_id).get("patch") or ""
+                    rows.append({"instance_id": instance_id, "model_name_or_path": model_name,
+                                 "model_patch": patch})
+            write_jsonl_atomic(self.get_preds_path(iteration, label), rows)
+            return len(rows)
+
+    def get_lock(self, iteration: int, label: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault((iteration, label), threading.Lock())
+
+    def get_spent(self) -> float:
+        """Dollars spent by every run in this folder so far, finished or not."""
+        total = 0.0
+        for path in self.root.glob("iter_*/*/*.traj.json"):
+            try:
+                total += read_json(path)["info"].get("cost") or 0.0
+            except (json.JSONDecodeError, KeyError):
+                continue
+        return total
+
+    def check_config(self, config: PipelineConfig) -> None:
+        """Refuse to mix results: a folder made under another config stays as it was."""
+        path = self.root / "config.yaml"
+        if not path.is_file():
+            return
+        key = find_difference(get_result_settings(yaml.safe_load(path.read_text())),
+                              get_result_settings(config.model_dump(mode="json")))
+        if key:
+            raise ConfigError(
+                f"{self.root} holds results of a different config (it differs at {key}); "
+                f"give the pipeline a new name, or delete that folder to start over"
+            )
+
+    def save_config(self, config: PipelineConfig) -> None:
+        text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+        write_text_atomic(self.root / "config.yaml", text)

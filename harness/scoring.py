@@ -1,0 +1,429 @@
+"""`patchmix evaluate RUN`: score every predictions file of a run folder with the official SWE-bench harness.
+
+    runs/<name>/eval/scratch/                      the harness's working directory (its logs/ and run reports)
+    runs/<name>/eval/iter_<k>/<label>/report.json  the harness's run report for iter_<k>/<label>/preds.jsonl
+    runs/<name>/eval/iter_<k>/<label>/meta.json    the content it scored (sha256), run ids, logs, retries, errors
+    runs/<name>/eval/iter_<k>/<label>/flaky.json   with repeat > 1: each repetition's verdicts and the flips
+
+A predictions file is scored under a run id made of its place and a hash of its content,
+`<name>.iter<k>.<label>.<sha256[:10]>`, so an edited file is never served from the harness's per-instance
+cache, and an unchanged one is not scored again.
+
+Evaluation errors are not verdicts. An instance in the report's `error_ids` (the patch did not apply, the
+image is missing, the container failed) or `infra_failure_ids` has no trustworthy verdict: the summary lists
+it apart from the unresolved ones, and the next call scores only those instances again, under
+`<run id>.retry<n>`, and merges the result into report.json. A patch that does not apply fails the same way
+every time, so after `max_retries` retries an instance stays an evaluation error and is not tried again until
+its predictions file changes. A harness crash stores no report; the next call scores that file again.
+
+With `repeat=K` each file is also scored K-1 more times (`<run id>.rep<i>`); instances whose verdict differs
+between repetitions are listed in flaky.json and the summary. report.json stays the first repetition's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from harness.evaluate import EvaluationFailed, evaluate_predictions, get_log_path, read_error_reasons
+from harness.exceptions import PatchmixError
+from harness.fileio import read_json, write_json_atomic
+
+MAX_RETRIES = 2
+LOCAL_DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")
+ITERATION_DIR = re.compile(r"^iter_(\d+)$")
+UNSAFE_IN_RUN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+RESOLVED, UNRESOLVED, EMPTY, ERROR = "resolved", "unresolved", "empty", "error"
+CACHED, SCORED, CRASHED, NO_PREDICTIONS = "cached", "scored", "crashed", "no predictions"
+# The id lists of the harness's run report that a retry can change, and the counts kept beside them.
+VERDICT_KEYS = ("completed_ids", "resolved_ids", "unresolved_ids", "error_ids", "infra_failure_ids",
+                "ambiguous_failure_ids")
+COUNT_KEYS = {
+    "completed_instances": "completed_ids", "resolved_instances": "resolved_ids",
+    "unresolved_instances": "unresolved_ids", "infra_failure_instances": "infra_failure_ids",
+    "ambiguous_failure_instances": "ambiguous_failure_ids", "empty_patch_instances": "empty_patch_ids",
+    "error_instances": "error_ids",
+}
+
+
+@dataclass(frozen=True)
+class PredsFile:
+    iteration: int
+    label: str
+    path: Path
+    out_dir: Path
+
+    @property
+    def key(self) -> str:
+        return f"iter_{self.iteration}/{self.label}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    run_name: str
+    dataset: str
+    split: str
+    scratch: Path
+    timeout: int
+    repeat: int
+    max_retries: int
+    log: Callable[[str], None]
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int = 1800, log=print,
+                 max_retries: int = MAX_RETRIES) -> dict:
+    """Bring the evaluation of every predictions file of `run_dir` up to date; return the summary.
+
+    `workers` predictions files are scored at once (one harness worker each, or a share of `workers` when
+    fewer files need scoring). The summary is {"run", "harness_calls", "files": {"iter_<k>/<label>": entry}}
+    with entries as made by `summarise_file`; a short table goes to `log`.
+    """
+    run_dir = Path(run_dir)
+    files = find_preds_files(run_dir)
+    config = read_run_config(run_dir)
+    dataset, split = get_dataset(config, run_dir)
+    settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
+                        scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
+                        max_retries=max(0, max_retries), log=log)
+    scorers = [FileScoring(preds, settings) for preds in files]
+    busy = sum(not scorer.is_current() for scorer in scorers)
+    parallel = max(1, min(workers, busy))
+    share = max(1, workers // parallel)
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        entries = list(pool.map(lambda scorer: scorer.run(share), scorers))
+    summary = {"run": settings.run_name, "harness_calls": sum(e["harness_calls"] for e in entries),
+               "files": {f"iter_{e['iteration']}/{e['label']}": e for e in entries}}
+    for line in format_summary(summary):
+        log(line)
+    return summary
+
+
+# ---------------------------------------------------------------- the run folder
+
+
+def find_preds_files(run_dir: Path) -> list[PredsFile]:
+    """Every iter_<k>/<label>/preds.jsonl of the run, by iteration then label."""
+    if not run_dir.is_dir():
+        raise PatchmixError(f"no run folder at {run_dir}; run `patchmix run CONFIG` first, "
+                            "or pass the folder it made (runs/<name>)")
+    found = []
+    for path in run_dir.glob("iter_*/*/preds.jsonl"):
+        match = ITERATION_DIR.match(path.parent.parent.name)
+        if match:
+            iteration, label = int(match[1]), path.parent.name
+            found.append(PredsFile(iteration, label, path, run_dir / "eval" / f"iter_{iteration}" / label))
+    if not found:
+        raise PatchmixError(f"{run_dir} holds no predictions (iter_<k>/<model>/preds.jsonl); "
+                            "run `patchmix run CONFIG` first")
+    return sorted(found, key=lambda preds: (preds.iteration, preds.label))
+
+
+def read_run_config(run_dir: Path) -> dict:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise PatchmixError(f"{path} does not exist, so the dataset to score against is unknown; "
+                            "evaluate a folder made by `patchmix run CONFIG`")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise PatchmixError(f"{path} is not valid YAML ({error}); restore the config the run was made with") from None
+    if not isinstance(config, dict):
+        raise PatchmixError(f"{path} is not a pipeline config; restore the config the run was made with")
+    return config
+
+
+def get_dataset(config: dict, run_dir: Path) -> tuple[str, str]:
+    """The dataset (a local path, made absolute, or a Hugging Face id) and split that config.yaml names."""
+    dataset = config.get("dataset") or {}
+    name = dataset.get("path") if isinstance(dataset, dict) else None
+    if not name:
+        raise PatchmixError(f"{run_dir / 'config.yaml'} names no dataset.path; restore the config the run was "
+                            "made with")
+    split = str(dataset.get("split") or "test")
+    if not str(name).endswith(LOCAL_DATASET_SUFFIXES):
+        return str(name), split
+    path = Path(name) if Path(name).is_absolute() else (run_dir / name).resolve()
+    if not path.is_file():
+        raise PatchmixError(f"the dataset {path} named in {run_dir / 'config.yaml'} no longer exists; "
+                            "put it back, or set dataset.path in that file to where it is now")
+    return str(path), split
+
+
+def make_safe(name: str) -> str:
+    """A name fit for a run id, which the harness puts into container names and paths."""
+    return UNSAFE_IN_RUN_ID.sub("-", name).strip("-.") or "run"
+
+
+def make_run_id(run_name: str, iteration: int, label: str, sha: str) -> str:
+    return f"{make_safe(run_name)}.iter{iteration}.{make_safe(label)}.{sha[:10]}"
+
+
+def hash_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def count_predictions(path: Path) -> int:
+    """How many predictions the file holds; a line that is not JSON is an error that names it."""
+    lines = [(number, line) for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1)
+             if line.strip()]
+    for number, line in lines:
+        try:
+            json.loads(line)
+        except json.JSONDecodeError as error:
+            raise PatchmixError(f"{path} line {number} is not JSON ({error.msg}); rerun the iteration with "
+                                "`patchmix run CONFIG` to rewrite the file") from None
+    return len(lines)
+
+
+def read_optional_json(path: Path):
+    return read_json(path) if path.is_file() else None
+
+
+def get_time() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- one predictions file
+
+
+class FileScoring:
+    """Brings the stored evaluation of one predictions file up to date: first scoring, retries, repetitions."""
+
+    def __init__(self, preds: PredsFile, settings: Settings):
+        self.preds, self.settings = preds, settings
+        self.sha = hash_file(preds.path)
+        self.count = count_predictions(preds.path)
+        self.meta = read_optional_json(preds.out_dir / "meta.json") or {}
+        self.calls = 0
+        self.workers = 1
+
+    def is_current(self) -> bool:
+        """Nothing to do: this content is scored, no retry is due and every repetition asked for is done."""
+        if not self.count:
+            return True
+        done = 1 + len(self.meta.get("repetitions", []))
+        return self.is_scored() and not self.get_retry_ids() and done >= self.settings.repeat
+
+    def is_scored(self) -> bool:
+        same = self.meta.get("preds_sha256") == self.sha and self.meta.get("status") == SCORED
+        return same and (self.preds.out_dir / "report.json").is_file()
+
+    def get_retry_ids(self) -> list[str]:
+        if len(self.meta.get("retries", [])) >= self.settings.max_retries:
+            return []
+        return get_eval_errors(self.read_report() or {})
+
+    def run(self, workers: int) -> dict:
+        self.workers = workers
+        if not self.count:
+            self.settings.log(f"{self.preds.key}: {self.preds.path} holds no predictions; nothing to score")
+            return summarise_file(self.preds, NO_PREDICTIONS, None, {}, None, 0) | {"retry_next_call": False}
+        try:
+            status = self.update()
+        except EvaluationFailed as error:
+            status = self.record_crash(error)
+        flaky = read_optional_json(self.preds.out_dir / "flaky.json")
+        entry = summarise_file(self.preds, status, self.read_report(), self.meta, flaky, self.calls)
+        return entry | {"retry_next_call": status == CRASHED or bool(self.get_retry_ids())}
+
+    def update(self) -> str:
+        if self.is_current():
+            self.settings.log(f"{self.preds.key}: unchanged since {self.meta.get('scored_at')} "
+                              f"(run id {self.meta.get('run_id')}); skipped")
+            return CACHED
+        if not self.is_scored():
+            self.score_first()
+        elif ids := self.get_retry_ids():
+            self.retry(ids)
+        self.add_repetitions()
+        return SCORED
+
+    def score_first(self) -> None:
+        """Score the whole file under the run id of its content; results of earlier content are dropped."""
+        for name in ("report.json", "flaky.json"):
+            (self.preds.out_dir / name).unlink(missing_ok=True)
+        run_id = make_run_id(self.settings.run_name, self.preds.iteration, self.preds.label, self.sha)
+        self.meta = {"preds": str(self.preds.path), "preds_sha256": self.sha, "run_id": run_id, "status": "scoring",
+                     "harness_log": str(get_log_path(self.settings.scratch, run_id)), "retries": [],
+                     "repetitions": []}
+        report = self.call_harness(run_id)
+        self.meta |= {"status": SCORED, "scored_at": get_time(), "errors": self.read_errors(run_id, report)}
+        self.save(report)
+
+    def retry(self, ids: list[str]) -> None:
+        """Score again only the instances that had no verdict, and merge their new results into report.json."""
+        run_id = f"{self.meta['run_id']}.retry{len(self.meta['retries']) + 1}"
+        retried = self.call_harness(run_id, ids)
+        report = merge_retry(self.read_report(), retried, ids)
+        errors = self.read_errors(run_id, retried)
+        self.meta["errors"] = {i: e for i, e in self.meta.get("errors", {}).items() if i not in ids} | errors
+        self.meta["retries"].append({"run_id": run_id, "at": get_time(), "ids": ids, "still_errors": sorted(errors),
+                                     "harness_log": str(get_log_path(self.settings.scratch, run_id))})
+        self.save(report)
+
+    def add_repetitions(self) -> None:
+        repetitions = self.meta["repetitions"]
+        for number in range(len(repetitions) + 2, self.settings.repeat + 1):
+            run_id = f"{self.meta['run_id']}.rep{number}"
+            verdicts = get_verdicts(self.call_harness(run_id))
+            repetitions.append({"run_id": run_id, "at": get_time(), "verdicts": verdicts,
+                                "harness_log": str(get_log_path(self.settings.scratch, run_id))})
+            self.save_meta()
+        if repetitions:
+            self.write_flaky()
+
+    def write_flaky(self) -> None:
+        runs = [(self.meta["run_id"], get_verdicts(self.read_report()))]
+        runs += [(rep["run_id"], rep["verdicts"]) for rep in self.meta["repetitions"]]
+        ids = sorted(set().union(*(verdicts for _, verdicts in runs)))
+        write_json_atomic(self.preds.out_dir / "flaky.json", {
+            "repetitions": len(runs),
+            "run_ids": [run_id for run_id, _ in runs],
+            "flaky_ids": find_flips([verdicts for _, verdicts in runs]),
+            "verdicts": {i: [verdicts.get(i) for _, verdicts in runs] for i in ids},
+        })
+
+    def call_harness(self, run_id: str, instance_ids: list[str] | None = None) -> dict:
+        self.calls += 1
+        what = f"{len(instance_ids)} instances with no verdict" if instance_ids else "the predictions"
+        self.settings.log(f"{self.preds.key}: scoring {what} under run id {run_id}")
+        report = evaluate_predictions(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
+                                      workers=self.workers, timeout=self.settings.timeout,
+                                      instance_ids=instance_ids, split=self.settings.split)
+        self.meta.pop("crash", None)
+        return report
+
+    def read_errors(self, run_id: str, report: dict) -> dict[str, dict]:
+        """Why each instance of `report` has no verdict: the instance log's reason, or the harness's infra class."""
+        errors = read_error_reasons(self.settings.scratch, run_id, get_eval_errors(report))
+        for instance_id, reason in report.get("failure_reasons", {}).items():
+            if instance_id in report.get("infra_failure_ids", []):
+                errors[instance_id]["reason"] = f"likely infrastructure failure ({reason})"
+        return errors
+
+    def record_crash(self, error: EvaluationFailed) -> str:
+        """A crashed harness leaves no verdicts: keep what was stored, note the crash; the next call tries again."""
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        message = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1].strip()}"
+        self.meta["crash"] = {"at": get_time(), "message": message}
+        if self.meta.get("status") != SCORED:
+            self.meta["status"] = CRASHED
+        self.save_meta()
+        self.settings.log(f"{self.preds.key}: the harness crashed; scored again on the next call. {message}")
+        return CRASHED
+
+    def read_report(self) -> dict | None:
+        return read_optional_json(self.preds.out_dir / "report.json")
+
+    def save(self, report: dict) -> None:
+        write_json_atomic(self.preds.out_dir / "report.json", report)
+        self.save_meta()
+
+    def save_meta(self) -> None:
+        write_json_atomic(self.preds.out_dir / "meta.json", self.meta)
+
+
+# ---------------------------------------------------------------- reports (pure)
+
+
+def get_eval_errors(report: dict) -> list[str]:
+    """Instances the harness gave no trustworthy verdict: evaluation errors and likely infrastructure failures."""
+    return sorted(set(report.get("error_ids", [])) | set(report.get("infra_failure_ids", [])))
+
+
+def get_verdicts(report: dict) -> dict[str, str]:
+    """instance_id -> resolved, unresolved, empty or error (no verdict)."""
+    verdicts = {i: RESOLVED for i in report.get("resolved_ids", [])}
+    verdicts |= {i: UNRESOLVED for i in report.get("unresolved_ids", [])}
+    verdicts |= {i: EMPTY for i in report.get("empty_patch_ids", [])}
+    return verdicts | {i: ERROR for i in get_eval_errors(report)}
+
+
+def find_flips(runs: list[dict[str, str]]) -> list[str]:
+    """Instances resolved in one repetition and unresolved in another (a repetition with no verdict is no flip)."""
+    ids = set().union(*runs) if runs else set()
+    return sorted(i for i in ids if {RESOLVED, UNRESOLVED} <= {run.get(i) for run in runs})
+
+
+def merge_retry(report: dict, retried: dict, ids: list[str]) -> dict:
+    """`report` with the results of `ids` taken from the retry's report; the key set stays the harness's."""
+    ids = set(ids)
+    merged = dict(report)
+    for key in VERDICT_KEYS:
+        if key in report:
+            kept = {i for i in report[key] if i not in ids}
+            merged[key] = sorted(kept | (set(retried.get(key, [])) & ids))
+    if "failure_reasons" in report:
+        reasons = {i: r for i, r in report["failure_reasons"].items() if i not in ids}
+        reasons |= {i: r for i, r in retried.get("failure_reasons", {}).items() if i in ids}
+        merged["failure_reasons"] = dict(sorted(reasons.items()))
+    for count_key, ids_key in COUNT_KEYS.items():
+        if count_key in report and ids_key in merged:
+            merged[count_key] = len(merged[ids_key])
+    return merged
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def summarise_file(preds: PredsFile, status: str, report: dict | None, meta: dict, flaky: dict | None,
+                   calls: int) -> dict:
+    """One predictions file's entry of the summary; evaluation errors are never counted as unresolved."""
+    report = report or {}
+    errors = get_eval_errors(report)
+    retries = len(meta.get("retries", []))
+    return {
+        "iteration": preds.iteration, "label": preds.label, "status": status, "skipped": status == CACHED,
+        "resolved": sorted(report.get("resolved_ids", [])),
+        "unresolved": sorted(set(report.get("unresolved_ids", [])) - set(errors)),
+        "empty": sorted(report.get("empty_patch_ids", [])),
+        "infra_errors": errors,
+        "error_reasons": {i: e["reason"] for i, e in meta.get("errors", {}).items() if i in errors},
+        "flaky": (flaky or {}).get("flaky_ids", []),
+        "repetitions": (flaky or {}).get("repetitions", 1 if report else 0),
+        "retries": retries,
+        "crash": meta.get("crash", {}).get("message") if status == CRASHED else None,
+        "run_id": meta.get("run_id"),
+        "report": str(preds.out_dir / "report.json") if report else None,
+        "harness_calls": calls,
+    }
+
+
+def format_summary(summary: dict) -> list[str]:
+    """A short table, then the instances with no verdict, the flips and the crashes, each on its own line."""
+    entries = list(summary["files"].values())
+    headers = ("iteration", "model", "resolved", "unresolved", "empty", "eval errors", "flaky", "status")
+    rows = [(e["iteration"], e["label"], len(e["resolved"]), len(e["unresolved"]), len(e["empty"]),
+             len(e["infra_errors"]), len(e["flaky"]) if e["repetitions"] > 1 else "-", e["status"]) for e in entries]
+    widths = [max(len(str(row[i])) for row in (headers, *rows)) for i in range(len(headers))]
+    lines = [f"patchmix evaluate {summary['run']}: {len(entries)} predictions files, "
+             f"{summary['harness_calls']} harness calls"]
+    lines += ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+              for row in (headers, *rows)]
+    return lines + [line for e in entries for line in describe_problems(e)]
+
+
+def describe_problems(entry: dict) -> list[str]:
+    key = f"iter_{entry['iteration']}/{entry['label']}"
+    lines = []
+    if entry["infra_errors"]:
+        again = ("scored again on the next call" if entry["retry_next_call"]
+                 else f"given up after {entry['retries']} retries; change the predictions to score them again")
+        named = ", ".join(f"{i} ({entry['error_reasons'].get(i, 'evaluation error')})" for i in entry["infra_errors"])
+        lines.append(f"{key}: no verdict (evaluation errors, not counted as unresolved; {again}): {named}")
+    if entry["flaky"]:
+        lines.append(f"{key}: verdict flipped between {entry['repetitions']} repetitions: {', '.join(entry['flaky'])}")
+    if entry["crash"]:
+        lines.append(f"{key}: harness crashed, scored again on the next call: {entry['crash']}")
+    return lines

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine for patchmix (idempotent: safe to run again):
+# Docker engine and debootstrap, a running dockerd, the Python package, and the bundled tasks' images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
+  echo "setup: installing docker.io and debootstrap"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker.io debootstrap >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd (log: /tmp/patchmix-dockerd.log)"
+  as_root sh -c 'nohup dockerd > /tmp/patchmix-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /tmp/patchmix-dockerd.log" >&2; exit 1; }
+fi
+
+echo "setup: installing patchmix and its dependencies"
+python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+
+echo "setup: building the base image and the bundled tasks' images (first time: a few minutes)"
+LITELLM_LOCAL_MODEL_COST_MAP=True patchmix build-images

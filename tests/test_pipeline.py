@@ -1,0 +1,202 @@
+"""The mixture-of-models pipeline: three iterations, prompts built from earlier patches, resume, budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.demo import make_demo_script
+from harness.exceptions import ConfigError
+from harness.fileio import read_jsonl
+from harness.launch import run_pipeline
+from harness.pipeline import load_pipeline_config
+from harness.progress import Progress
+from harness.scripted import ScriptedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT / "tasks" / "bundled.jsonl"
+TASKS = ["patchmix__unitconv-1", "patchmix__daterange-1"]  # a one-hunk fix and a two-file fix
+PRICE = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+
+
+def make_config(api_base: str, name: str = "t", **overrides) -> dict:
+    model = {"api_base": api_base, "api_key_env": "SCRIPTED_API_KEY", "retry_wait": 0.01, **PRICE}
+    config = {
+        "name": name,
+        "dataset": {"path": str(DATASET)},
+        "instances": {"ids": TASKS},
+        "defaults": {"limits": {"step_limit": 6}, "container": {"command_timeout": 30}},
+        "models": {label: {"name": f"openai/{label}", **model} for label in ("fixer", "breaker", "tripper", "merger")},
+        "iterations": [
+            {"models": ["fixer", "breaker", "tripper"]},
+            {"models": ["merger"], "instance_template": "instance_with_patches.j2", "draws_on": [1]},
+            {"models": ["merger"], "instance_template": "instance_refine.j2", "draws_on": [2]},
+        ],
+        "workers": 2,
+    }
+    config.update(overrides)
+    return config
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def load_rows() -> list[dict]:
+    return [row for row in read_jsonl(DATASET) if row["instance_id"] in TASKS]
+
+
+def first_prompts(server: ScriptedServer, model: str) -> list[str]:
+    """The first user message of each conversation the model was asked about."""
+    prompts = []
+    for request in server.requests:
+        messages = request["body"]["messages"]
+        if request["model"] == model and not any(m["role"] == "assistant" for m in messages):
+            prompts.append(next(m["content"] for m in messages if m["role"] == "user"))
+    return prompts
+
+
+def get_patches(run_dir: Path) -> dict:
+    return {(p.parent.parent.name, p.parent.name, row["instance_id"]): row["model_patch"]
+            for p in sorted(run_dir.glob("iter_*/*/preds.jsonl")) for row in read_jsonl(p)}
+
+
+@pytest.mark.docker
+def test_three_iterations_pass_exactly_the_right_patches_forward(bundled_rows, tmp_path):
+    with ScriptedServer(make_demo_script(load_rows())) as server:
+        config = write_config(tmp_path / "p.yaml", make_config(server.api_base))
+        assert run_pipeline(config, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+    run = tmp_path / "runs" / "t"
+    infos = {p: json.loads(p.read_text())["info"] for p in run.glob("iter_*/*/*.traj.json")}
+    assert len(infos) == 2 * 5
+    statuses = {(p.parent.parent.name, p.parent.name): i["exit_status"] for p, i in infos.items()}
+    assert statuses[("iter_1", "fixer")] == "submitted" and statuses[("iter_1", "tripper")] == "step_limit"
+    patches = get_patches(run)
+    iteration2, iteration3 = first_prompts(server, "merger")[:2], first_prompts(server, "merger")[2:]
+    assert len(iteration2) == 2 and len(iteration3) == 2
+    for prompt in iteration2:
+        instance = next(i for i in TASKS if i.split("__")[1].split("-")[0] in prompt)
+        for label in ("fixer", "breaker", "tripper"):
+            assert patches[("iter_1", label, instance)].strip() in prompt
+        assert prompt.count("<patch number=") == 3
+        assert 'model="tripper" run_ended="step_limit" note="the run was cut off' in prompt
+        assert "Other engineers worked on this issue" in prompt
+    for prompt in iteration3:
+        instance = next(i for i in TASKS if i.split("__")[1].split("-")[0] in prompt)
+        assert prompt.count("<patch number=") == 1
+        assert patches[("iter_2", "merger", instance)].strip() in prompt
+        assert 'iteration="2" model="merger" run_ended="submitted"' in prompt
+    hints = [row["hints_text"].strip() for row in load_rows()]
+    assert not any(hint in json.dumps(server.requests) for hint in hints)
+
+
+@pytest.mark.docker
+def test_rerun_skips_finished_runs_and_redoes_infra_errors(bundled_rows, tmp_path):
+    rows = load_rows()
+    script = make_demo_script(rows)
+    with ScriptedServer(script) as server:
+        config = make_config(server.api_base, iterations=[{"models": ["fixer", "breaker"]}])
+        path = write_config(tmp_path / "p.yaml", config)
+        run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False))
+        first = len(server.requests)
+        traj = tmp_path / "runs" / "t" / "iter_1" / "breaker" / f"{TASKS[0]}.traj.json"
+        data = json.loads(traj.read_text())
+        data["info"]["exit_status"] = "infra_error"
+        traj.write_text(json.dumps(data))
+        run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False))
+    redone = [r for r in server.requests[first:]]
+    assert {r["model"] for r in redone} == {"breaker"} and len(redone) == 2
+    assert json.loads(traj.read_text())["info"]["exit_status"] == "submitted"
+
+
+@pytest.mark.docker
+def test_global_budget_stops_new_runs(bundled_rows, tmp_path):
+    with ScriptedServer(make_demo_script(load_rows())) as server:
+        config = make_config(server.api_base, iterations=[{"models": ["fixer", "breaker"]}], workers=1,
+                             budget=0.0001)
+        progress = Progress(live=False)
+        run_pipeline(write_config(tmp_path / "p.yaml", config), runs_dir=tmp_path / "runs", progress=progress)
+    trajs = list((tmp_path / "runs" / "t").glob("iter_*/*/*.traj.json"))
+    assert len(trajs) == 1
+    skipped = sum(n for c in progress.statuses.values() for s, n in c.items() if "budget" in s)
+    assert skipped == 3
+
+
+def run_cli(config: Path, runs: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(config), "--runs-dir", str(runs)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def count_finished(run_dir: Path) -> int:
+    return sum(1 for p in run_dir.glob("iter_*/*/*.traj.json")
+               if (json.loads(p.read_text())["info"].get("finished_at")))
+
+
+@pytest.mark.docker
+def test_sigkill_mid_iteration_then_resume_gives_the_same_predictions(bundled_rows, docker_client, tmp_path):
+    script = make_demo_script(load_rows())
+    for model in script["models"].values():
+        for conversation in model:
+            conversation["replies"] = [{**reply, "delay": 0.2} for reply in conversation["replies"]]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    with ScriptedServer(script) as server:
+        whole = write_config(tmp_path / "whole.yaml", make_config(server.api_base, name="whole"))
+        killed = write_config(tmp_path / "killed.yaml", make_config(server.api_base, name="killed"))
+        assert run_cli(whole, tmp_path / "runs", env).wait(timeout=600) == 0
+        process = run_cli(killed, tmp_path / "runs", env)
+        deadline = time.monotonic() + 300
+        while count_finished(tmp_path / "runs" / "killed") < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert count_finished(tmp_path / "runs" / "killed") < 10
+        for path in (tmp_path / "runs" / "killed").rglob("*"):
+            if path.suffix == ".json":
+                json.loads(path.read_text())  # no corrupt file
+        resumed = run_cli(killed, tmp_path / "runs", env)
+        output = resumed.communicate(timeout=600)[0]
+        assert resumed.returncode == 0, output
+    assert re.search(r"iteration 1: \d+ runs to do, [3-5] already finished", output)
+    assert get_patches(tmp_path / "runs" / "whole") == get_patches(tmp_path / "runs" / "killed")
+    # Whatever containers the killed process left were removed when the resumed one started.
+    assert not docker_client.containers.list(all=True, sparse=True, filters={"label": f"patchmix.pid={process.pid}"})
+
+
+def test_changed_config_is_refused_and_runtime_settings_may_change(tmp_path):
+    from harness.rundir import RunDir
+
+    path = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1"))
+    config = load_pipeline_config(path)
+    rundir = RunDir(tmp_path / "runs" / "t")
+    rundir.save_config(config)
+    config.workers = 7
+    rundir.check_config(config)
+    config.models["fixer"].temperature = 0.5
+    with pytest.raises(ConfigError, match=r"differs at models\.fixer\.temperature"):
+        rundir.check_config(config)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["iterations"][0]["models"].append("nobody"), r"iterations\[1\]\.models: unknown model 'nobody'"),
+    (lambda c: c["iterations"][1].update(instance_template="nope.j2"), r"iterations\[2\]: no template 'nope.j2'"),
+    (lambda c: c["iterations"][1].update(draws_on=[3]), r"iterations\[2\]\.draws_on: iteration 3 is not an earlier"),
+    (lambda c: c["models"]["fixer"].update(temprature=1), r"config key models\.fixer\.temprature: Extra inputs"),
+    (lambda c: c.update(wrokers=3), r"config key wrokers: Extra inputs"),
+    (lambda c: c["dataset"].update(path="/nowhere/tasks.jsonl"), r"dataset\.path: the file /nowhere/tasks.jsonl"),
+])
+def test_bad_configs_fail_at_start_with_one_line_naming_the_key(tmp_path, change, message):
+    config = make_config("http://127.0.0.1:9/v1")
+    change(config)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_pipeline_config(write_config(tmp_path / "p.yaml", config))
+    assert "\n" not in str(caught.value)
