@@ -260,22 +260,32 @@ def decode(data: bytes) -> str:
 
 def remove_leftover_containers(client=None) -> list[str]:
     """Removes containers labelled patchmix that were started on this host by a process that no longer runs."""
-    with docker_errors("cannot list leftover patchmix containers"):
+    return remove_containers(lambda pid: not is_process_alive(pid), client)
+
+
+def remove_own_containers(client=None) -> list[str]:
+    """Removes the containers this process started (on Ctrl-C, so that runs in other threads stop at once)."""
+    return remove_containers(lambda pid: pid == os.getpid(), client)
+
+
+def remove_containers(select, client=None) -> list[str]:
+    """Removes this host's patchmix containers whose owner pid passes `select`; returns their names."""
+    with docker_errors("cannot list patchmix containers"):
         client = client or docker.from_env()
         filters = {"label": ["patchmix", f"patchmix.host={socket.gethostname()}"]}
-        containers = client.containers.list(all=True, filters=filters)
+        containers = client.containers.list(all=True, sparse=True, filters=filters)  # sparse: no racy inspect
     removed = []
     for container in containers:
-        pid = container.labels.get("patchmix.pid", "")
-        if not pid.isdigit() or is_process_alive(int(pid)):
+        pid = (container.attrs.get("Labels") or {}).get("patchmix.pid", "")
+        if not pid.isdigit() or not select(int(pid)):
             continue
         try:
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             continue  # its owner removed it meanwhile
         except docker.errors.APIError as error:
-            raise InfraError(f"cannot remove leftover container {container.name}: {error}") from error
-        removed.append(container.name)
+            raise InfraError(f"cannot remove patchmix container {container.id[:12]}: {error}") from error
+        removed.append((container.attrs.get("Names") or [container.id[:12]])[0].lstrip("/"))
     return removed
 
 

@@ -7,14 +7,18 @@ in an infrastructure error or were interrupted are redone; a run whose drawn-on 
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from harness.config import PipelineConfig
+from harness.environment import remove_own_containers
 from harness.model import get_provider
 from harness.rundir import RunDir, get_model_name
 from harness.runner import run_instance
+
+logger = logging.getLogger("patchmix")
 
 
 @dataclass
@@ -112,16 +116,22 @@ class Pipeline:
                 self.stopping.set()
                 for future in pending:
                     future.cancel()
+                remove_own_containers()  # runs still under way end at once, as infrastructure errors
                 raise
 
     def run_job(self, job: Job) -> None:
         if self.stopping.is_set():
             return
+        instance_id = job.row["instance_id"]
         if self.budget.is_spent():
+            logger.info("iteration %d %s %s: not started, the budget of $%g is spent",
+                        job.iteration, job.label, instance_id, self.budget.limit)
             self.progress.skip_run(job.iteration, job.label, "budget")
             return
         model = self.config.models[job.label]
         self.progress.start_run(job.iteration, job.label)
+        logger.info("iteration %d %s %s: started with %d earlier patches in the prompt",
+                    job.iteration, job.label, instance_id, len(job.candidates))
         _, info = run_instance(
             job.row, self.config.get_agent_config(job.iteration, job.label),
             self.rundir.get_traj_path(job.iteration, job.label, job.row["instance_id"]),
@@ -130,7 +140,10 @@ class Pipeline:
             header={"run": self.config.name, "iteration": job.iteration, "model": job.label},
             limiter=self.limiters.get(get_provider(model)), on_cost=self.budget.spend,
         )
-        self.progress.finish_run(job.iteration, job.label, info)
+        logger.info("iteration %d %s %s: %s after %s steps, $%.4f, patch %s", job.iteration, job.label,
+                    instance_id, info.get("exit_status"), info.get("steps"), info.get("cost") or 0.0,
+                    info.get("patch_label") or "none")
+        self.progress.finish_run(job.iteration, job.label, {**info, "instance_id": instance_id})
 
     def write_preds(self, iteration: int) -> None:
         ids = [row["instance_id"] for row in self.rows]

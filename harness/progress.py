@@ -67,7 +67,7 @@ class Progress:
             self.count(iteration, label, info)
             self.new_done += 1
         if not self.live:
-            self.console.print(f"  iter {iteration} {label} {info.get('instance_id', '')}: {info.get('exit_status')}"
+            self.console.print(f"  iteration {iteration} {label} {info.get('instance_id', '')}: {info.get('exit_status')}"
                                f" ({info.get('steps', 0)} steps, ${info.get('cost', 0):.4f})", highlight=False)
 
     def skip_run(self, iteration: int, label: str, reason: str) -> None:

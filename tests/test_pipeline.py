@@ -200,3 +200,25 @@ def test_bad_configs_fail_at_start_with_one_line_naming_the_key(tmp_path, change
     with pytest.raises(ConfigError, match=message) as caught:
         load_pipeline_config(write_config(tmp_path / "p.yaml", config))
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.docker
+def test_ctrl_c_removes_the_containers_and_keeps_finished_runs(bundled_rows, docker_client, tmp_path):
+    script = make_demo_script(load_rows())
+    for model in script["models"].values():
+        for conversation in model:
+            conversation["replies"] = [{**reply, "delay": 0.3} for reply in conversation["replies"]]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    with ScriptedServer(script) as server:
+        config = write_config(tmp_path / "p.yaml", make_config(server.api_base, name="int"))
+        process = run_cli(config, tmp_path / "runs", env)
+        deadline = time.monotonic() + 300
+        while count_finished(tmp_path / "runs" / "int") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    assert "interrupted; finished work is saved" in output
+    assert not docker_client.containers.list(all=True, sparse=True, filters={"label": f"patchmix.pid={process.pid}"})
+    infos = [json.loads(p.read_text())["info"] for p in (tmp_path / "runs" / "int").glob("iter_*/*/*.traj.json")]
+    assert sum(1 for info in infos if info.get("finished_at") and info["exit_status"] != "infra_error") >= 2
