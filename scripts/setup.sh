@@ -23,4 +23,4 @@ echo "setup: installing patchmix and its dependencies"
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 
 echo "setup: building the base image and the bundled tasks' images (first time: a few minutes)"
-LITELLM_LOCAL_MODEL_COST_MAP=True patchmix build-images
+LITELLM_LOCAL_MODEL_COST_MAP=True python3 -m harness.cli build-images
