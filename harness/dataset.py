@@ -67,10 +67,12 @@ def check_rows_evaluable(rows: list[dict]) -> None:
     if not lacking:
         return
     missing = sorted({column for row in lacking for column in EVALUATION_COLUMNS if not row.get(column)})
+    example = lacking[0]
     raise ConfigError(
-        f"{len(lacking)} of {len(rows)} rows lack {', '.join(missing)} (e.g. {lacking[0].get('instance_id')}), "
-        "which the swebench 5.x harness needs to evaluate them; use a SWE-bench 5.x dataset such as the "
-        "Hugging Face `SWE-bench/SWE-bench_Verified`, or add these columns"
+        f"{len(lacking)} of {len(rows)} rows lack {', '.join(missing)} (e.g. {example.get('instance_id')}, whose "
+        f"published image swebench names {get_image_name(example)}), which the swebench 5.x harness needs to "
+        "evaluate them; use a SWE-bench 5.x dataset such as the Hugging Face `SWE-bench/SWE-bench_Verified`, "
+        "or add these columns"
     )
 
 

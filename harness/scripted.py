@@ -100,6 +100,9 @@ class ScriptedServer:
         self.requests: list[dict] = []
         self.error_counts: dict[tuple, int] = {}
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """The most requests this server was answering at once (to check concurrency caps)."""
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -124,6 +127,16 @@ class ScriptedServer:
 
     def answer(self, body: dict, auth: str) -> tuple[int, dict]:
         """Return (HTTP status, JSON body) for one chat completion request."""
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self.play(body, auth)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def play(self, body: dict, auth: str) -> tuple[int, dict]:
         model, messages = body.get("model", ""), body.get("messages", [])
         with self.lock:
             self.requests.append({"model": model, "body": body})

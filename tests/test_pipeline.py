@@ -222,3 +222,54 @@ def test_ctrl_c_removes_the_containers_and_keeps_finished_runs(bundled_rows, doc
     assert not docker_client.containers.list(all=True, sparse=True, filters={"label": f"patchmix.pid={process.pid}"})
     infos = [json.loads(p.read_text())["info"] for p in (tmp_path / "runs" / "int").glob("iter_*/*/*.traj.json")]
     assert sum(1 for info in infos if info.get("finished_at") and info["exit_status"] != "infra_error") >= 2
+
+
+@pytest.mark.docker
+def test_provider_concurrency_caps_calls_in_flight_and_iterations_run_in_separate_processes(bundled_rows, tmp_path):
+    script = make_demo_script(load_rows())
+    for model in script["models"].values():
+        for conversation in model:
+            conversation["replies"] = [{**reply, "delay": 0.3} for reply in conversation["replies"]]
+    with ScriptedServer(script) as server:
+        config = make_config(server.api_base, workers=3, provider_concurrency={"openai": 1})
+        path = write_config(tmp_path / "p.yaml", config)
+        for iteration in (1, 2):  # iteration 2 reads iteration 1's patches from disk, in a later call
+            run_pipeline(path, runs_dir=tmp_path / "runs", iteration=iteration, progress=Progress(live=False))
+    assert server.max_in_flight == 1
+    run = tmp_path / "runs" / "t"
+    assert len(list(run.glob("iter_1/*/*.traj.json"))) == 6 and len(list(run.glob("iter_2/*/*.traj.json"))) == 2
+    assert not (run / "iter_3").exists()
+    assert all(p.count("<patch number=") == 3 for p in first_prompts(server, "merger"))
+
+
+def make_finished_traj(run: Path, iteration: int, label: str, instance: str, status: str, patch: str) -> None:
+    path = run / f"iter_{iteration}" / label / f"{instance}.traj.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {"exit_status": status, "patch": patch, "finished_at": "2026-01-01T00:00:00+00:00",
+            "patch_label": ("complete" if status == "submitted" else f"breaker:{status}") if patch else None}
+    path.write_text(json.dumps({"info": info}))
+
+
+def test_prompts_show_every_patch_unranked_leave_out_patchless_runs_and_cap_long_ones(tmp_path):
+    from harness.iterations import collect_candidates
+    from harness.prompts import render
+    from harness.rundir import RunDir
+
+    config = load_pipeline_config(write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1",
+                                                                                 max_patch_chars=100)))
+    rundir, instance = RunDir(tmp_path / "run"), TASKS[0]
+    assert collect_candidates(config, rundir, 2, instance) is None  # iteration 1 has not run: wait
+    make_finished_traj(rundir.root, 1, "fixer", instance, "submitted", "diff --git a/x b/x\n+fixed\n")
+    make_finished_traj(rundir.root, 1, "breaker", instance, "submitted", "")
+    long_patch = "diff --git a/y b/y\n" + "+long\n" * 50
+    make_finished_traj(rundir.root, 1, "tripper", instance, "step_limit", long_patch)
+    candidates = collect_candidates(config, rundir, 2, instance)
+    assert [(c["model"], c["exit_status"]) for c in candidates] == [("fixer", "submitted"), ("tripper", "step_limit")]
+    variables = {"problem_statement": "It breaks.", "repo": "r", "workdir": "/testbed", "instance_id": instance}
+    prompt = render("instance_with_patches.j2", {**variables, "candidates": candidates})
+    assert "+fixed" in prompt and prompt.count("<patch number=") == 2
+    assert f"[... {len(long_patch) - 100} more characters of this patch are not shown ...]" in prompt
+    make_finished_traj(rundir.root, 2, "merger", instance, "step_limit", "")
+    assert collect_candidates(config, rundir, 3, instance) == []
+    prompt = render("instance_refine.j2", {**variables, "candidates": []})
+    assert "No earlier patch exists for this issue" in prompt and "<patch" not in prompt
