@@ -10,6 +10,10 @@ a model's judgement, and the README says so.
 - `tripper` makes the first hunk of the fix, then keeps looking around until the step limit cuts it off
   (a salvaged `breaker:step_limit` patch: complete for one-hunk fixes, partial otherwise);
 - `merger` (iterations 2 and 3) reads the patches in its prompt, makes the fix and submits.
+
+So that the report has something to show (overlap, new fixes against regressions, an oracle gap), each model
+behaves differently on a few tasks, as listed in `ODD_ONES`: there `fixer` only looks around and submits no
+change, `breaker` makes the right fix, and `merger` breaks the module instead.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ from __future__ import annotations
 from unidiff import PatchSet
 
 WORKDIR = "/testbed"
+REFINE_MARK = "Review the patch critically"  # a phrase only the refine prompt (iteration 3) has
+# Per scripted model, the bundled tasks (by repository name) on which it does the other thing.
+ODD_ONES = {
+    "fixer": {"slugkit"},
+    "breaker": {"iniparse", "unitconv"},
+    "merger_iteration_2": {"unitconv"},
+    "merger_iteration_3": {"daterange"},
+}
 
 
 def call(name: str, **arguments) -> dict:
@@ -48,6 +60,10 @@ def make_breaker(row: dict) -> list[dict]:
             call("submit")]
 
 
+def make_looker(row: dict) -> list[dict]:
+    return [call("bash", command="git log --oneline | head -3 && ls"), call("submit")]
+
+
 def make_tripper(row: dict) -> list[dict]:
     return [make_fix_calls(row)[0], call("bash", command="git status --short && ls")]
 
@@ -56,13 +72,21 @@ def get_issue_title(row: dict) -> str:
     return row["problem_statement"].strip().splitlines()[0]
 
 
+def is_odd(model: str, row: dict) -> bool:
+    return row["repo"].split("/")[-1] in ODD_ONES.get(model, set())
+
+
 def make_demo_script(rows: list[dict]) -> dict:
     """The scripted server's script for the demo models over these rows."""
     models = {"fixer": [], "breaker": [], "tripper": [], "merger": []}
     for row in rows:
         title = get_issue_title(row)
-        models["fixer"].append({"match": title, "replies": make_fixer(row)})
-        models["breaker"].append({"match": title, "replies": make_breaker(row)})
+        models["fixer"].append({"match": title,
+                                "replies": make_looker(row) if is_odd("fixer", row) else make_fixer(row)})
+        models["breaker"].append({"match": title,
+                                  "replies": make_fixer(row) if is_odd("breaker", row) else make_breaker(row)})
         models["tripper"].append({"match": title, "replies": make_tripper(row), "loop_last": True})
-        models["merger"].append({"match": title, "replies": make_fixer(row)})
+        for iteration, mark in ((3, [title, REFINE_MARK]), (2, title)):  # the refine prompt is matched first
+            odd = is_odd(f"merger_iteration_{iteration}", row)
+            models["merger"].append({"match": mark, "replies": make_breaker(row) if odd else make_fixer(row)})
     return {"models": models}
