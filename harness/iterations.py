@@ -90,9 +90,11 @@ class Pipeline:
         self.stopping = threading.Event()
 
     def run(self, only: int | None = None) -> None:
-        for iteration in range(1, len(self.config.iterations) + 1):
-            if only is None or only == iteration:
-                self.run_iteration(iteration)
+        chosen = [k for k in range(1, len(self.config.iterations) + 1) if only is None or only == k]
+        for iteration in chosen:
+            self.progress.expect(iteration, self.config.iterations[iteration - 1].models, len(self.rows))
+        for iteration in chosen:
+            self.run_iteration(iteration)
 
     def run_iteration(self, iteration: int) -> None:
         jobs, finished, waiting = plan_iteration(self.config, self.rundir, iteration, self.rows)

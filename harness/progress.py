@@ -33,10 +33,16 @@ class Progress:
         self.live: Live | None = None
         self.new_done = 0
 
+    def expect(self, iteration: int, labels: list[str], runs_per_model: int) -> None:
+        """Announce an iteration before it starts, so that the remaining time covers it too."""
+        with self.lock:
+            for label in labels:
+                self.total[iteration, label] = runs_per_model
+
     def begin_iteration(self, iteration: int, labels: list[str], jobs, finished, waiting) -> None:
         with self.lock:
             for label in labels:
-                self.total[iteration, label] += 0
+                self.total[iteration, label] = 0
             for job in jobs:
                 self.total[iteration, job.label] += 1
             for label, info in finished:
