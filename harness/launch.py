@@ -10,7 +10,7 @@ from harness.dataset import check_rows_evaluable, load_rows, select_rows
 from harness.environment import remove_leftover_containers
 from harness.exceptions import ConfigError
 from harness.iterations import Pipeline
-from harness.model import get_prices
+from harness.model import Model
 from harness.pipeline import load_pipeline_config
 from harness.progress import Progress
 from harness.rundir import RunDir
@@ -51,7 +51,7 @@ def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: i
         raise ConfigError(f"--iteration {iteration}: the config has iterations 1 to {len(config.iterations)}")
     for spec in config.iterations:
         for label in spec.models:
-            get_prices(config.models[label])
+            Model(config.models[label])  # refuses a model with no known price or an unset key variable
     rows = load_selected_rows(config)
     rundir = RunDir(runs_dir / config.name)
     rundir.check_config(config)
