@@ -27,6 +27,7 @@ import yaml
 
 from harness.evaluate import derive_image_name, get_test_output_markers
 from harness.exceptions import ConfigError, PatchmixError
+from harness.fileio import write_text_atomic
 
 BASE_IMAGE = "patchmix/debian:bookworm"
 PYTHON_IMAGE = "patchmix/python:bookworm"
@@ -287,10 +288,8 @@ def run_git(repo: Path, *args: str) -> str:
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
-    """Write rows as JSON lines with sorted keys, atomically (temporary file, then rename)."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows))
-    os.replace(temporary, path)
+    """Write rows as JSON lines with sorted keys (so the file is stable under git), atomically."""
+    write_text_atomic(path, "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows))
 
 
 # ------------------------------------------------------------------------------------------------ images
