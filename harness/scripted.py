@@ -16,6 +16,10 @@ A script is data (a dict, or YAML):
             - tool_calls: [{name: bash, raw_arguments: "{not json"}]
             - error: {status: 429, times: 2}           # answer 429 twice, then play the next fields
               tool_calls: [{name: submit, arguments: {}}]
+            - error: {drop: true, times: 1}            # close the connection without an answer, once
+              content: "..."
+            - error: {stall: 5, times: 1}              # answer only after 5 s, once (a client timeout)
+              content: "..."
           loop_last: false            # once the replies run out, repeat the last one (else: plain text "done")
 
 The server is stateless about conversations: the reply index is the number of assistant messages in the
@@ -26,6 +30,7 @@ count, per (model, script, step).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -153,6 +158,7 @@ class ScriptedServer:
         return 200, make_completion(model, reply, len(json.dumps(messages)), auth)
 
     def take_error(self, reply: dict, key: tuple) -> tuple[int, dict] | None:
+        """The injected failure for this request, if any: (status, body), or (0, {}) to drop the connection."""
         spec = reply.get("error")
         if not spec:
             return None
@@ -160,6 +166,11 @@ class ScriptedServer:
             seen = self.error_counts.get(key, 0)
             self.error_counts[key] = seen + 1
         if seen >= spec.get("times", 1):
+            return None
+        if spec.get("drop"):
+            return 0, {}
+        if spec.get("stall"):
+            time.sleep(float(spec["stall"]))
             return None
         status = int(spec.get("status", 500))
         message = spec.get("message", f"scripted error {status}")
@@ -177,15 +188,22 @@ def make_handler(server: ScriptedServer):
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 return self.send(404, {"error": {"message": f"unknown path {self.path}"}})
             status, payload = server.answer(body, self.headers.get("Authorization", ""))
+            if status == 0:  # an injected dropped connection: no answer at all
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
             self.send(status, payload)
 
         def send(self, status: int, payload: dict) -> None:
             data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (its timeout, or it was killed)
 
         def log_message(self, *args) -> None:
             return None

@@ -47,6 +47,15 @@ def test_transient_errors_are_retried_then_succeed(status):
     assert len(server.requests) == 3
 
 
+def test_dropped_connections_and_client_timeouts_are_retried():
+    with serve({**BASH_LS, "error": {"drop": True, "times": 2}}) as server:
+        reply = make_model(server).query(MESSAGES, TOOLS)
+    assert reply.attempts == 3 and reply.tool_calls[0]["name"] == "bash"
+    with serve({**BASH_LS, "error": {"stall": 3, "times": 1}}) as server:
+        reply = make_model(server, request_timeout=1).query(MESSAGES, TOOLS)
+    assert reply.attempts == 2 and reply.tool_calls[0]["name"] == "bash"
+
+
 def test_persistent_failure_becomes_infra_error_after_the_configured_attempts():
     with serve({**BASH_LS, "error": {"status": 500, "times": 100}}) as server:
         with pytest.raises(InfraError, match="failed 4 times"):
