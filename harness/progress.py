@@ -12,10 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-
-def format_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+from harness.analysis import format_duration
 
 
 class Progress:

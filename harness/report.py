@@ -461,10 +461,11 @@ def render_cost(summary: dict) -> str:
         (r["iteration"], r["model"], an.format_dollars(r["cost"]), an.format_dollars(r["cost_per_resolved"]),
          round(r["steps"] / r["attempted"], 1) if r["attempted"] else None, f"{int(r['tokens_in']):,}",
          f"{int(r['tokens_out']):,}",
-         round(r["wall_seconds"] / 3600, 2))
+         an.format_duration(r["wall_seconds"]))
         for r in summary["models"]
     ]
-    headers = ("iteration", "model", "cost", "$ / resolved", "mean steps", "tokens in", "tokens out", "wall hours")
+    headers = ("iteration", "model", "cost", "$ / resolved", "mean steps", "tokens in", "tokens out",
+               "agent time (h:mm:ss)")
     per_iteration = [(e["iteration"], an.format_dollars(e["cost"]), an.format_dollars(e["cost_per_resolved"]))
                      for e in summary["iterations"]]
     cost = summary["cost"]
