@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib_venn import venn2, venn3  # noqa: E402
+from matplotlib_venn.layout import venn2 as venn2_layout, venn3 as venn3_layout  # noqa: E402
 
 from harness.analysis import get_intersections, get_pairwise_matrix  # noqa: E402
 
@@ -62,10 +63,15 @@ def make_overlap_chart(sets: Mapping[str, set], path: Path, title: str, total: i
 
 
 def make_venn_chart(sets: Mapping[str, set], path: Path, title: str, total: int | None = None) -> Path:
-    """Venn diagram with the count of every region; the title says how many instances no set resolves."""
+    """Venn diagram with the count of every region; the title says how many instances no set resolves.
+    Regions are drawn the same size (unweighted) so that every one, empty or nested, shows its count."""
     fig, ax = plt.subplots(figsize=(7, 6))
-    draw = venn2 if len(sets) == 2 else venn3
-    draw([set(s) for s in sets.values()], set_labels=[f"{k}\n({len(v)})" for k, v in sets.items()], ax=ax)
+    if len(sets) == 2:
+        draw, layout = venn2, venn2_layout.DefaultLayoutAlgorithm(fixed_subset_sizes=(1,) * 3)
+    else:
+        draw, layout = venn3, venn3_layout.DefaultLayoutAlgorithm(fixed_subset_sizes=(1,) * 7)
+    draw([set(s) for s in sets.values()], set_labels=[f"{k}\n({len(v)})" for k, v in sets.items()], ax=ax,
+         layout_algorithm=layout)
     ax.set_title(add_none_count(title, sets, total), fontsize=12)
     return save_figure(fig, path)
 
