@@ -16,6 +16,10 @@ from harness.exceptions import FormatError, InfraError, RunEnded
 from harness.model import ContextWindowExceeded
 from harness.tools import BadToolCall, parse_call
 
+ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
+          "run the command again if you need it.]")
+SHORT_OBSERVATION = 200
+"""Characters of an observation that is always sent in full, however old."""
 NO_TOOL_CALL = ("Your reply called no tool. Every reply must call one of the tools ({tools}). "
                 "To finish, call submit.")
 
@@ -34,8 +38,23 @@ class AgentState:
     exit_detail: str = ""
 
 
+def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
+    """The conversation as sent to the model: tool outputs older than the last `keep` are replaced by a short
+    note (0 keeps all). The trajectory keeps every output in full."""
+    if keep <= 0:
+        return messages
+    tool_indexes = [i for i, message in enumerate(messages) if message["role"] == "tool"]
+    old = set(tool_indexes[:-keep])
+    return [
+        {**m, "content": ELIDED.format(chars=len(m["content"]))}
+        if i in old and len(m["content"]) > SHORT_OBSERVATION else m
+        for i, m in enumerate(messages)
+    ]
+
+
 class Agent:
-    def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None):
+    def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None,
+                 keep_observations: int = 0):
         self.model = model
         self.toolbox = toolbox
         self.specs = specs
@@ -43,6 +62,7 @@ class Agent:
         self.limits = limits
         self.on_step = on_step or (lambda state: None)
         self.on_cost = on_cost or (lambda dollars: None)
+        self.keep_observations = keep_observations
         self.state = AgentState()
 
     def run(self, system: str, task: str) -> AgentState:
@@ -95,7 +115,8 @@ class Agent:
 
     def query(self):
         try:
-            reply = self.model.query(self.state.messages, self.schemas)
+            reply = self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
+                                     self.schemas)
         except ContextWindowExceeded as error:
             raise RunEnded(ex.CONTEXT_LIMIT, " ".join(str(error).split())[:300]) from None
         except InfraError as error:

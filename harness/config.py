@@ -79,6 +79,9 @@ class AgentConfig(Strict):
     container: ContainerConfig = Field(default_factory=ContainerConfig)
     system_template: str = "system.j2"
     instance_template: str = "instance.j2"
+    keep_observations: int = 0
+    """Send the model the full output of only the last N tool calls, older ones as a one-line note (0: all).
+    Long runs on models with a smaller context window end in `context_limit` less often with it set."""
 
 
 class DatasetConfig(Strict):
@@ -101,6 +104,8 @@ class SelectionConfig(Strict):
 class DefaultsConfig(Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     container: ContainerConfig = Field(default_factory=ContainerConfig)
+    keep_observations: int = 0
+    """See AgentConfig.keep_observations."""
 
 
 class IterationConfig(Strict):
@@ -139,4 +144,5 @@ class PipelineConfig(Strict):
         spec = self.iterations[iteration - 1]
         return AgentConfig(model=self.models[label], limits=spec.limits or self.defaults.limits,
                            container=self.defaults.container, system_template=spec.system_template,
-                           instance_template=spec.instance_template)
+                           instance_template=spec.instance_template,
+                           keep_observations=self.defaults.keep_observations)

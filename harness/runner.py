@@ -88,7 +88,8 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
     try:
         with Environment(row["image"], config.container, labels=labels) as env:
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
-            agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost)
+            agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
+                          keep_observations=config.keep_observations)
             state = agent.run(system, task)
             traj.save(state)
             return collect_patch(env, row, state.exit_status)

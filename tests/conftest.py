@@ -87,12 +87,13 @@ def run_scripted(tmp_path):
     from harness.runner import run_instance
     from harness.scripted import ScriptedServer
 
-    def run(row, replies, limits=None, container=None, loop_last=False, **model_overrides):
+    def run(row, replies, limits=None, container=None, loop_last=False, keep_observations=0, **model_overrides):
         script = {"models": {"agent": [{"match": "", "replies": replies, "loop_last": loop_last}]}}
         with ScriptedServer(script) as server:
             config = AgentConfig(model=make_scripted_model(server, **model_overrides),
                                  limits=LimitsConfig(**(limits or {})),
-                                 container=ContainerConfig(**{"command_timeout": 20, **(container or {})}))
+                                 container=ContainerConfig(**{"command_timeout": 20, **(container or {})}),
+                                 keep_observations=keep_observations)
             path = tmp_path / f"{row['instance_id']}.traj.json"
             prediction, _ = run_instance(row, config, path, "scripted-agent")
         return prediction, json.loads(path.read_text()), server

@@ -170,3 +170,14 @@ def test_container_start_failure_is_an_infra_error_with_no_patch(bundled_rows, r
     prediction, traj, server = run_scripted(row, [SUBMIT])
     assert traj["info"]["exit_status"] == "infra_error" and prediction["model_patch"] == ""
     assert server.requests == []
+
+
+def test_old_observations_can_be_left_out_of_requests_but_stay_in_the_trajectory(bundled_rows, run_scripted):
+    view = {"tool_calls": [{"name": "str_replace_editor", "arguments": {"command": "view", "path": TEMPERATURE}}]}
+    _, traj, server = run_scripted(bundled_rows[UNITCONV], [view, view, view, SUBMIT], keep_observations=2)
+    last = server.requests[-1]["body"]["messages"]
+    tool_outputs = [m["content"] for m in last if m["role"] == "tool"]
+    assert len(tool_outputs) == 3
+    assert tool_outputs[0].startswith("[The output of this earlier tool call (")
+    assert all("def to_celsius" in output for output in tool_outputs[1:])
+    assert all("def to_celsius" in output for output in observations(traj)[:3])
