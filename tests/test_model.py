@@ -87,3 +87,16 @@ def test_missing_key_variable_refuses_to_start(monkeypatch):
     monkeypatch.delenv("PATCHMIX_TEST_KEY", raising=False)
     with pytest.raises(ConfigError, match="PATCHMIX_TEST_KEY is not set"):
         Model(ModelConfig(name="openai/m", api_key_env="PATCHMIX_TEST_KEY", **PRICES))
+
+
+def test_a_seed_model_goes_through_litellms_fireworks_provider_and_is_priced_from_its_table(monkeypatch):
+    monkeypatch.setenv("FIREWORKS_API_KEY", "fw-test-0123456789abcdef")
+    name = "accounts/fireworks/models/kimi-k2-instruct-0905"
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100}
+    with ScriptedServer({"models": {name: [{"match": "", "replies": [{**BASH_LS, "usage": usage}]}]}}) as server:
+        config = ModelConfig(name=f"fireworks_ai/{name}", api_base=server.api_base, api_key_env="FIREWORKS_API_KEY")
+        model = Model(config)
+        reply = model.query(MESSAGES, TOOLS)
+    input_price, output_price = model.prices
+    assert reply.cost == pytest.approx(1000 * input_price + 100 * output_price)
+    assert server.requests[0]["model"] == name and reply.tool_calls[0]["name"] == "bash"
