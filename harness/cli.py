@@ -83,6 +83,17 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_validate_gold(args) -> int:
+    from harness.goldcheck import format_gold_summary, validate_gold
+
+    out = Path(args.out) if args.out else Path("runs") / "gold-check" / Path(args.dataset).stem.replace("/", "_")
+    summary = validate_gold(args.dataset, out, split=args.split, ids=args.ids, pattern=args.filter,
+                            workers=args.workers, timeout=args.timeout)
+    print(format_gold_summary(summary))
+    print(f"details in {out / 'gold-check.json'}")
+    return 0 if summary["resolved"] == summary["checked"] else 1
+
+
 def cmd_demo(args) -> int:
     from harness.demo_run import run_demo
 
@@ -136,6 +147,16 @@ def make_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--total", type=int, help="number of instances (e.g. 500), for the 'resolved by none' count")
     analyze.add_argument("--out", help="folder for analysis.md, analysis.json and charts")
     analyze.set_defaults(func=cmd_analyze)
+
+    gold = sub.add_parser("validate-gold", help="score a dataset's gold patches here, to find broken instances")
+    gold.add_argument("--dataset", required=True, help="a .json/.jsonl/.parquet file or a Hugging Face id")
+    gold.add_argument("--split", default="test")
+    gold.add_argument("--ids", nargs="+", help="only these instance ids")
+    gold.add_argument("--filter", help="only instance ids matching this regular expression")
+    gold.add_argument("--workers", type=int, default=2)
+    gold.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
+    gold.add_argument("--out", help="folder for gold-check.json (default runs/gold-check/<dataset>)")
+    gold.set_defaults(func=cmd_validate_gold)
 
     demo = sub.add_parser("demo", help="the key-free demo: scripted models, three iterations, scoring, report")
     demo.add_argument("--runs-dir", default="runs")

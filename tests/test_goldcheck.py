@@ -1,0 +1,33 @@
+"""`patchmix validate-gold`: gold patches scored by the real harness; a broken instance is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.fileio import read_jsonl, write_jsonl_atomic
+
+pytestmark = pytest.mark.docker
+TASKS = Path(__file__).resolve().parent.parent / "tasks"
+
+README_ONLY = ("diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n"
+               " {first}\n+A line that fixes nothing.\n")
+
+
+def test_gold_patches_resolve_and_a_broken_instance_is_named(bundled_rows, tmp_path, capsys):
+    rows = read_jsonl(TASKS / "bundled.jsonl")
+    broken = rows[0]["instance_id"]  # its "gold" patch becomes one that only touches the README
+    task_dir = TASKS / broken.split("__")[1].rsplit("-", 1)[0]
+    readme_first = (task_dir / "repo" / "README.md").read_text().splitlines()[0]
+    rows[0] = {**rows[0], "patch": README_ONLY.format(first=readme_first)}
+    dataset = tmp_path / "tampered.jsonl"
+    write_jsonl_atomic(dataset, rows)
+    code = main(["validate-gold", "--dataset", str(dataset), "--out", str(tmp_path / "gold")])
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "gold" / "gold-check.json").read_text())
+    assert code == 1
+    assert summary["checked"] == 5 and summary["resolved"] == 4 and summary["broken_ids"] == [broken]
+    assert "gold patches resolved: 4 of 5" in out and broken in out
