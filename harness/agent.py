@@ -1,6 +1,6 @@
 """The agent loop: query the model, carry out its tool calls, append the observations, check the breakers.
 
-It imports neither litellm nor docker: the model and the tool box are handed in. Control flow lives in
+It imports neither litellm nor docker (nor a module that does): the model and the tool box are handed in. Control flow lives in
 `run()`: every way out of a step is an `InterruptAgentFlow` carrying the messages to append, and the run
 ends on `RunEnded`, whose exit status comes from the fixed vocabulary in `harness.exceptions`.
 """
@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from harness import exceptions as ex
 from harness.config import LimitsConfig
-from harness.exceptions import FormatError, InfraError, RunEnded
-from harness.model import ContextWindowExceeded
+from harness.exceptions import ContextOverflow, FormatError, InfraError, RunEnded
 from harness.tools import BadToolCall, parse_call
 
 ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
@@ -117,8 +116,8 @@ class Agent:
         try:
             reply = self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
                                      self.schemas)
-        except ContextWindowExceeded as error:
-            raise RunEnded(ex.CONTEXT_LIMIT, " ".join(str(error).split())[:300]) from None
+        except ContextOverflow as error:
+            raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
         except InfraError as error:
             raise RunEnded(ex.INFRA_ERROR, str(error)) from None
         self.state.cost += reply.cost

@@ -38,6 +38,10 @@ class InfraError(Exception):
     """The provider or the container failed in a way that is not the agent's doing."""
 
 
+class ContextOverflow(Exception):
+    """The conversation no longer fits the model's context window: the run's own end, not the provider's."""
+
+
 class InterruptAgentFlow(Exception):
     """Carries messages to append to the conversation; subclasses end the run or not."""
 

@@ -16,7 +16,7 @@ import litellm
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from harness.config import ModelConfig
-from harness.exceptions import ConfigError, InfraError
+from harness.exceptions import ConfigError, ContextOverflow, InfraError
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True
@@ -29,8 +29,6 @@ TRANSIENT_ERRORS = (
     litellm.APIConnectionError,
     litellm.Timeout,
 )
-# Raised to the agent as is: the conversation no longer fits, which is the run's own end, not the provider's.
-ContextWindowExceeded = litellm.ContextWindowExceededError
 
 
 @dataclass
@@ -86,7 +84,7 @@ class Model:
         return kwargs
 
     def query(self, messages: list[dict], tools: list[dict]) -> ModelReply:
-        """One completion. Raises ContextWindowExceeded, or InfraError once transient retries run out."""
+        """One completion. Raises ContextOverflow, or InfraError once transient retries run out."""
         start, attempts = time.monotonic(), 0
         retrying = Retrying(
             retry=retry_if_exception_type(TRANSIENT_ERRORS),
@@ -99,8 +97,8 @@ class Model:
                 with attempt:
                     attempts += 1
                     response = self.complete(self.make_kwargs(messages, tools))
-        except ContextWindowExceeded:
-            raise
+        except litellm.ContextWindowExceededError as error:
+            raise ContextOverflow(summarize_error(error)) from None
         except TRANSIENT_ERRORS as error:
             raise InfraError(f"provider failed {attempts} times in a row: {summarize_error(error)}") from None
         except litellm.exceptions.OpenAIError as error:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.config import ModelConfig
-from harness.exceptions import ConfigError, InfraError
-from harness.model import ContextWindowExceeded, Model
+from harness.exceptions import ConfigError, ContextOverflow, InfraError
+from harness.model import Model
 from harness.scripted import ScriptedServer
 
 PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
@@ -68,7 +68,7 @@ def test_context_window_error_is_not_retried():
                           "message": "This model's maximum context length is 8192 tokens. However, your messages "
                                      "resulted in 9000 tokens. Please reduce the length of the messages."}}
     with serve(overflow) as server:
-        with pytest.raises(ContextWindowExceeded):
+        with pytest.raises(ContextOverflow):
             make_model(server).query(MESSAGES, TOOLS)
     assert len(server.requests) == 1
 
@@ -100,3 +100,13 @@ def test_a_seed_model_goes_through_litellms_fireworks_provider_and_is_priced_fro
     input_price, output_price = model.prices
     assert reply.cost == pytest.approx(1000 * input_price + 100 * output_price)
     assert server.requests[0]["model"] == name and reply.tool_calls[0]["name"] == "bash"
+
+
+def test_the_agent_loop_imports_neither_litellm_nor_docker():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.agent; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'litellm', 'docker', 'swebench'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
