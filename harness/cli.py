@@ -83,6 +83,15 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_select(args) -> int:
+    from harness.selection import format_selection, select_patches
+
+    summary = select_patches(Path(args.run))
+    print(format_selection(summary))
+    print(f"picks in {Path(args.run) / 'selected'}/<strategy>/preds.jsonl")
+    return 0
+
+
 def cmd_validate_gold(args) -> int:
     from harness.goldcheck import format_gold_summary, validate_gold
 
@@ -147,6 +156,11 @@ def make_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--total", type=int, help="number of instances (e.g. 500), for the 'resolved by none' count")
     analyze.add_argument("--out", help="folder for analysis.md, analysis.json and charts")
     analyze.set_defaults(func=cmd_analyze)
+
+    select = sub.add_parser("select", help="pick one patch per instance among a run's candidates, several ways, "
+                                           "and say what each resolves")
+    select.add_argument("run", help="the run folder, e.g. runs/demo (evaluated, to know what the picks resolve)")
+    select.set_defaults(func=cmd_select)
 
     gold = sub.add_parser("validate-gold", help="score a dataset's gold patches here, to find broken instances")
     gold.add_argument("--dataset", required=True, help="a .json/.jsonl/.parquet file or a Hugging Face id")
