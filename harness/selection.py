@@ -21,7 +21,7 @@ from pathlib import Path
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from harness.exceptions import PatchmixError
+from harness.exceptions import RETRYABLE_STATUSES, PatchmixError
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic
 
 COMMENT = re.compile(r"^\s*(#|//)")
@@ -53,11 +53,12 @@ def normalize_patch(patch: str) -> tuple:
 
 
 def read_candidates(run_dir: Path) -> dict[str, list[Candidate]]:
-    """instance_id -> its candidates with a patch, in iteration order, from the finished trajectories."""
+    """instance_id -> its candidates with a patch, in iteration order, from the finished trajectories (a run
+    that will be redone, after an infrastructure error or an interruption, is no candidate yet)."""
     found: dict[str, list[Candidate]] = defaultdict(list)
     for path in sorted(run_dir.glob("iter_*/*/*.traj.json"), key=lambda p: (int(p.parts[-3][5:]), p.parts[-2])):
         info = read_json(path).get("info", {})
-        if info.get("finished_at") and info.get("patch"):
+        if info.get("finished_at") and info.get("patch") and info.get("exit_status") not in RETRYABLE_STATUSES:
             instance = path.name[: -len(".traj.json")]
             found[instance].append(Candidate(int(path.parts[-3][5:]), path.parts[-2], info["patch"],
                                              info.get("exit_status") or ""))

@@ -41,6 +41,7 @@ def test_strategies_are_judged_with_the_stored_verdicts(tmp_path):
         (1, "a", "A", P1, "submitted"), (1, "b", "A", P1_NOISY, "submitted"), (1, "c", "A", P2, "submitted"),
         (2, "m", "A", P3, "step_limit"),
         (1, "a", "B", P2, "submitted"), (1, "b", "B", "", "step_limit"), (2, "m", "B", P1, "submitted"),
+        (1, "c", "B", P2, "infra_error"),  # to be redone: not a candidate (else P2 would win the vote)
     ], {(1, "a"): {"A"}, (1, "b"): {"A"}, (1, "c"): set(), (2, "m"): {"B"}})
     summary = select_patches(run)
     assert summary["oracle"] == 2 and summary["instances_with_a_candidate"] == 2
