@@ -39,6 +39,11 @@ def find_difference(old, new, prefix: str = "") -> str | None:
     return None if old == new else (prefix or "(top level)")
 
 
+def is_finished_info(info: dict | None) -> bool:
+    """A run is finished once its final record (patch included) is on disk and it needs no redo."""
+    return bool(info and info.get("finished_at") and info.get("exit_status") not in (None, *RETRYABLE_STATUSES))
+
+
 def get_result_settings(config: dict) -> dict:
     """The part of a resolved config that decides what a run produces (not where or how fast it runs)."""
     settings = {key: value for key, value in config.items() if key not in RUNTIME_KEYS}
@@ -66,9 +71,7 @@ class RunDir:
         return read_json(path)["info"] if path.is_file() else None
 
     def is_finished(self, iteration: int, label: str, instance_id: str) -> bool:
-        """A run is finished once its final record (patch included) is on disk and it needs no redo."""
-        info = self.read_info(iteration, label, instance_id)
-        return bool(info and info.get("finished_at") and info.get("exit_status") not in (None, *RETRYABLE_STATUSES))
+        return is_finished_info(self.read_info(iteration, label, instance_id))
 
     def write_preds(self, iteration: int, label: str, instance_ids: list[str], model_name: str) -> int:
         """Rewrite the predictions file from the finished trajectories; returns how many it holds."""

@@ -21,8 +21,10 @@ from pathlib import Path
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from harness.exceptions import RETRYABLE_STATUSES, PatchmixError
-from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic
+from harness.exceptions import PatchmixError
+from harness.fileio import write_json_atomic, write_jsonl_atomic
+from harness.report import Cell, read_run
+from harness.rundir import is_finished_info
 
 COMMENT = re.compile(r"^\s*(#|//)")
 STRATEGIES = ("last", "vote", "last-complete")
@@ -52,16 +54,14 @@ def normalize_patch(patch: str) -> tuple:
     return tuple(sorted(changes))
 
 
-def read_candidates(run_dir: Path) -> dict[str, list[Candidate]]:
+def read_candidates(cells: list[Cell]) -> dict[str, list[Candidate]]:
     """instance_id -> its candidates with a patch, in iteration order, from the finished trajectories (a run
     that will be redone, after an infrastructure error or an interruption, is no candidate yet)."""
     found: dict[str, list[Candidate]] = defaultdict(list)
-    for path in sorted(run_dir.glob("iter_*/*/*.traj.json"), key=lambda p: (int(p.parts[-3][5:]), p.parts[-2])):
-        info = read_json(path).get("info", {})
-        if info.get("finished_at") and info.get("patch") and info.get("exit_status") not in RETRYABLE_STATUSES:
-            instance = path.name[: -len(".traj.json")]
-            found[instance].append(Candidate(int(path.parts[-3][5:]), path.parts[-2], info["patch"],
-                                             info.get("exit_status") or ""))
+    for cell in sorted(cells, key=lambda c: (c.iteration, c.model)):
+        for instance, info in sorted(cell.infos.items()):
+            if is_finished_info(info) and info.get("patch"):
+                found[instance].append(Candidate(cell.iteration, cell.model, info["patch"], info["exit_status"]))
     return found
 
 
@@ -88,21 +88,19 @@ def pick_vote(candidates: list[Candidate]) -> Candidate:
 PICKERS = {"last": pick_last, "vote": pick_vote, "last-complete": pick_last_complete}
 
 
-def read_resolved(run_dir: Path) -> dict[tuple[int, str], set[str]]:
+def get_resolved(cells: list[Cell]) -> dict[tuple[int, str], set[str]]:
     """(iteration, model) -> the instances the harness scored resolved, for every scored predictions file."""
-    resolved = {}
-    for path in run_dir.glob("eval/iter_*/*/report.json"):
-        resolved[int(path.parts[-3][5:]), path.parts[-2]] = set(read_json(path).get("resolved_ids", []))
-    return resolved
+    return {(c.iteration, c.model): set(c.report["resolved_ids"]) for c in cells if c.report is not None}
 
 
 def select_patches(run_dir: Path) -> dict:
     """Apply every strategy; write selected/<strategy>/preds.jsonl and selected/summary.json."""
     run_dir = Path(run_dir)
-    candidates = read_candidates(run_dir)
+    cells = read_run(run_dir) if any(run_dir.glob("iter_*")) else []
+    candidates = read_candidates(cells)
     if not candidates:
         raise PatchmixError(f"{run_dir} has no finished run with a patch; run `patchmix run CONFIG` first")
-    resolved = read_resolved(run_dir)
+    resolved = get_resolved(cells)
     summary = {"instances_with_a_candidate": len(candidates),
                "oracle": sum(1 for i, cs in candidates.items() if any(is_resolved(c, i, resolved) for c in cs)),
                "scored": bool(resolved), "strategies": {}}
