@@ -153,6 +153,13 @@ def count_finished(run_dir: Path) -> int:
                if (json.loads(p.read_text())["info"].get("finished_at")))
 
 
+def wait_for_finished(run_dir: Path, count: int, seconds: float = 300) -> None:
+    """Wait (bounded) until `count` runs of a pipeline running in another process have finished."""
+    deadline = time.monotonic() + seconds
+    while count_finished(run_dir) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.mark.docker
 def test_sigkill_mid_iteration_then_resume_gives_the_same_predictions(bundled_rows, docker_client, tmp_path):
     script = make_slow_script(0.2)
@@ -162,9 +169,7 @@ def test_sigkill_mid_iteration_then_resume_gives_the_same_predictions(bundled_ro
         killed = write_config(tmp_path / "killed.yaml", make_config(server.api_base, name="killed"))
         assert run_cli(whole, tmp_path / "runs", env).wait(timeout=600) == 0
         process = run_cli(killed, tmp_path / "runs", env)
-        deadline = time.monotonic() + 300
-        while count_finished(tmp_path / "runs" / "killed") < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_finished(tmp_path / "runs" / "killed", 3)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         assert count_finished(tmp_path / "runs" / "killed") < 10
@@ -217,9 +222,7 @@ def test_ctrl_c_removes_the_containers_and_keeps_finished_runs(bundled_rows, doc
     with ScriptedServer(script) as server:
         config = write_config(tmp_path / "p.yaml", make_config(server.api_base, name="int"))
         process = run_cli(config, tmp_path / "runs", env)
-        deadline = time.monotonic() + 300
-        while count_finished(tmp_path / "runs" / "int") < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for_finished(tmp_path / "runs" / "int", 2)
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=120)[0]
     assert process.returncode == 130, output
