@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.exceptions import PatchmixError
+from harness.resources import get_bundled_dir
 
 
 def raise_interrupt(signum, frame):
@@ -25,7 +26,7 @@ def load_yaml(path: str) -> dict:
 
 
 def cmd_build_images(args) -> int:
-    from harness.images import build_images
+    from harness.demo.images import build_images
 
     rows = build_images(Path(args.tasks), force=args.force)
     print(f"{len(rows)} task images ready; dataset rows in {Path(args.tasks) / 'bundled.jsonl'}")
@@ -33,11 +34,11 @@ def cmd_build_images(args) -> int:
 
 
 def cmd_run_one(args) -> int:
-    from harness.config import AgentConfig
-    from harness.dataset import check_rows_evaluable, load_rows, select_rows
-    from harness.environment import remove_leftover_containers
-    from harness.runner import run_instance
-    from harness.single import make_single_config, save_prediction
+    from harness.agent.config import AgentConfig
+    from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
+    from harness.agent.container import remove_leftover_containers
+    from harness.agent.run import run_instance
+    from harness.pipeline.single import make_single_config, save_prediction
 
     config: AgentConfig = make_single_config(load_yaml(args.config) if args.config else {}, args)
     rows = select_rows(load_rows(args.dataset), ids=[args.instance])
@@ -52,14 +53,14 @@ def cmd_run_one(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from harness.launch import run_pipeline
+    from harness.pipeline.launch import run_pipeline
 
     return run_pipeline(Path(args.config), runs_dir=Path(args.runs_dir), iteration=args.iteration,
                         workers=args.workers)
 
 
 def cmd_evaluate(args) -> int:
-    from harness.scoring import evaluate_run
+    from harness.scoring.run import evaluate_run
 
     evaluate_run(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
                  max_retries=args.max_retries)
@@ -67,7 +68,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from harness.report import write_report
+    from harness.analysis.report import write_report
 
     summary = write_report(Path(args.run))
     print(summary.read_text())
@@ -76,7 +77,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from harness.sources import analyze_sources, render_analysis
+    from harness.analysis.sources import analyze_sources, render_analysis
 
     result = analyze_sources(args.sources, Path(args.out) if args.out else None, total=args.total)
     print(render_analysis(result))
@@ -84,7 +85,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from harness.selection import format_selection, select_patches
+    from harness.select.rules import format_selection, select_patches
 
     summary = select_patches(Path(args.run))
     print(format_selection(summary))
@@ -93,7 +94,7 @@ def cmd_select(args) -> int:
 
 
 def cmd_validate_gold(args) -> int:
-    from harness.goldcheck import format_gold_summary, validate_gold
+    from harness.scoring.goldcheck import format_gold_summary, validate_gold
 
     out = Path(args.out) if args.out else Path("runs") / "gold-check" / Path(args.dataset).stem.replace("/", "_")
     summary = validate_gold(args.dataset, out, split=args.split, ids=args.ids, pattern=args.filter,
@@ -104,7 +105,7 @@ def cmd_validate_gold(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from harness.demo_run import run_demo
+    from harness.demo.run import run_demo
 
     summary = run_demo(Path(args.runs_dir), workers=args.workers)
     print(summary.read_text())
@@ -117,7 +118,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build-images", help="build the base image and the bundled tasks' images")
-    build.add_argument("--tasks", default=str(Path(__file__).resolve().parent.parent / "tasks"))
+    build.add_argument("--tasks", default=str(get_bundled_dir("tasks")))
     build.add_argument("--force", action="store_true", help="rebuild images that exist")
     build.set_defaults(func=cmd_build_images)
 

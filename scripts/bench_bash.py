@@ -9,8 +9,8 @@ import argparse
 import statistics
 import time
 
-from harness.config import ContainerConfig
-from harness.environment import Environment
+from harness.agent.config import ContainerConfig
+from harness.agent.container import Environment
 
 
 def parse_args() -> argparse.Namespace:

@@ -19,9 +19,9 @@ import yaml
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("BENCH_API_KEY", "sk-bench-not-a-real-key")
 
-from harness.launch import run_pipeline  # noqa: E402
-from harness.progress import Progress  # noqa: E402
-from harness.scripted import ScriptedServer  # noqa: E402
+from harness.pipeline.launch import run_pipeline  # noqa: E402
+from harness.pipeline.progress import Progress  # noqa: E402
+from harness.demo.scripted import ScriptedServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = [f"m{i}" for i in range(1, 9)]

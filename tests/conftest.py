@@ -64,14 +64,14 @@ def bundled_rows(docker_client):
     """The bundled tasks' dataset rows, their images built if missing."""
     from pathlib import Path
 
-    from harness.images import build_images
+    from harness.demo.images import build_images
 
     rows = build_images(Path(TASKS_DIR), log=lambda *args: None)
     return {row["instance_id"]: row for row in rows}
 
 
 def make_scripted_model(server, name: str = "agent", **overrides):
-    from harness.config import ModelConfig
+    from harness.agent.config import ModelConfig
 
     settings = {"name": f"openai/{name}", "api_base": server.api_base, "api_key_env": "SCRIPTED_API_KEY",
                 "retry_wait": 0.01, "retries": 3, **SCRIPTED_PRICES, **overrides}
@@ -83,9 +83,9 @@ def run_scripted(tmp_path):
     """Run one agent on a row with a scripted model; returns (prediction, trajectory dict, server)."""
     import json
 
-    from harness.config import AgentConfig, ContainerConfig, LimitsConfig
-    from harness.runner import run_instance
-    from harness.scripted import ScriptedServer
+    from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig
+    from harness.agent.run import run_instance
+    from harness.demo.scripted import ScriptedServer
 
     def run(row, replies, limits=None, container=None, loop_last=False, keep_observations=0, **model_overrides):
         script = {"models": {"agent": [{"match": "", "replies": replies, "loop_last": loop_last}]}}

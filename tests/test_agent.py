@@ -32,7 +32,7 @@ def observations(traj: dict) -> list[str]:
 
 
 def test_scripted_fix_is_submitted_and_resolved_by_the_official_harness(bundled_rows, run_scripted, tmp_path):
-    from harness.evaluate import evaluate_predictions
+    from harness.scoring.harness import evaluate_predictions
 
     row = bundled_rows[UNITCONV]
     prediction, traj, _ = run_scripted(row, [LOOK, FIX, CHECK, SUBMIT])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import analysis as an
-from harness import sources as src
+from harness.analysis import tables as an
+from harness.analysis import sources as src
 
 DATA = Path("/work/shared/data")
 LEADERBOARD_CSV = DATA / "bash-only-leaderboard-resolved.csv"

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.demo import make_demo_script
+from harness.demo.models import make_demo_script
 from harness.fileio import read_jsonl
-from harness.scripted import ScriptedServer
+from harness.demo.scripted import ScriptedServer
 
 DATASET = str(Path(__file__).resolve().parent.parent / "tasks" / "bundled.jsonl")
 UNITCONV = "patchmix__unitconv-1"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.dataset import check_rows_evaluable, load_rows, parse_slice, select_rows
-from harness.evaluate import get_image_name
+from harness.pipeline.dataset import check_rows_evaluable, load_rows, parse_slice, select_rows
+from harness.pipeline.dataset import derive_image_name, get_image_name
 from harness.exceptions import ConfigError
-from harness.images import load_task_rows
+from harness.demo.taskrows import load_task_rows
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VERIFIED = Path("/work/shared/data/swe-bench-verified.jsonl")
@@ -70,7 +70,7 @@ def test_rows_lacking_only_some_columns_name_those_columns():
 
 
 def test_unreachable_hub_dataset_is_a_config_error():
-    code = "from harness.dataset import load_rows\nload_rows('patchmix/no-such-dataset')"
+    code = "from harness.pipeline.dataset import load_rows\nload_rows('patchmix/no-such-dataset')"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert done.returncode != 0
@@ -81,6 +81,14 @@ def test_image_name_is_the_row_column_else_swebench_convention():
     assert get_image_name({"instance_id": "x__y-1", "image": "some/image:tag"}) == "some/image:tag"
     derived = get_image_name({"instance_id": "astropy__astropy-12907"})
     assert derived == "swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest"
+
+
+def test_derived_image_names_match_swebench_own_convention():
+    from swebench.task.checks import expected_image
+
+    for instance_id in ("astropy__astropy-12907", "django__django-11099", "Org__Repo_X-7"):
+        assert derive_image_name(instance_id) == expected_image(instance_id)
+        assert derive_image_name(instance_id, "ns") == expected_image(instance_id, "ns")
 
 
 def test_select_by_ids_keeps_dataset_order():

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from harness.config import ContainerConfig
-from harness.editor import Editor
-from harness.environment import Environment
+from harness.agent.config import ContainerConfig
+from harness.agent.editor import Editor
+from harness.agent.container import Environment
 from harness.exceptions import ToolError
 
 IMAGE = "patchmix/python:bookworm"

@@ -13,10 +13,10 @@ import time
 import docker
 import pytest
 
-from harness.config import ContainerConfig
-from harness.environment import Environment, remove_leftover_containers
+from harness.agent.config import ContainerConfig
+from harness.agent.container import Environment, remove_leftover_containers
 from harness.exceptions import InfraError
-from harness.shell import FrameReader, OutputCap, cap_text
+from harness.agent.execs import FrameReader, OutputCap, cap_text
 
 BASE_IMAGE = "patchmix/python:bookworm"
 TEST_IMAGE = "patchmix-test/environment:latest"
@@ -155,7 +155,7 @@ def test_timeout_kills_the_command_and_keeps_the_shell(env):
 
 @pytest.mark.docker
 def test_shell_that_cannot_be_interrupted_is_restarted(fresh_env, monkeypatch):
-    monkeypatch.setattr("harness.shell.KILL_GRACE", 0.5)  # the wait for the marker after the kill
+    monkeypatch.setattr("harness.agent.shell.KILL_GRACE", 0.5)  # the wait for the marker after the kill
     fresh_env.execute("cd /usr")
     result = fresh_env.execute("while :; do :; done", timeout=1)
     assert result.timed_out
@@ -359,8 +359,8 @@ def test_container_is_removed_after_an_exception_inside_with(docker_client, test
 
 
 CTRL_C_SCRIPT = f"""
-from harness.config import ContainerConfig
-from harness.environment import Environment
+from harness.agent.config import ContainerConfig
+from harness.agent.container import Environment
 with Environment({TEST_IMAGE!r}, ContainerConfig()) as env:
     print(env.name, flush=True)
     env.execute("sleep 60")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import ModelConfig
+from harness.agent.config import ModelConfig
 from harness.exceptions import ConfigError, ContextOverflow, InfraError
-from harness.model import Model
-from harness.scripted import ScriptedServer
+from harness.agent.model import Model
+from harness.demo.scripted import ScriptedServer
 
 PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
 BASH_LS = {"tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]}
@@ -106,7 +106,7 @@ def test_the_agent_loop_imports_neither_litellm_nor_docker():
     import subprocess
     import sys
 
-    code = ("import sys, harness.agent; "
+    code = ("import sys, harness.agent.loop; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'litellm', 'docker', 'swebench'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.demo import make_demo_script
+from harness.demo.models import make_demo_script
 from harness.exceptions import ConfigError
 from harness.fileio import read_jsonl
-from harness.launch import run_pipeline
-from harness.pipeline import load_pipeline_config
-from harness.progress import Progress
-from harness.scripted import ScriptedServer
+from harness.pipeline.launch import run_pipeline
+from harness.pipeline.load import load_pipeline_config
+from harness.pipeline.progress import Progress
+from harness.demo.scripted import ScriptedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "tasks" / "bundled.jsonl"
@@ -186,7 +186,7 @@ def test_sigkill_mid_iteration_then_resume_gives_the_same_predictions(bundled_ro
 
 
 def test_changed_config_is_refused_and_runtime_settings_may_change(tmp_path):
-    from harness.rundir import RunDir
+    from harness.pipeline.rundir import RunDir
 
     path = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1"))
     config = load_pipeline_config(path)
@@ -256,9 +256,9 @@ def make_finished_traj(run: Path, iteration: int, label: str, instance: str, sta
 
 
 def test_prompts_show_every_patch_unranked_leave_out_patchless_runs_and_cap_long_ones(tmp_path):
-    from harness.iterations import collect_candidates
-    from harness.prompts import render
-    from harness.rundir import RunDir
+    from harness.pipeline.iterations import collect_candidates
+    from harness.agent.prompts import render
+    from harness.pipeline.rundir import RunDir
 
     config = load_pipeline_config(write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1",
                                                                                  max_patch_chars=100)))

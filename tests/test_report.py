@@ -10,7 +10,7 @@ import pytest
 from test_analysis import make_seed_sets
 
 from harness.exceptions import PatchmixError
-from harness.report import write_report
+from harness.analysis.report import write_report
 
 COST_PER_RUN = 0.25
 

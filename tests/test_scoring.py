@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from harness.exceptions import PatchmixError
-from harness.images import write_rows
-from harness.rundir import get_model_name
-from harness.scoring import evaluate_run, find_flips, get_verdicts, make_run_id, merge_retry
+from harness.demo.taskrows import write_rows
+from harness.pipeline.rundir import get_model_name
+from harness.scoring.run import evaluate_run, make_run_id
+from harness.scoring.verdicts import find_flips, get_verdicts, merge_retry
 
 RUN_NAME = "fake"
 TASKS_FILE = Path(__file__).resolve().parents[1] / "tasks" / "bundled.jsonl"

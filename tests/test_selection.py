@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.exceptions import PatchmixError
-from harness.selection import normalize_patch, select_patches
+from harness.select.rules import normalize_patch, select_patches
 
 P1 = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = x - 1\n+y = x + 1\n"
 P1_NOISY = ("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -5,2 +5,4 @@\n z = 0\n-y = x - 1\n"

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import docker
 import requests
 
-from harness.config import ContainerConfig
+from harness.agent.config import ContainerConfig
 from harness.exceptions import InfraError
-from harness.shell import PersistentShell, join_note, run_exec
+from harness.agent.execs import run_exec
+from harness.agent.shell import PersistentShell, join_note
 
 SHELL_ENVIRONMENT = {
     "PAGER": "cat",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from harness.environment import Environment
+from harness.agent.container import Environment
 from harness.exceptions import ToolError
-from harness.shell import cap_text
+from harness.agent.execs import cap_text
 
 SNIPPET_LINES = 4
 CUT_HINT = "view a part of the file with view_range, or find lines with `grep -n` in bash"

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 from harness import exceptions as ex
-from harness.config import LimitsConfig
+from harness.agent.config import LimitsConfig
 from harness.exceptions import ContextOverflow, FormatError, InfraError, RunEnded
-from harness.tools import BadToolCall, parse_call
+from harness.agent.tools import BadToolCall, parse_call
 
 ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
           "run the command again if you need it.]")

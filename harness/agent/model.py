@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import litellm
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from harness.config import ModelConfig
+from harness.agent.config import ModelConfig
 from harness.exceptions import ConfigError, ContextOverflow, InfraError
 
 litellm.suppress_debug_info = True

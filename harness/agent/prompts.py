@@ -6,7 +6,9 @@ from pathlib import Path
 
 import jinja2
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+from harness.resources import get_bundled_dir
+
+PROMPTS_DIR = get_bundled_dir("prompts")
 # The only row fields a prompt may show: never hints_text, the gold patch, the test patch or the test names.
 PROMPT_FIELDS = ("instance_id", "repo", "problem_statement")
 

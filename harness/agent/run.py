@@ -14,16 +14,16 @@ from pathlib import Path
 from unidiff import PatchSet
 
 from harness import exceptions as ex
-from harness.agent import Agent, AgentState
-from harness.config import AgentConfig
-from harness.editor import Editor
-from harness.environment import Environment
+from harness.agent.loop import Agent, AgentState
+from harness.agent.config import AgentConfig
+from harness.agent.editor import Editor
+from harness.agent.container import Environment
 from harness.exceptions import InfraError
 from harness.fileio import write_json_atomic
-from harness.model import Model
-from harness.prompts import get_prompt_variables, render
+from harness.agent.model import Model
+from harness.agent.prompts import get_prompt_variables, render
 from harness.secrets import redact_data
-from harness.tools import ToolBox, load_tools
+from harness.agent.tools import ToolBox, load_tools
 
 TRAJECTORY_FORMAT = "patchmix-traj-1"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import yaml
 
 from harness.exceptions import ToolError
+from harness.resources import get_bundled_dir
 
-TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools"
+TOOLS_DIR = get_bundled_dir("tools")
 DEFAULT_TOOLS = ("bash", "str_replace_editor", "submit")
 JSON_TYPES = {"string": str, "integer": int, "array": list, "object": dict, "boolean": bool, "number": (int, float)}
 

@@ -1,6 +1,6 @@
 """PNG charts of the analysis, drawn with matplotlib's Agg backend.
 
-Each function takes plain data (as produced by `harness.analysis`) and a path, writes one PNG atomically and
+Each function takes plain data (as produced by `harness.analysis.tables`) and a path, writes one PNG atomically and
 returns the path. Every bar and region carries its count, so a chart can be read without the tables.
 
 The UpSet chart is drawn here rather than with the `upsetplot` package: upsetplot 0.9 fails under pandas 3
@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from matplotlib_venn import venn2, venn3  # noqa: E402
 from matplotlib_venn.layout import venn2 as venn2_layout, venn3 as venn3_layout  # noqa: E402
 
-from harness.analysis import get_intersections, get_pairwise_matrix  # noqa: E402
+from harness.analysis.tables import get_intersections, get_pairwise_matrix  # noqa: E402
 
 RESOLVED_COLOR = "#4C72B0"
 FIX_COLOR = "#55A868"

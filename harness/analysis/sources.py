@@ -20,8 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import analysis as an
-from harness import charts
+from harness.analysis import tables as an
+from harness.analysis import charts
 from harness.exceptions import ConfigError
 from harness.fileio import write_json_atomic, write_text_atomic
 

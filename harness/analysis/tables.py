@@ -199,9 +199,3 @@ def format_dollars(value: float | None) -> str:
     if value is None:
         return "–"
     return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
-
-
-def format_duration(seconds: float) -> str:
-    """h:mm:ss"""
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

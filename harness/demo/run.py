@@ -6,26 +6,40 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.demo import make_demo_script
-from harness.images import build_images
-from harness.launch import run_pipeline
-from harness.report import write_report
-from harness.scripted import ScriptedServer
+import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "scripts" / "demo" / "pipeline.yaml"
+from harness.demo.models import make_demo_script
+from harness.demo.images import build_images
+from harness.pipeline.launch import run_pipeline
+from harness.analysis.report import write_report
+from harness.demo.scripted import ScriptedServer
+from harness.fileio import write_text_atomic
+from harness.resources import get_bundled_dir
+
+DEMO_CONFIG = get_bundled_dir("demo") / "pipeline.yaml"
 DEMO_KEY = "sk-demo-not-a-real-key-0000"
 
 
 def run_demo(runs_dir: Path, workers: int | None = None) -> Path:
     """Run, score and report the demo; returns the path of the summary."""
-    from harness.scoring import evaluate_run
+    from harness.scoring.run import evaluate_run
 
-    rows = build_images(ROOT / "tasks")
+    tasks_dir = get_bundled_dir("tasks")
+    rows = build_images(tasks_dir)
+    config_path = write_demo_config(runs_dir, tasks_dir / "bundled.jsonl")
     with ScriptedServer(make_demo_script(rows)) as server:
         os.environ["PATCHMIX_SCRIPTED_API_BASE"] = server.api_base
         os.environ.setdefault("PATCHMIX_SCRIPTED_KEY", DEMO_KEY)
-        run_pipeline(DEMO_CONFIG, runs_dir=runs_dir, workers=workers)
+        run_pipeline(config_path, runs_dir=runs_dir, workers=workers)
     run_dir = runs_dir / "demo"
     evaluate_run(run_dir, workers=2)
     return write_report(run_dir)
+
+
+def write_demo_config(runs_dir: Path, dataset: Path) -> Path:
+    """The demo config with its dataset named by absolute path, so that it runs from an installed wheel too."""
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    config["dataset"]["path"] = str(dataset.resolve())
+    path = runs_dir / ".demo-pipeline.yaml"
+    write_text_atomic(path, yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -11,7 +11,6 @@ import random
 import re
 from pathlib import Path
 
-from harness.evaluate import get_image_name
 from harness.exceptions import ConfigError
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
@@ -133,3 +132,19 @@ def parse_slice(spec: str) -> slice:
     if step and step[0] == 0:
         raise ConfigError(f"slice {spec!r} has step 0; use a step of 1 or more, like '::2'")
     return slice(start, stop, step[0] if step else None)
+
+
+def get_image_name(row: dict, namespace: str = "swebench") -> str:
+    """The image the harness runs `row` in: its `image` column (what `make_test_spec` reads), else the
+    name swebench derives from the instance id for published images (`swebench.task.checks.expected_image`)."""
+    if row.get("image"):
+        return row["image"]
+    return derive_image_name(row["instance_id"], namespace)
+
+
+def derive_image_name(instance_id: str, namespace: str = "swebench") -> str:
+    """swebench's naming convention, e.g. `swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest`
+    (the same as `swebench.task.checks.expected_image`, which a test compares it with; only `scoring`
+    imports swebench)."""
+    key = f"sweb.eval.x86_64.{instance_id}:latest".lower()
+    return f"{namespace}/{key}".replace("__", "_1776_")

@@ -12,11 +12,11 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from harness.config import PipelineConfig
-from harness.environment import remove_own_containers
-from harness.model import get_provider
-from harness.rundir import RunDir, get_model_name
-from harness.runner import run_instance
+from harness.pipeline.config import PipelineConfig
+from harness.agent.container import remove_own_containers
+from harness.agent.model import get_provider
+from harness.pipeline.rundir import RunDir, get_model_name
+from harness.agent.run import run_instance
 
 logger = logging.getLogger("patchmix")
 

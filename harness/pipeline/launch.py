@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from harness.config import PipelineConfig
-from harness.dataset import check_rows_evaluable, load_rows, select_rows
-from harness.environment import remove_leftover_containers
+from harness.pipeline.config import PipelineConfig
+from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
+from harness.agent.container import remove_leftover_containers
 from harness.exceptions import ConfigError
-from harness.iterations import Pipeline
-from harness.model import Model
-from harness.pipeline import load_pipeline_config
-from harness.progress import Progress
-from harness.rundir import RunDir
+from harness.pipeline.iterations import Pipeline
+from harness.agent.model import Model
+from harness.pipeline.load import load_pipeline_config
+from harness.pipeline.progress import Progress
+from harness.pipeline.rundir import RunDir
 from harness.secrets import redact
 
 logger = logging.getLogger("patchmix")

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from harness.config import PipelineConfig
+from harness.pipeline.config import PipelineConfig
 from harness.exceptions import ConfigError
-from harness.prompts import PROMPTS_DIR
+from harness.agent.prompts import PROMPTS_DIR
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")

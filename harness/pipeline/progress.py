@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from harness.analysis import format_duration
+from harness.durations import format_duration
 
 
 class Progress:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.config import PipelineConfig
+from harness.pipeline.config import PipelineConfig
 from harness.exceptions import RETRYABLE_STATUSES, ConfigError
 from harness.fileio import read_json, write_jsonl_atomic, write_text_atomic
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.config import AgentConfig
+from harness.agent.config import AgentConfig
 from harness.exceptions import ConfigError
 from harness.fileio import read_jsonl, write_jsonl_atomic
 

@@ -10,8 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from harness.dataset import check_rows_evaluable, load_rows, select_rows
-from harness.evaluate import evaluate_predictions
+from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
+from harness.scoring.harness import evaluate_predictions
 from harness.fileio import write_json_atomic, write_jsonl_atomic
 
 

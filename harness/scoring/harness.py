@@ -23,21 +23,6 @@ class EvaluationFailed(PatchmixError):
     """The harness process failed or wrote no report; the message carries the tail of its output."""
 
 
-def get_image_name(row: dict, namespace: str = "swebench") -> str:
-    """The image the harness runs `row` in: its `image` column (what `make_test_spec` reads), else the
-    name swebench derives from the instance id for published images (`swebench.task.checks.expected_image`)."""
-    if row.get("image"):
-        return row["image"]
-    return derive_image_name(row["instance_id"], namespace)
-
-
-def derive_image_name(instance_id: str, namespace: str = "swebench") -> str:
-    """swebench's naming convention, e.g. `swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest`."""
-    from swebench.task.checks import expected_image
-
-    return expected_image(instance_id, namespace)
-
-
 def get_test_output_markers() -> tuple[str, str]:
     """The lines that an eval script prints around the test output, which grading cuts the log at."""
     from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
@@ -99,7 +84,7 @@ def read_predictions(path: Path) -> list[dict]:
 
 def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
                          split="test"):
-    """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.images."""
+    """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
     dataset = str(dataset_path)
     if Path(dataset).suffix in (".json", ".jsonl", ".parquet"):
         dataset = str(Path(dataset).resolve())

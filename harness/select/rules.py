@@ -23,8 +23,8 @@ from unidiff.errors import UnidiffParseError
 
 from harness.exceptions import PatchmixError
 from harness.fileio import write_json_atomic, write_jsonl_atomic
-from harness.report import Cell, read_run
-from harness.rundir import is_finished_info
+from harness.analysis.runread import Cell, read_run
+from harness.pipeline.rundir import is_finished_info
 
 COMMENT = re.compile(r"^\s*(#|//)")
 STRATEGIES = ("last", "vote", "last-complete")

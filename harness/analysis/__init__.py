@@ -1,0 +1,4 @@
+"""Pure functions from stored results to tables, charts, the run report and results from elsewhere.
+
+May import `scoring`, `pipeline`, `agent` and the leaves; nothing here runs an agent or a container.
+"""

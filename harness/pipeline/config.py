@@ -1,0 +1,74 @@
+"""Configuration of a pipeline as data: dataset, instance selection, defaults, models, iterations.
+
+Unknown keys are refused (`extra="forbid"`), so a typo in a YAML file fails at start with the key's name.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig, ModelConfig, Strict
+
+
+class DatasetConfig(Strict):
+    path: str
+    """A local .json/.jsonl/.parquet file (relative to the config file's folder), or a Hugging Face id."""
+    split: str = "test"
+
+
+class SelectionConfig(Strict):
+    """Which instances of the dataset to run; applied in this order: ids, filter, shuffle, slice."""
+
+    ids: list[str] | None = None
+    filter: str | None = None
+    """A regular expression matched against instance_id."""
+    shuffle_seed: int | None = None
+    slice: str | None = None
+    """Python-style, e.g. `:10` or `5:20:2`."""
+
+
+class DefaultsConfig(Strict):
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    container: ContainerConfig = Field(default_factory=ContainerConfig)
+    keep_observations: int = 0
+    """See AgentConfig.keep_observations."""
+
+
+class IterationConfig(Strict):
+    models: list[str]
+    """Labels of the models (keys of `models`) that each work every instance in this iteration."""
+    system_template: str = "system.j2"
+    instance_template: str = "instance.j2"
+    draws_on: list[int] = Field(default_factory=list)
+    """Earlier iterations (1-based) whose patches go into this iteration's prompt."""
+    limits: LimitsConfig | None = None
+    """Breakers for this iteration's runs, instead of the defaults."""
+
+
+class PipelineConfig(Strict):
+    name: str
+    """The run's name: results go to runs/<name>/."""
+    dataset: DatasetConfig
+    instances: SelectionConfig = Field(default_factory=SelectionConfig)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    models: dict[str, ModelConfig]
+    """Keyed by label; the label names folders and is how iterations refer to a model."""
+    iterations: list[IterationConfig]
+    workers: int = 1
+    budget: float = 0.0
+    """Dollars for the whole run folder, all workers and resumes together; once spent no new run starts (0: none)."""
+    provider_concurrency: dict[str, int] = Field(default_factory=dict)
+    """Model calls in flight at once per litellm provider, e.g. {fireworks_ai: 8} (absent: no cap)."""
+    max_patch_chars: int = 20_000
+    """Characters of one earlier patch shown in a prompt; longer ones are cut with a notice."""
+
+    def model_post_init(self, _context) -> None:
+        for label, model in self.models.items():
+            model.label = label
+
+    def get_agent_config(self, iteration: int, label: str) -> AgentConfig:
+        spec = self.iterations[iteration - 1]
+        return AgentConfig(model=self.models[label], limits=spec.limits or self.defaults.limits,
+                           container=self.defaults.container, system_template=spec.system_template,
+                           instance_template=spec.instance_template,
+                           keep_observations=self.defaults.keep_observations)

@@ -1,0 +1,20 @@
+"""Where the files patchmix ships live: tool schemas, prompt templates, the bundled tasks and the demo config.
+
+In a source checkout they are the repository's top-level `tools/`, `prompts/`, `tasks/` and `scripts/demo/`;
+`harness/bundled/` links to them, and a built wheel carries them there as package data, so an installed
+patchmix finds them from any directory.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+BUNDLED_NAMES = ("tools", "prompts", "tasks", "demo")
+
+
+def get_bundled_dir(name: str) -> Path:
+    """The folder of one kind of shipped file (`tools`, `prompts`, `tasks` or `demo`)."""
+    if name not in BUNDLED_NAMES:
+        raise ValueError(f"no bundled folder {name!r}; there are {', '.join(BUNDLED_NAMES)}")
+    return Path(str(resources.files("harness") / "bundled" / name))

@@ -1,0 +1,5 @@
+"""Issues to models: profiles of which models solve which kinds of issue, fitted on scored results and applied
+to new instances, with held-out evaluation. Never reads the answer key.
+
+May import `analysis`, `scoring`, `pipeline`, `agent` and the leaves.
+"""
