@@ -135,11 +135,10 @@ class Environment:
         timeout = self.config.command_timeout if timeout is None else timeout
         started = time.monotonic()
         with docker_errors(f"the bash tool failed in container {self.name}"):
-            error = shell.check_syntax(command)
-            if error is not None:
-                output = join_note(error, "[The command was not run: fix its syntax and try again.]")
-                return CommandResult(output, 2, False, time.monotonic() - started)
-            result = shell.run(command, timeout, self.config.max_output_chars)
+            result = shell.run(command, timeout, self.config.max_output_chars)  # checks the syntax first
+        if result.syntax_error:
+            output = join_note(result.output, "[The command was not run: fix its syntax and try again.]")
+            return CommandResult(output, 2, False, time.monotonic() - started)
         return CommandResult(result.output, result.exit_code, result.timed_out, time.monotonic() - started)
 
     def run(self, argv: list[str], stdin: bytes | None = None, timeout: float = 60) -> tuple[int, bytes]:

@@ -3,6 +3,11 @@
 
 Every command sent to the persistent shell is followed by an end marker that carries `$?`. Output is capped
 while it is read (`OutputCap`), so a command printing gigabytes never fills the memory of the harness.
+
+The syntax check costs no docker exec: the command reaches the shell as the body of a quoted here-doc (data,
+never parsed by the shell itself), `bash -n` checks it inside the container, and only a command that parses
+is `eval`ed, all in one round trip. A command that does not parse (an unterminated quote, a here-doc without
+its end) therefore never reaches the shell's parser, and the shell stays usable.
 """
 
 from __future__ import annotations
@@ -53,12 +58,34 @@ COMMAND_SCRIPT = """\
 printf '%s%s%s\\n' '{prefix}' '{suffix}' "$?"
 """
 
+SYNTAX_ERROR = -2
+"""The status the end marker carries when the command did not parse (bash's own codes are 0 to 255)."""
+
+# COMMAND_SCRIPT as data in a here-doc whose delimiter is unique, checked by `bash -n`, then run with `eval` in
+# the persistent shell (so `cd` and `export` carry over); bash's message and SYNTAX_ERROR if it does not parse.
+CHECKED_SCRIPT = """\
+IFS= read -r -d '' __patchmix_cmd <<'{delimiter}'
+{{ :; {command}
+}} < /dev/null 2>&1
+{delimiter}
+if __patchmix_err=$(bash -O extglob -n 2>&1 <<< "$__patchmix_cmd"); then
+eval "$__patchmix_cmd"
+__patchmix_rc=$?; unset __patchmix_cmd __patchmix_err
+printf '%s%s%s\\n' '{prefix}' '{suffix}' "$__patchmix_rc"
+else
+printf '%s\\n' "${{__patchmix_err:-bash: syntax error}}"; unset __patchmix_cmd __patchmix_err
+printf '%s%s%s\\n' '{prefix}' '{suffix}' '{syntax_error}'
+fi
+"""
+
 
 @dataclass
 class ShellOutput:
     output: str
     exit_code: int | None
     timed_out: bool
+    syntax_error: bool = False
+    """The command did not parse and was not run; `output` is bash's message."""
 
 
 class ShellExited(Exception):
@@ -98,7 +125,8 @@ class PersistentShell:
         self.pid = pid
 
     def check_syntax(self, command: str) -> str | None:
-        """bash's message if the command does not parse, else None. Runs apart from the persistent shell."""
+        """bash's message if the command does not parse, else None. Runs apart from the persistent shell, in an
+        exec of its own; `run` checks in the same round trip and needs no call to this."""
         script = COMMAND_SCRIPT.format(command=command, prefix="p", suffix="s").encode()
         result = run_exec(self.api, self.container_id, ["bash", "-O", "extglob", "-n"], stdin=script, timeout=30)
         if result.exit_code == 0:
@@ -106,14 +134,19 @@ class PersistentShell:
         return result.combined.decode("utf-8", errors="replace").strip() or "bash: syntax error"
 
     def run(self, command: str, timeout: float, limit: int) -> ShellOutput:
-        """Runs a command that parses; on timeout kills its process tree and, if need be, restarts the shell."""
+        """Checks the command's syntax and runs it if it parses, in one round trip; on timeout kills its
+        process tree and, if need be, restarts the shell."""
         prefix, suffix = make_marker()
+        script = CHECKED_SCRIPT.format(command=command, prefix=prefix, suffix=suffix, syntax_error=SYNTAX_ERROR,
+                                       delimiter=f"__PATCHMIX_EOF_{uuid.uuid4().hex}")
         cap = OutputCap(limit)
         try:
-            self.stream.send(COMMAND_SCRIPT.format(command=command, prefix=prefix, suffix=suffix).encode())
+            self.stream.send(script.encode())
             status = self._read_until_marker(prefix + suffix, cap, time.monotonic() + timeout)
         except (ShellExited, BrokenPipeError, ConnectionResetError):
             return self._recover_from_exit(cap)
+        if status == SYNTAX_ERROR:
+            return ShellOutput(cap.text().strip(), 2, timed_out=False, syntax_error=True)
         if status is not None:
             return ShellOutput(cap.text(), status, timed_out=False)
         return self._recover_from_timeout(prefix + suffix, cap, timeout)
