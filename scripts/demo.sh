@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-python3 -m harness.cli demo "$@"
+"${PATCHMIX_VENV:-.venv}/bin/patchmix" demo "$@"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for patchmix (idempotent: safe to run again):
-# Docker engine and debootstrap, a running dockerd, the Python package, and the bundled tasks' images.
+# Docker engine and debootstrap, a running dockerd, a virtual environment .venv/ with patchmix installed in it,
+# and the bundled tasks' images. Afterwards: `source .venv/bin/activate` puts `patchmix` on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+source scripts/python-env.sh   # as_root, ensure_python_env
+VENV=${PATCHMIX_VENV:-.venv}
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
   echo "setup: installing docker.io and debootstrap"
@@ -19,8 +20,9 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /tmp/patchmix-dockerd.log" >&2; exit 1; }
 fi
 
-echo "setup: installing patchmix and its dependencies"
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+echo "setup: installing patchmix and its dependencies into $VENV"
+ensure_python_env "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
 
 echo "setup: building the base image and the bundled tasks' images (first time: a few minutes)"
-LITELLM_LOCAL_MODEL_COST_MAP=True python3 -m harness.cli build-images
+LITELLM_LOCAL_MODEL_COST_MAP=True "$VENV/bin/patchmix" build-images

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-python3 -m pytest -q "$@"
+"${PATCHMIX_VENV:-.venv}/bin/python" -m pytest -q "$@"

@@ -56,6 +56,10 @@ class LimitsConfig(Strict):
     """Consecutive replies that could not be acted on (no tool call, unknown tool, bad arguments)."""
     wall_time_limit: float = 3600.0
     """Seconds from container start to the end of the run."""
+    stuck_limit: int = Field(0, ge=0)
+    """Repetitions after which a run that repeats itself ends (`harness/agent/stuck.py`): the same call with the
+    same output N times in a row, two calls alternating N times each, or N identical errors in a row. The model
+    is warned once, one repetition before (from 3 on)."""
 
 
 class ContainerConfig(Strict):
@@ -77,6 +81,8 @@ class AgentConfig(Strict):
     model: ModelConfig
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     container: ContainerConfig = Field(default_factory=ContainerConfig)
+    prompts_dir: str | None = None
+    """A folder of your own templates, searched before the shipped `prompts/`."""
     system_template: str = "system.j2"
     instance_template: str = "instance.j2"
     keep_observations: int = 0

@@ -73,7 +73,8 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
                                   **(header or {}), "config": config.model_dump()})
     try:
         model = Model(config.model, limiter)
-        system, task = render(config.system_template, variables), render(config.instance_template, variables)
+        system = render(config.system_template, variables, config.prompts_dir)
+        task = render(config.instance_template, variables, config.prompts_dir)
         patch_info = run_in_container(row, config, model, system, task, traj, on_cost)
     except KeyboardInterrupt:
         traj.save(exit_status=ex.INTERRUPTED, finished_at=now())

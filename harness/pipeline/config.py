@@ -61,6 +61,8 @@ class PipelineConfig(Strict):
     """Model calls in flight at once per litellm provider, e.g. {fireworks_ai: 8} (absent: no cap)."""
     max_patch_chars: int = 20_000
     """Characters of one earlier patch shown in a prompt; longer ones are cut with a notice."""
+    prompts_dir: str | None = None
+    """A folder of your own Jinja templates (relative to the config file), searched before the shipped ones."""
 
     def model_post_init(self, _context) -> None:
         for label, model in self.models.items():
@@ -71,4 +73,4 @@ class PipelineConfig(Strict):
         return AgentConfig(model=self.models[label], limits=spec.limits or self.defaults.limits,
                            container=self.defaults.container, system_template=spec.system_template,
                            instance_template=spec.instance_template,
-                           keep_observations=self.defaults.keep_observations)
+                           keep_observations=self.defaults.keep_observations, prompts_dir=self.prompts_dir)

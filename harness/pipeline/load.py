@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from harness.pipeline.config import PipelineConfig
 from harness.exceptions import ConfigError
-from harness.agent.prompts import PROMPTS_DIR
+from harness.agent.prompts import find_template, get_search_path
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")
@@ -39,6 +39,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         key = ".".join(str(part) for part in first["loc"])
         raise ConfigError(f"{path}: config key {key}: {first['msg']}") from None
     resolve_dataset_path(config, path.parent)
+    resolve_prompts_dir(config, path.parent)
     check_pipeline(config)
     return config
 
@@ -56,7 +57,18 @@ def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:
     config.dataset.path = str(candidate)
 
 
-def check_pipeline(config: PipelineConfig, prompts_dir: Path = PROMPTS_DIR) -> None:
+def resolve_prompts_dir(config: PipelineConfig, base: Path) -> None:
+    """A user's own templates folder is taken relative to the config's folder, and must exist."""
+    if not config.prompts_dir:
+        return
+    folder = Path(config.prompts_dir)
+    folder = folder if folder.is_absolute() else (base / folder).resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"config key prompts_dir: the folder {config.prompts_dir} does not exist (looked at {folder})")
+    config.prompts_dir = str(folder)
+
+
+def check_pipeline(config: PipelineConfig) -> None:
     if not config.iterations:
         raise ConfigError("config key iterations: give at least one iteration")
     for number, spec in enumerate(config.iterations, start=1):
@@ -66,8 +78,9 @@ def check_pipeline(config: PipelineConfig, prompts_dir: Path = PROMPTS_DIR) -> N
                 raise ConfigError(f"config key {key}.models: unknown model {label!r} "
                                   f"(the models section has: {', '.join(config.models) or 'none'})")
         for template in (spec.system_template, spec.instance_template):
-            if not (prompts_dir / template).is_file():
-                raise ConfigError(f"config key {key}: no template {template!r} in {prompts_dir}")
+            if find_template(template, config.prompts_dir) is None:
+                raise ConfigError(f"config key {key}: no template {template!r} in "
+                                  f"{' or '.join(get_search_path(config.prompts_dir))}")
         for earlier in spec.draws_on:
             if not 1 <= earlier < number:
                 raise ConfigError(f"config key {key}.draws_on: iteration {earlier} is not an earlier iteration "
