@@ -11,12 +11,15 @@ TIMEOUT_LIMIT = "timeout_limit"
 FORMAT_LIMIT = "format_limit"
 CONTEXT_LIMIT = "context_limit"
 TIME_LIMIT = "time_limit"
+STUCK_LIMIT = "stuck_limit"
 INFRA_ERROR = "infra_error"
 INTERRUPTED = "interrupted"
+# Not an agent run: the pipeline carried an agreed patch forward instead of running (skip_if_agreed).
+SKIPPED_AGREED = "skipped_agreed"
 
 EXIT_STATUSES = (
-    SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, INFRA_ERROR,
-    INTERRUPTED,
+    SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, STUCK_LIMIT,
+    INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED,
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
 RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED)

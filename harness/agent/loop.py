@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from harness import exceptions as ex
 from harness.agent.config import LimitsConfig
 from harness.exceptions import ContextOverflow, FormatError, InfraError, RunEnded
+from harness.agent.stuck import StuckDetector
 from harness.agent.tools import BadToolCall, parse_call
 
 ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
@@ -63,6 +64,7 @@ class Agent:
         self.on_cost = on_cost or (lambda dollars: None)
         self.keep_observations = keep_observations
         self.state = AgentState()
+        self.stuck = StuckDetector(limits.stuck_limit)
 
     def run(self, system: str, task: str) -> AgentState:
         self.add({"role": "system", "content": system}, {"role": "user", "content": task})
@@ -138,6 +140,8 @@ class Agent:
             if outcome["submitted"]:
                 raise RunEnded(ex.SUBMITTED, "the model called submit")
             self.count_timeout(outcome)
+            self.stuck.add(outcome)
+        self.add(*self.stuck.check())
         if malformed:
             raise FormatError()
 
