@@ -14,15 +14,23 @@ TIME_LIMIT = "time_limit"
 STUCK_LIMIT = "stuck_limit"
 INFRA_ERROR = "infra_error"
 INTERRUPTED = "interrupted"
+PROVIDER_ERROR = "provider_error"
+"""The provider refused this run's request for a reason of its own (a 4xx other than overflow and access, a
+content filter, a malformed reply): the run ends, its patch salvaged; a rerun does not redo it."""
+HARNESS_ERROR = "harness_error"
+"""A bug in the harness ended this run (traceback in its trajectory); other runs go on."""
+MODEL_UNAVAILABLE = "model_unavailable"
+"""The provider refused the key or does not know the model (401/403/404): no new run of that model starts;
+fix the key or the name and rerun to redo these runs."""
 # Not an agent run: the pipeline carried an agreed patch forward instead of running (skip_if_agreed).
 SKIPPED_AGREED = "skipped_agreed"
 
 EXIT_STATUSES = (
     SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, STUCK_LIMIT,
-    INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED,
+    INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED, PROVIDER_ERROR, HARNESS_ERROR, MODEL_UNAVAILABLE,
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
-RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED)
+RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE)
 
 
 class PatchmixError(Exception):

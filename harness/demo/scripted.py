@@ -20,23 +20,40 @@ A script is data (a dict, or YAML):
               content: "..."
             - error: {stall: 5, times: 1}              # answer only after 5 s, once (a client timeout)
               content: "..."
+            - error: {preset: fireworks_overflow}      # a real provider's error answer (harness/demo/faults.py)
+            - error: {status: 429, headers: {Retry-After: "2"}, times: 3}   # any status, body and headers
+            - error: {never: true}                     # accept the request, never answer
+            - content: "cut"                           # a 200 reply as a provider shapes it:
+              finish_reason: length                    #   the reply was cut off at max_tokens
+              reasoning_content: "I think..."          #   a reasoning model's thoughts beside the reply
+            - empty_choices: true                      # a 200 reply with `choices: []`
           loop_last: false            # once the replies run out, repeat the last one (else: plain text "done")
 
 The server is stateless about conversations: the reply index is the number of assistant messages in the
 request, so retries, parallel workers and resumed runs all see the same script. Only injected errors keep a
 count, per (model, script, step).
+
+Like a provider, it bills: every completion it delivers is appended to `bills` with its tokens (and the
+client's `X-Patchmix-Call` header, if sent); a client that left before the answer was written is not billed.
+`on_reply(model, step, reply)`, if given, is called before each scripted answer (e.g. to break something
+at a chosen moment).
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.demo.faults import get_preset
+
 CHARS_PER_TOKEN = 4
+NEVER = -1
+"""Status of an answer that never comes: the handler holds the connection until the client leaves."""
 
 
 def pick_script(scripts: list[dict], messages: list[dict]) -> tuple[int, dict] | None:
@@ -81,18 +98,22 @@ def make_completion(model: str, reply: dict, prompt_chars: int, auth: str) -> di
     message = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = calls
+    if reply.get("reasoning_content"):
+        message["reasoning_content"] = reply["reasoning_content"]
     completion_chars = len(content or "") + sum(len(c["function"]["arguments"]) for c in calls)
     usage = reply.get("usage") or {
         "prompt_tokens": max(1, prompt_chars // CHARS_PER_TOKEN),
         "completion_tokens": max(1, completion_chars // CHARS_PER_TOKEN),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    finish_reason = reply.get("finish_reason") or ("tool_calls" if calls else "stop")
+    choices = [] if reply.get("empty_choices") else [{"index": 0, "message": message, "finish_reason": finish_reason}]
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+        "choices": choices,
         "usage": usage,
     }
 
@@ -100,9 +121,13 @@ def make_completion(model: str, reply: dict, prompt_chars: int, auth: str) -> di
 class ScriptedServer:
     """Serves `script` on 127.0.0.1; use as a context manager or call start()/stop()."""
 
-    def __init__(self, script: dict, port: int = 0):
+    def __init__(self, script: dict, port: int = 0, on_reply=None):
         self.script = script
+        self.on_reply = on_reply
         self.requests: list[dict] = []
+        self.bills: list[dict] = []
+        """One entry per delivered completion: {"call", "model", "prompt_tokens", "completion_tokens"}."""
+        self.stopping = threading.Event()
         self.error_counts: dict[tuple, int] = {}
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -121,6 +146,7 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -130,8 +156,8 @@ class ScriptedServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def answer(self, body: dict, auth: str) -> tuple[int, dict]:
-        """Return (HTTP status, JSON body) for one chat completion request."""
+    def answer(self, body: dict, auth: str) -> tuple[int, dict | str, dict]:
+        """Return (HTTP status, body, headers) for one chat completion request."""
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -141,24 +167,34 @@ class ScriptedServer:
             with self.lock:
                 self.in_flight -= 1
 
-    def play(self, body: dict, auth: str) -> tuple[int, dict]:
+    def play(self, body: dict, auth: str) -> tuple[int, dict | str, dict]:
         model, messages = body.get("model", ""), body.get("messages", [])
         with self.lock:
             self.requests.append({"model": model, "body": body})
         found = pick_script(self.script.get("models", {}).get(model, []), messages)
         if found is None:
-            return 404, {"error": {"message": f"no script for model {model!r}", "type": "not_found"}}
+            return 404, {"error": {"message": f"no script for model {model!r}", "type": "not_found"}}, {}
         index, script = found
         step = sum(1 for m in messages if m.get("role") == "assistant")
         reply = pick_reply(script, step)
+        if self.on_reply is not None:
+            self.on_reply(model, step, reply)
         error = self.take_error(reply, (model, index, step))
         if error:
             return error
         time.sleep(float(reply.get("delay", 0)))
-        return 200, make_completion(model, reply, len(json.dumps(messages)), auth)
+        return 200, make_completion(model, reply, len(json.dumps(messages)), auth), {}
 
-    def take_error(self, reply: dict, key: tuple) -> tuple[int, dict] | None:
-        """The injected failure for this request, if any: (status, body), or (0, {}) to drop the connection."""
+    def bill(self, call: str, completion: dict) -> None:
+        usage = completion.get("usage") or {}
+        with self.lock:
+            self.bills.append({"call": call, "model": completion.get("model"),
+                               "prompt_tokens": usage.get("prompt_tokens", 0),
+                               "completion_tokens": usage.get("completion_tokens", 0)})
+
+    def take_error(self, reply: dict, key: tuple) -> tuple[int, dict | str, dict] | None:
+        """The injected failure for this request, if any: (status, body, headers); status 0 drops the
+        connection, NEVER holds it without an answer."""
         spec = reply.get("error")
         if not spec:
             return None
@@ -168,14 +204,21 @@ class ScriptedServer:
         if seen >= spec.get("times", 1):
             return None
         if spec.get("drop"):
-            return 0, {}
+            return 0, {}, {}
+        if spec.get("never"):
+            return NEVER, {}, {}
         if spec.get("stall"):
             time.sleep(float(spec["stall"]))
             return None
+        headers = dict(spec.get("headers") or {})
+        if spec.get("preset"):
+            return (*get_preset(spec["preset"]), headers)
         status = int(spec.get("status", 500))
+        if "body" in spec:
+            return status, spec["body"], headers
         message = spec.get("message", f"scripted error {status}")
         return status, {"error": {"message": message, "type": spec.get("type", "server_error"),
-                                  "code": spec.get("code")}}
+                                  "code": spec.get("code")}}, headers
 
 
 def make_handler(server: ScriptedServer):
@@ -186,24 +229,50 @@ def make_handler(server: ScriptedServer):
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             if not self.path.rstrip("/").endswith("/chat/completions"):
-                return self.send(404, {"error": {"message": f"unknown path {self.path}"}})
-            status, payload = server.answer(body, self.headers.get("Authorization", ""))
+                return self.send(404, {"error": {"message": f"unknown path {self.path}"}}, {})
+            status, payload, headers = server.answer(body, self.headers.get("Authorization", ""))
             if status == 0:  # an injected dropped connection: no answer at all
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
-            self.send(status, payload)
+            if status == NEVER:
+                return self.hold()
+            if self.is_client_gone():
+                self.close_connection = True
+                return None
+            if self.send(status, payload, headers) and status == 200 and isinstance(payload, dict):
+                server.bill(self.headers.get("X-Patchmix-Call", ""), payload)
 
-        def send(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
+        def is_client_gone(self) -> bool:
+            """True when the client closed the connection (gave up, or was killed) while we worked."""
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+
+        def hold(self) -> None:
+            """Keep the connection open without an answer until the client leaves or the server stops."""
+            self.close_connection = True
+            while not server.stopping.is_set() and not self.is_client_gone():
+                time.sleep(0.05)
+
+        def send(self, status: int, payload, headers: dict) -> bool:
+            is_text = isinstance(payload, str)
+            data = payload.encode() if is_text else json.dumps(payload).encode()
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if is_text else "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, str(value))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
+                return True
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (its timeout, or it was killed)
+                return False
 
         def log_message(self, *args) -> None:
             return None
