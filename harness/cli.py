@@ -72,7 +72,15 @@ def cmd_report(args) -> int:
 
     summary = write_report(Path(args.run))
     print(summary.read_text())
-    print(f"report written to {summary.parent}")
+    print(f"report written to {summary.parent}; run browser: {summary.parent / 'site' / 'index.html'}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from harness.analysis.show import show_run
+
+    show_run(Path(args.run), args.instance, iteration=args.iteration, model=args.model, full=args.full,
+             pager=False if args.no_pager else None)
     return 0
 
 
@@ -147,9 +155,19 @@ def make_parser() -> argparse.ArgumentParser:
                           help="times an evaluation error is scored again before it is given up")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    report = sub.add_parser("report", help="write report/summary.md, summary.json and charts for a run")
+    report = sub.add_parser("report", help="write report/summary.md, summary.json, charts and the run browser "
+                                           "(report/site/index.html) for a run")
     report.add_argument("run", help="the run folder, e.g. runs/demo")
     report.set_defaults(func=cmd_report)
+
+    show = sub.add_parser("show", help="a run's candidates in the terminal, or one instance's trajectory and diff")
+    show.add_argument("run", help="the run folder, e.g. runs/demo")
+    show.add_argument("instance", nargs="?", help="an instance id: show its candidates and one trajectory")
+    show.add_argument("--iteration", type=int, help="the candidate's iteration (default: the last candidate)")
+    show.add_argument("--model", help="the candidate's model label")
+    show.add_argument("--full", action="store_true", help="print long observations in full instead of folded")
+    show.add_argument("--no-pager", action="store_true", help="print instead of paging on a terminal")
+    show.set_defaults(func=cmd_show)
 
     analyze = sub.add_parser("analyze", help="overlap and oracle tables for results from anywhere")
     analyze.add_argument("sources", nargs="+", help="LABEL=PATH or PATH: a harness report, results.json, "

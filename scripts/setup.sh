@@ -13,6 +13,12 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker.io debootstrap >/dev/null
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (the tests open the run browser's pages in it, headless)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! docker info >/dev/null 2>&1; then
   echo "setup: starting dockerd (log: /tmp/patchmix-dockerd.log)"
   as_root sh -c 'nohup dockerd > /tmp/patchmix-dockerd.log 2>&1 &'

@@ -17,6 +17,7 @@ from harness.fileio import write_json_atomic, write_text_atomic
 
 from harness.analysis.runread import read_run
 from harness.analysis.summary import build_summary, get_iteration_sets
+from harness.analysis.site import write_site
 def write_charts(summary: dict, out_dir: Path) -> dict[str, str]:
     """Draw every chart the summary has data for; returns chart name -> file name inside `out_dir`."""
     made = {}
@@ -191,11 +192,13 @@ def render_cost(summary: dict) -> str:
 
 
 def write_report(run_dir: Path) -> Path:
-    """Read the run, write report/summary.json, report/summary.md and the charts; return summary.md's path."""
+    """Read the run, write report/summary.json, report/summary.md, the charts and the run browser (report/site/);
+    return summary.md's path."""
     run_dir = Path(run_dir)
     summary = build_summary(read_run(run_dir), run_dir.name)
     out_dir = run_dir / "report"
     summary["charts"] = write_charts(summary, out_dir)
     write_json_atomic(out_dir / "summary.json", summary)
     write_text_atomic(out_dir / "summary.md", render_summary(summary))
+    write_site(run_dir)  # report/site/: the run browser, built from the files above
     return out_dir / "summary.md"
