@@ -85,6 +85,9 @@ class AgentConfig(Strict):
     """A folder of your own templates, searched before the shipped `prompts/`."""
     system_template: str = "system.j2"
     instance_template: str = "instance.j2"
+    summary_template: str | None = None
+    """A template in `prompts/` (e.g. `summary.j2`): after `submit` or a breaker the model writes a short summary
+    of its attempt with it, one more call counted in the run's cost (None: no summary)."""
     keep_observations: int = 0
     """Send the model the full output of only the last N tool calls, older ones as a one-line note (0: all).
     Long runs on models with a smaller context window end in `context_limit` less often with it set."""

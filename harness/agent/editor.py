@@ -3,6 +3,9 @@
 Files are read and written through the Environment, as bytes decoded as utf-8; the undo history lives here,
 on the host, per file. Every failure raises `ToolError` with a message that tells the model what to do next.
 Tabs are kept as they are; a file whose lines all end in CRLF is edited with LF and written back with CRLF.
+
+Kept whole at about 300 lines: it is one tool, its five commands share the undo history and the text helpers
+at the bottom (decoding, line numbering, match finding), and each helper serves only these commands.
 """
 
 from __future__ import annotations

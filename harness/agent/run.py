@@ -22,6 +22,7 @@ from harness.exceptions import InfraError
 from harness.fileio import write_json_atomic
 from harness.agent.model import Model
 from harness.agent.prompts import get_prompt_variables, render
+from harness.agent.summary import summarize_run
 from harness.secrets import redact_data
 from harness.agent.tools import ToolBox, load_tools
 
@@ -92,7 +93,7 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
                           keep_observations=config.keep_observations)
             state = agent.run(system, task)
-            traj.save(state)
+            traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
             return collect_patch(env, row, state.exit_status)
     except InfraError as error:
         traj.save(exit_status=ex.INFRA_ERROR, exit_detail=f"the container failed: {error}")

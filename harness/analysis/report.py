@@ -17,6 +17,7 @@ from harness.fileio import write_json_atomic, write_text_atomic
 
 from harness.analysis.runread import read_run
 from harness.analysis.summary import build_summary, get_iteration_sets
+from harness.analysis.spend import render_spend
 from harness.analysis.site import write_site
 def write_charts(summary: dict, out_dir: Path) -> dict[str, str]:
     """Draw every chart the summary has data for; returns chart name -> file name inside `out_dir`."""
@@ -72,7 +73,8 @@ def render_summary(summary: dict) -> str:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in summary["notes"]))
     parts += [render_iterations(summary), render_models(summary)]
     parts += [render_overlap(entry, summary["charts"]) for entry in summary["iterations"] if entry["overlap"]]
-    parts += [render_changes(summary), render_oracle(summary), render_exit_statuses(summary), render_cost(summary)]
+    parts += [render_changes(summary), render_oracle(summary), render_exit_statuses(summary), render_cost(summary),
+              render_spend(summary)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 

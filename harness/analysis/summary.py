@@ -8,6 +8,7 @@ from __future__ import annotations
 from harness.analysis import tables as an
 from harness.exceptions import EXIT_STATUSES
 
+from harness.analysis.spend import summarise_spend
 from harness.analysis.runread import (FRACTIONAL, INFO_NUMBERS, SCHEMA_VERSION, Cell, get_attempted,
     get_cell_statuses, get_resolved, get_universe)
 
@@ -170,5 +171,6 @@ def build_summary(cells: list[Cell], run_id: str) -> dict:
         "models": rows,
         "oracle": oracle,
         "cost": summarise_cost(rows, iterations, oracle),
+        "spend": summarise_spend(cells, rows, iterations),
         "charts": {},
     }

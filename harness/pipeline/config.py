@@ -5,6 +5,8 @@ Unknown keys are refused (`extra="forbid"`), so a typo in a YAML file fails at s
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig, ModelConfig, Strict
@@ -34,6 +36,14 @@ class DefaultsConfig(Strict):
     """See AgentConfig.keep_observations."""
 
 
+class SkipIfAgreedConfig(Strict):
+    """An instance whose drawn-on patches make the same change (by `harness.diffs.get_change_key`) in the runs of
+    at least `min_models` different models is not run again in this iteration: the agreed patch carries forward,
+    labelled `agreed:<models>`, with exit status `skipped_agreed`."""
+
+    min_models: int = Field(2, ge=1)
+
+
 class IterationConfig(Strict):
     models: list[str]
     """Labels of the models (keys of `models`) that each work every instance in this iteration."""
@@ -43,6 +53,14 @@ class IterationConfig(Strict):
     """Earlier iterations (1-based) whose patches go into this iteration's prompt."""
     limits: LimitsConfig | None = None
     """Breakers for this iteration's runs, instead of the defaults."""
+    summary_template: str | None = None
+    """Each run ends by writing a summary of its attempt with this template (e.g. `summary.j2`), so that later
+    iterations can show it; one more model call per run, counted in its cost (None: no summary)."""
+    show_earlier: Literal["patches", "summaries", "both"] = "patches"
+    """What the prompt shows of the drawn-on runs (the template variable `show_earlier`): their patches, their
+    summaries instead, or both."""
+    skip_if_agreed: SkipIfAgreedConfig | None = None
+    """Skip an instance whose drawn-on patches agree (see SkipIfAgreedConfig); its agreed patch carries forward."""
 
 
 class PipelineConfig(Strict):
@@ -73,4 +91,5 @@ class PipelineConfig(Strict):
         return AgentConfig(model=self.models[label], limits=spec.limits or self.defaults.limits,
                            container=self.defaults.container, system_template=spec.system_template,
                            instance_template=spec.instance_template,
-                           keep_observations=self.defaults.keep_observations, prompts_dir=self.prompts_dir)
+                           keep_observations=self.defaults.keep_observations, prompts_dir=self.prompts_dir,
+                           summary_template=spec.summary_template)

@@ -12,7 +12,9 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from harness.pipeline.agreement import skip_agreed
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.earlier import make_candidate
 from harness.agent.container import remove_own_containers
 from harness.agent.model import get_provider
 from harness.pipeline.rundir import RunDir, get_model_name
@@ -45,12 +47,6 @@ class Budget:
             return 0 < self.limit <= self.spent
 
 
-def cap_patch(patch: str, limit: int) -> tuple[str, int]:
-    if len(patch) <= limit:
-        return patch, 0
-    return patch[:limit], len(patch) - limit
-
-
 def collect_candidates(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> list[dict] | None:
     """The patches this run's prompt shows, unranked; None while a drawn-on run is unfinished."""
     candidates = []
@@ -59,10 +55,10 @@ def collect_candidates(config: PipelineConfig, rundir: RunDir, iteration: int, i
             if not rundir.is_finished(earlier, label, instance_id):
                 return None
             info = rundir.read_info(earlier, label, instance_id)
-            if info.get("patch"):
-                patch, cut = cap_patch(info["patch"], config.max_patch_chars)
-                candidates.append({"iteration": earlier, "model": label, "exit_status": info["exit_status"],
-                                   "patch_label": info.get("patch_label"), "patch": patch, "cut_chars": cut})
+            candidate = make_candidate(info, earlier, label, config.max_patch_chars,
+                                       config.iterations[iteration - 1].show_earlier)
+            if candidate:
+                candidates.append(candidate)
     return candidates
 
 
@@ -70,6 +66,7 @@ def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows:
     """(jobs to run, finished infos, waiting (label, instance_id) pairs) of one iteration."""
     jobs, finished, waiting = [], [], []
     for row in rows:
+        skip_agreed(config, rundir, iteration, row["instance_id"])
         for label in config.iterations[iteration - 1].models:
             if rundir.is_finished(iteration, label, row["instance_id"]):
                 finished.append((label, rundir.read_info(iteration, label, row["instance_id"])))
@@ -138,7 +135,8 @@ class Pipeline:
             job.row, self.config.get_agent_config(job.iteration, job.label),
             self.rundir.get_traj_path(job.iteration, job.label, job.row["instance_id"]),
             get_model_name(self.config.name, job.iteration, job.label),
-            extra_variables={"candidates": job.candidates, "iteration": job.iteration},
+            extra_variables={"candidates": job.candidates, "iteration": job.iteration,
+                             "show_earlier": self.config.iterations[job.iteration - 1].show_earlier},
             header={"run": self.config.name, "iteration": job.iteration, "model": job.label},
             limiter=self.limiters.get(get_provider(model)), on_cost=self.budget.spend,
         )

@@ -77,10 +77,13 @@ def check_pipeline(config: PipelineConfig) -> None:
             if label not in config.models:
                 raise ConfigError(f"config key {key}.models: unknown model {label!r} "
                                   f"(the models section has: {', '.join(config.models) or 'none'})")
-        for template in (spec.system_template, spec.instance_template):
+        for template in (spec.system_template, spec.instance_template, *filter(None, [spec.summary_template])):
             if find_template(template, config.prompts_dir) is None:
                 raise ConfigError(f"config key {key}: no template {template!r} in "
                                   f"{' or '.join(get_search_path(config.prompts_dir))}")
+        if spec.skip_if_agreed and not spec.draws_on:
+            raise ConfigError(f"config key {key}.skip_if_agreed: the iteration draws on no earlier one, so there "
+                              "are no patches to agree; add draws_on or remove skip_if_agreed")
         for earlier in spec.draws_on:
             if not 1 <= earlier < number:
                 raise ConfigError(f"config key {key}.draws_on: iteration {earlier} is not an earlier iteration "
