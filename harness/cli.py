@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from harness.exceptions import PatchmixError
+from harness.exceptions import PatchmixError, describe_storage_error, is_storage_error
 from harness.resources import get_bundled_dir
 
 
@@ -209,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("patchmix: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as error:
+        if not is_storage_error(error):
+            raise
+        print(f"patchmix: error: {describe_storage_error(error)}", file=sys.stderr)
+        return 4
 
 
 def format_error(error: Exception) -> str:

@@ -4,6 +4,8 @@ Control flow in `agent.run()` is carried by these exceptions: each carries the m
 conversation, and the terminating ones carry the exit status the run ends with.
 """
 
+import errno
+
 SUBMITTED = "submitted"
 STEP_LIMIT = "step_limit"
 COST_LIMIT = "cost_limit"
@@ -31,6 +33,20 @@ EXIT_STATUSES = (
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
 RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE)
+
+
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM)
+"""A write that failed for one of these stops the whole pipeline (one line), not just a run."""
+
+
+def is_storage_error(error: BaseException) -> bool:
+    """A full, read-only or forbidden disk: every later write would fail too."""
+    return isinstance(error, OSError) and error.errno in STORAGE_ERRNOS and error.filename is not None
+
+
+def describe_storage_error(error: OSError) -> str:
+    return (f"cannot write {error.filename}: {error.strerror}; free space or make the folder writable, then rerun "
+            "the same command to resume (what was written before is kept)")
 
 
 class PatchmixError(Exception):

@@ -37,6 +37,12 @@ class ModelConfig(Strict):
     retry_wait: float = 2.0
     """First wait between attempts, in seconds; doubles each time."""
     retry_max_wait: float = 60.0
+    rate_limit_patience: float = 600.0
+    """Seconds a run waits out a sustained rate limit (429s, each honouring its `Retry-After`; meanwhile no new
+    call to the provider starts) before it ends `infra_error`, to be redone on resume."""
+    send_reasoning: bool = True
+    """Send the model's reasoning (`reasoning_content`, Anthropic thinking blocks) back with its earlier replies,
+    as reasoning models with tool calls require; false drops it from requests (it is kept in the trajectory)."""
 
     def model_post_init(self, _context) -> None:
         if not self.label:

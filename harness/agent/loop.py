@@ -8,11 +8,12 @@ ends on `RunEnded`, whose exit status comes from the fixed vocabulary in `harnes
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 
 from harness import exceptions as ex
 from harness.agent.config import LimitsConfig
-from harness.exceptions import ContextOverflow, FormatError, InfraError, RunEnded
+from harness.exceptions import ContextOverflow, FormatError, InfraError, InterruptAgentFlow, RunEnded
 from harness.agent.stuck import StuckDetector
 from harness.agent.tools import BadToolCall, parse_call
 
@@ -22,6 +23,14 @@ SHORT_OBSERVATION = 200
 """Characters of an observation that is always sent in full, however old."""
 NO_TOOL_CALL = ("Your reply called no tool. Every reply must call one of the tools ({tools}). "
                 "To finish, call submit.")
+CUT_OFF = ("Your last reply was cut off at the output-token limit (max_tokens) before it was complete, so none "
+           "of its tool calls was run. Keep replies shorter: write a long file in several smaller edits, and "
+           "think in fewer words.")
+CALL_NOT_RUN = "This call was not run: the reply that made it was cut off at the output-token limit."
+
+
+class ReplyCutOff(InterruptAgentFlow):
+    """The reply ended at `max_tokens` (finish_reason `length`): the model is told so; not a format error."""
 
 
 @dataclass
@@ -78,6 +87,12 @@ class Agent:
             except RunEnded as end:
                 self.add(*end.messages)
                 self.end(end.exit_status, end.detail)
+            except InterruptAgentFlow as flow:
+                self.add(*flow.messages)
+            except Exception as error:  # noqa: BLE001 - a bug of the harness ends this run only, traceback kept
+                if ex.is_storage_error(error):
+                    raise  # a full or read-only disk stops the pipeline
+                self.end(ex.HARNESS_ERROR, traceback.format_exc())
             finally:
                 self.on_step(self.state)
         return self.state
@@ -110,14 +125,23 @@ class Agent:
                   "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
                   "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0}
         self.state.steps.append(record)
+        if reply.finish_reason == "length":
+            record["cut_off"] = True
+            raise ReplyCutOff(*[{"role": "tool", "tool_call_id": call["id"], "content": CALL_NOT_RUN}
+                                for call in reply.tool_calls], {"role": "user", "content": CUT_OFF})
         if not reply.tool_calls:
             raise FormatError({"role": "user", "content": NO_TOOL_CALL.format(tools=", ".join(self.specs))})
         self.run_calls(reply.tool_calls, record)
 
+    def get_deadline(self) -> float | None:
+        """The moment the run's wall time is up (the model call under way included), or None."""
+        limit = self.limits.wall_time_limit
+        return self.state.started + limit if limit > 0 else None
+
     def query(self):
         try:
             reply = self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
-                                     self.schemas)
+                                     self.schemas, deadline=self.get_deadline())
         except ContextOverflow as error:
             raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
         except InfraError as error:

@@ -1,34 +1,41 @@
 """The model seam: messages and tool schemas in, one reply with its tool calls, tokens and cost out.
 
-Transient provider failures (429, 5xx, timeouts, dropped connections) are retried here with exponential
-backoff and never reach the agent as its own failure; when retries run out the agent gets `InfraError`.
-Prices come from the config or from litellm's table; a model with no known price refuses to start.
+Every provider answer maps to one outcome (`harness/agent/providers.py` classifies them): transient failures
+are retried with backoff that honours `Retry-After`, a rate limit pauses the provider for every run of this
+process up to `rate_limit_patience`, and when either runs out the agent gets `InfraError`; a context overflow in
+any wording is `ContextOverflow`; a refused key or unknown model ends the run `model_unavailable`; any other
+refusal ends it `provider_error`. Each call runs in a helper thread, so that the run's deadline and a stop
+request end the wait at once whatever the provider does. Every call is reported to `on_call` before it starts and
+when it ends (the cost ledger). Prices come from the config or litellm's table; no known price refuses to start.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+import traceback
+import uuid
 from dataclasses import dataclass, field
 
 import litellm
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.exceptions import ConfigError, ContextOverflow, InfraError
+from harness.agent.providers import (OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply, NoResponse,
+                                     classify_error,
+                                     get_backoff, get_retry_after, get_status)
+from harness.exceptions import ConfigError, ContextOverflow, InfraError, RunEnded
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True
 
-TRANSIENT_ERRORS = (
-    litellm.RateLimitError,
-    litellm.InternalServerError,
-    litellm.ServiceUnavailableError,
-    litellm.BadGatewayError,
-    litellm.APIConnectionError,
-    litellm.Timeout,
-)
+POLL_SECONDS = 0.1
+CHARS_PER_TOKEN = 4
+CALL_HEADER = "X-Patchmix-Call"
+"""Sent with every request: the id under which the call is in the cost ledger."""
+REASONING_KEYS = ("reasoning_content", "thinking_blocks")
 
 
 @dataclass
@@ -43,9 +50,20 @@ class ModelReply:
     seconds: float
     attempts: int
     reasoning: str | None = None
+    finish_reason: str | None = None
+    """`length` when the reply was cut off at `max_tokens`."""
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class Attempts:
+    """What one query met so far."""
+
+    count: int = 0
+    failures: int = 0
+    rate_limited_since: float | None = None
+    billed: float = 0.0
+    """Dollars of answers that were billed but could not be used (e.g. empty `choices`)."""
 def get_prices(config: ModelConfig) -> tuple[float, float]:
     """(input, output) dollars per token, from the config or litellm's table; ConfigError if neither knows."""
     if config.input_cost_per_token is not None and config.output_cost_per_token is not None:
@@ -63,18 +81,26 @@ def get_prices(config: ModelConfig) -> tuple[float, float]:
 
 
 class Model:
-    def __init__(self, config: ModelConfig, limiter: threading.Semaphore | None = None):
+    def __init__(self, config: ModelConfig, limiter: threading.Semaphore | None = None, on_call=None,
+                 stop: threading.Event | None = None):
         self.config = config
         self.prices = get_prices(config)
         self.limiter = limiter
+        self.on_call = on_call or (lambda event: None)
+        self.stop = stop or threading.Event()
+        self.provider = f"{get_provider(config)}|{config.api_base or ''}"
         if config.api_key_env and not os.environ.get(config.api_key_env):
             raise ConfigError(f"model {config.label!r}: environment variable {config.api_key_env} is not set")
 
-    def make_kwargs(self, messages: list[dict], tools: list[dict]) -> dict:
+    def make_kwargs(self, messages: list[dict], tools: list[dict], deadline: float | None, call: str) -> dict:
+        if not self.config.send_reasoning:
+            messages = [{k: v for k, v in m.items() if k not in REASONING_KEYS} for m in messages]
+        extra = dict(self.config.extra)
+        headers = {**extra.pop("extra_headers", {}), CALL_HEADER: call}
         kwargs = {
             "model": self.config.name, "messages": messages, "tools": tools,
-            "timeout": self.config.request_timeout, "max_retries": 0, "num_retries": 0,
-            **self.config.extra,
+            "timeout": self.get_timeout(deadline), "max_retries": 0, "num_retries": 0,
+            "extra_headers": headers, **extra,
         }
         optional = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens,
                     "api_base": self.config.api_base}
@@ -83,57 +109,181 @@ class Model:
             kwargs["api_key"] = os.environ[self.config.api_key_env]
         return kwargs
 
-    def query(self, messages: list[dict], tools: list[dict]) -> ModelReply:
-        """One completion. Raises ContextOverflow, or InfraError once transient retries run out."""
-        start, attempts = time.monotonic(), 0
-        retrying = Retrying(
-            retry=retry_if_exception_type(TRANSIENT_ERRORS),
-            stop=stop_after_attempt(max(1, self.config.retries)),
-            wait=wait_exponential(multiplier=self.config.retry_wait, max=self.config.retry_max_wait),
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    response = self.complete(self.make_kwargs(messages, tools))
-        except litellm.ContextWindowExceededError as error:
-            raise ContextOverflow(summarize_error(error)) from None
-        except TRANSIENT_ERRORS as error:
-            raise InfraError(f"provider failed {attempts} times in a row: {summarize_error(error)}") from None
-        except litellm.exceptions.OpenAIError as error:
-            raise InfraError(f"provider refused the request: {summarize_error(error)}") from None
-        return self.make_reply(response, time.monotonic() - start, attempts)
+    def get_timeout(self, deadline: float | None) -> float:
+        """The request timeout, capped by the time the run has left."""
+        if deadline is None:
+            return self.config.request_timeout
+        return max(1.0, min(self.config.request_timeout, deadline - time.monotonic() + 0.5))
 
-    def complete(self, kwargs: dict):
-        if self.limiter is None:
-            return litellm.completion(**kwargs)
-        with self.limiter:
-            return litellm.completion(**kwargs)
+    def query(self, messages: list[dict], tools: list[dict], deadline: float | None = None) -> ModelReply:
+        """One completion. Raises ContextOverflow, InfraError once retries or patience run out, or RunEnded
+        (`time_limit` at `deadline`, `interrupted` on stop, `model_unavailable`, `provider_error`)."""
+        start, tries = time.monotonic(), Attempts()
+        while True:
+            self.wait(PAUSES.get_remaining(self.provider), deadline)
+            tries.count += 1
+            try:
+                response = self.call(messages, tools, deadline)
+                reply = self.make_reply(response, time.monotonic() - start, tries.count)
+            except Exception as error:  # noqa: BLE001 - classified here; a harness bug is raised again
+                self.handle_failure(error, tries, deadline)
+                continue
+            reply.cost += tries.billed
+            return reply
+
+    def handle_failure(self, error: Exception, tries: Attempts, deadline: float | None) -> None:
+        """Raise the outcome of a failed call, or wait before the next try."""
+        kind = classify_error(error)
+        if kind is None:
+            raise error
+        if kind == OVERFLOW:
+            raise ContextOverflow(summarize_error(error)) from None
+        if kind == UNAVAILABLE:
+            raise RunEnded(ex.MODEL_UNAVAILABLE, self.describe_unavailable(error)) from None
+        if kind == REFUSED:
+            raise RunEnded(ex.PROVIDER_ERROR, describe_refusal(error)) from None
+        self.wait(self.get_wait(error, tries), deadline)
+
+    def get_wait(self, error: Exception, tries: Attempts) -> float:
+        """Seconds before the next try of a transient failure; InfraError (or provider_error for a malformed
+        reply) when the retries or the rate-limit patience are used up."""
+        retry_after, now = get_retry_after(error), time.monotonic()
+        if get_status(error) == 429:
+            tries.rate_limited_since = tries.rate_limited_since or now
+            wait = retry_after if retry_after is not None else get_backoff(
+                tries.count, self.config.retry_wait, self.config.retry_max_wait)
+            if now - tries.rate_limited_since + wait > self.config.rate_limit_patience:
+                raise InfraError(f"the provider rate-limited {tries.count} calls over "
+                                 f"{now - tries.rate_limited_since:.0f} s, past rate_limit_patience "
+                                 f"({self.config.rate_limit_patience:g} s): {summarize_error(error)}") from None
+            PAUSES.pause(self.provider, wait)
+            return wait
+        tries.failures += 1
+        if isinstance(error, MalformedReply):
+            tries.billed += error.args[1] if len(error.args) > 1 else 0.0
+        if tries.failures >= max(1, self.config.retries):
+            if isinstance(error, MalformedReply):
+                raise RunEnded(ex.PROVIDER_ERROR, f"the provider answered {tries.failures} times with a reply "
+                                                  f"the harness cannot use: {error}") from None
+            raise InfraError(f"provider failed {tries.count} times in a row: {summarize_error(error)}") from None
+        return retry_after if retry_after is not None else get_backoff(
+            tries.failures, self.config.retry_wait, self.config.retry_max_wait)
+
+    def describe_unavailable(self, error: Exception) -> str:
+        key = f"the key in {self.config.api_key_env}" if self.config.api_key_env else "its key"
+        return (f"model {self.config.label} ({self.config.name}): the provider refused {key} or does not know "
+                f"the model (HTTP {get_status(error)}); fix the key or the model name and rerun: "
+                f"{summarize_error(error)}")
+
+    def wait(self, seconds: float, deadline: float | None) -> None:
+        """Sleep `seconds`, ending the run at its deadline or on a stop request."""
+        until = time.monotonic() + seconds
+        while True:
+            self.check_time(deadline)
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(POLL_SECONDS, left))
+
+    def check_time(self, deadline: float | None) -> None:
+        if self.stop.is_set():
+            raise RunEnded(ex.INTERRUPTED, "stopped (Ctrl-C or SIGTERM) while waiting for the model")
+        if deadline is not None and time.monotonic() >= deadline:
+            raise RunEnded(ex.TIME_LIMIT, "the run reached its wall_time_limit while waiting for the model")
+
+    def call(self, messages: list[dict], tools: list[dict], deadline: float | None):
+        """One request, in a helper thread that reports it to the ledger; its caller waits for the answer, the
+        deadline or a stop request, whichever comes first."""
+        call = uuid.uuid4().hex
+        kwargs = self.make_kwargs(messages, tools, deadline, call)
+        self.acquire(deadline)
+        outcome: dict = {}
+        done = threading.Event()
+        self.on_call({"event": "start", "call": call, "model": self.config.name, "label": self.config.label,
+                      "estimate": round(len(json.dumps(messages)) / CHARS_PER_TOKEN * self.prices[0], 8)})
+        thread = threading.Thread(target=self.complete_and_report, args=(kwargs, call, outcome, done),
+                                  name=f"patchmix-call-{call[:8]}", daemon=True)
+        thread.start()
+        while not done.wait(POLL_SECONDS):
+            self.check_time(deadline)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
+    def acquire(self, deadline: float | None) -> None:
+        while self.limiter is not None and not self.limiter.acquire(timeout=POLL_SECONDS):
+            self.check_time(deadline)
+
+    def complete_and_report(self, kwargs: dict, call: str, outcome: dict, done: threading.Event) -> None:
+        try:
+            outcome["response"] = litellm.completion(**kwargs)
+            if outcome["response"] is None:
+                raise NoResponse("the provider refused the request with HTTP 422 twice (unprocessable entity), "
+                                 "also without the parameters it named")
+            tokens_in, tokens_out = get_usage(outcome["response"])
+            event = {"event": "end", "call": call, "cost": self.get_cost(tokens_in, tokens_out),
+                     "tokens_in": tokens_in, "tokens_out": tokens_out}
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting run
+            outcome["error"] = error
+            event = {"event": "end", "call": call, "cost": 0.0, "error": summarize_error(error)[:200]}
+        finally:
+            if self.limiter is not None:
+                self.limiter.release()
+        try:
+            self.on_call(event)
+        except Exception as error:  # noqa: BLE001 - e.g. a full disk: the waiting run raises it
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    def get_cost(self, tokens_in: int, tokens_out: int) -> float:
+        return tokens_in * self.prices[0] + tokens_out * self.prices[1]
 
     def make_reply(self, response, seconds: float, attempts: int) -> ModelReply:
-        message = response.choices[0].message
+        tokens_in, tokens_out = get_usage(response)
+        if not getattr(response, "choices", None) or response.choices[0].message is None:
+            raise MalformedReply("a 200 answer with no choices", self.get_cost(tokens_in, tokens_out))
+        choice = response.choices[0]
+        if choice.finish_reason == "content_filter":
+            raise RunEnded(ex.PROVIDER_ERROR, "the provider's content filter stopped the reply")
+        message = choice.message
         calls = [
             {"id": call.id, "name": call.function.name, "arguments": call.function.arguments or ""}
             for call in (message.tool_calls or [])
         ]
-        usage = getattr(response, "usage", None)
-        tokens_in = getattr(usage, "prompt_tokens", 0) or 0
-        tokens_out = getattr(usage, "completion_tokens", 0) or 0
+        reasoning = getattr(message, "reasoning_content", None)
         return ModelReply(
-            message=make_assistant_message(message.content, calls),
-            tool_calls=calls,
-            cost=tokens_in * self.prices[0] + tokens_out * self.prices[1],
+            message=make_assistant_message(message.content, calls, reasoning,
+                                           getattr(message, "thinking_blocks", None)),
+            tool_calls=calls, cost=self.get_cost(tokens_in, tokens_out),
             tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds, attempts=attempts,
-            reasoning=getattr(message, "reasoning_content", None),
+            reasoning=reasoning, finish_reason=choice.finish_reason,
         )
 
     def serialize(self) -> dict:
         return {**self.config.model_dump(), "prices_per_token": list(self.prices)}
 
 
-def make_assistant_message(content: str | None, calls: list[dict]) -> dict:
+def get_usage(response) -> tuple[int, int]:
+    usage = getattr(response, "usage", None)
+    return (getattr(usage, "prompt_tokens", 0) or 0), (getattr(usage, "completion_tokens", 0) or 0)
+
+
+def describe_refusal(error: Exception) -> str:
+    """The provider's answer and where it was raised: the run's `exit_detail`, traceback included."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-6))
+    return f"the provider refused the request (HTTP {get_status(error)}): {summarize_error(error)}\n{trace}"
+
+
+def make_assistant_message(content: str | None, calls: list[dict], reasoning: str | None = None,
+                           thinking_blocks: list | None = None) -> dict:
+    """The reply as it goes back to the provider: reasoning models (Kimi K2 Thinking, DeepSeek, Qwen) want
+    their `reasoning_content` back with tool calls, Anthropic its signed `thinking_blocks`."""
     message: dict = {"role": "assistant", "content": content or ""}
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    if thinking_blocks:
+        message["thinking_blocks"] = [dict(block) for block in thinking_blocks]
     if calls:
         message["tool_calls"] = [
             {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}

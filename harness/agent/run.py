@@ -1,33 +1,28 @@
 """One agent run on one instance: container up, agent loop, patch out, trajectory and prediction on disk.
 
-The trajectory file is rewritten (atomically) after every step, so a crash loses at most the step under way.
+The trajectory is saved after every step at the cost of that step (`trajectory`), so a crash loses at most the
+step under way.
 Every exit yields the patch of what was edited: submitted, cut off by a breaker (labelled with its exit
 status), or nothing at all when no file changed.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from unidiff import PatchSet
 
 from harness import exceptions as ex
-from harness.agent.loop import Agent, AgentState
+from harness.agent.loop import Agent
 from harness.agent.config import AgentConfig
 from harness.agent.editor import Editor
 from harness.agent.container import Environment
 from harness.exceptions import InfraError
-from harness.fileio import write_json_atomic
 from harness.agent.model import Model
 from harness.agent.prompts import get_prompt_variables, render
 from harness.agent.summary import summarize_run
-from harness.secrets import redact_data
 from harness.agent.tools import ToolBox, load_tools
-
-TRAJECTORY_FORMAT = "patchmix-traj-1"
-
+from harness.agent.trajectory import Trajectory, now
 
 def get_test_files(row: dict) -> set[str]:
     """Paths the task's test patch touches: never part of a model's patch."""
@@ -36,29 +31,6 @@ def get_test_files(row: dict) -> set[str]:
         paths.update(p.split("/", 1)[1] for p in (patched.source_file, patched.target_file) if "/" in p)
     paths.discard("dev/null")
     return paths
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class Trajectory:
-    """The record of one run, saved after every step."""
-
-    def __init__(self, path: Path, header: dict):
-        self.path = Path(path)
-        self.data = {"format": TRAJECTORY_FORMAT, **header, "messages": [], "steps": [],
-                     "info": {"exit_status": None, "started_at": now()}}
-        self.started = time.monotonic()
-
-    def save(self, state: AgentState | None = None, **info) -> None:
-        if state is not None:
-            self.data["messages"], self.data["steps"] = state.messages, state.steps
-            info = {"exit_status": state.exit_status, "exit_detail": state.exit_detail, "cost": state.cost,
-                    "tokens_in": state.tokens_in, "tokens_out": state.tokens_out, "steps": len(state.steps),
-                    **info}
-        self.data["info"].update(info, wall_seconds=round(time.monotonic() - self.started, 3))
-        write_json_atomic(self.path, redact_data(self.data))
 
 
 def make_prediction(row: dict, model_name: str, patch: str) -> dict:

@@ -63,6 +63,17 @@ class IterationConfig(Strict):
     """Skip an instance whose drawn-on patches agree (see SkipIfAgreedConfig); its agreed patch carries forward."""
 
 
+class ImagesConfig(Strict):
+    """What to do at start about instances' images that are not present locally."""
+
+    pull: bool = True
+    """Pull missing images before any run starts (else: list them and stop)."""
+    pull_retries: int = Field(3, ge=1)
+    """Tries per image before it is listed as missing."""
+    pulls_per_minute: float = Field(10.0, gt=0)
+    """At most this many pulls start per minute (registries rate-limit pulls)."""
+
+
 class PipelineConfig(Strict):
     name: str
     """The run's name: results go to runs/<name>/."""
@@ -81,6 +92,8 @@ class PipelineConfig(Strict):
     """Characters of one earlier patch shown in a prompt; longer ones are cut with a notice."""
     prompts_dir: str | None = None
     """A folder of your own Jinja templates (relative to the config file), searched before the shipped ones."""
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    """Checking (and pulling) the instances' images at start."""
 
     def model_post_init(self, _context) -> None:
         for label, model in self.models.items():

@@ -12,8 +12,12 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from harness import exceptions as ex
+
 from harness.pipeline.agreement import skip_agreed
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.ledger import LEDGER_NAME, Budget, Ledger
+from harness.pipeline.outcomes import ModelStops
 from harness.pipeline.earlier import make_candidate
 from harness.agent.container import remove_own_containers
 from harness.agent.model import get_provider
@@ -29,22 +33,6 @@ class Job:
     label: str
     row: dict
     candidates: list[dict]
-
-
-class Budget:
-    """Dollars for the whole run folder, shared by all workers under a lock."""
-
-    def __init__(self, limit: float, spent: float):
-        self.limit, self.spent = limit, spent
-        self.lock = threading.Lock()
-
-    def spend(self, dollars: float) -> None:
-        with self.lock:
-            self.spent += dollars
-
-    def is_spent(self) -> bool:
-        with self.lock:
-            return 0 < self.limit <= self.spent
 
 
 def collect_candidates(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> list[dict] | None:
@@ -82,7 +70,9 @@ def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows:
 class Pipeline:
     def __init__(self, config: PipelineConfig, rundir: RunDir, rows: list[dict], progress):
         self.config, self.rundir, self.rows, self.progress = config, rundir, rows, progress
-        self.budget = Budget(config.budget, rundir.get_spent())
+        self.ledger = Ledger(rundir.root / LEDGER_NAME)
+        self.budget = Budget(config.budget, self.ledger)
+        self.model_stops = ModelStops()
         self.limiters = {provider: threading.Semaphore(cap) for provider, cap in config.provider_concurrency.items()}
         self.stopping = threading.Event()
 
@@ -127,6 +117,9 @@ class Pipeline:
                         job.iteration, job.label, instance_id, self.budget.limit)
             self.progress.skip_run(job.iteration, job.label, "budget")
             return
+        if self.model_stops.is_stopped(job.label):
+            self.progress.skip_run(job.iteration, job.label, "model unavailable")
+            return
         model = self.config.models[job.label]
         self.progress.start_run(job.iteration, job.label)
         logger.info("iteration %d %s %s: started with %d earlier patches in the prompt",
@@ -138,8 +131,12 @@ class Pipeline:
             extra_variables={"candidates": job.candidates, "iteration": job.iteration,
                              "show_earlier": self.config.iterations[job.iteration - 1].show_earlier},
             header={"run": self.config.name, "iteration": job.iteration, "model": job.label},
-            limiter=self.limiters.get(get_provider(model)), on_cost=self.budget.spend,
+            limiter=self.limiters.get(get_provider(model)), stop=self.stopping,
+            on_call=self.ledger.make_recorder(run=self.config.name, iteration=job.iteration, label=job.label,
+                                              instance=instance_id),
         )
+        if info.get("exit_status") == ex.MODEL_UNAVAILABLE:
+            self.model_stops.stop(job.label, info.get("exit_detail") or "")
         logger.info("iteration %d %s %s: %s after %s steps, $%.4f, patch %s", job.iteration, job.label,
                     instance_id, info.get("exit_status"), info.get("steps"), info.get("cost") or 0.0,
                     info.get("patch_label") or "none")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from harness.pipeline.config import PipelineConfig
-from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
+from harness.pipeline.dataset import check_rows_evaluable, get_image_name, load_rows, select_rows
+from harness.agent.images import check_images
+from harness.pipeline.lock import RunLock
+from harness.pipeline.outcomes import EXIT_RUNS_LEFT, count_left, describe_left
 from harness.agent.container import remove_leftover_containers
 from harness.exceptions import ConfigError
 from harness.pipeline.iterations import Pipeline
@@ -53,15 +57,30 @@ def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: i
         for label in spec.models:
             Model(config.models[label])  # refuses a model with no known price or an unset key variable
     rows = load_selected_rows(config)
-    rundir = RunDir(runs_dir / config.name)
-    rundir.check_config(config)
-    rundir.save_config(config)
-    return config, rows, rundir
+    return config, rows, RunDir(runs_dir / config.name)
 
 
 def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: int | None = None,
                  workers: int | None = None, progress: Progress | None = None) -> int:
+    """Run the pipeline into its run folder, holding the folder's lock. Returns 0 when every planned run is
+    finished, EXIT_RUNS_LEFT (with one line saying how many and why) when some are left to redo."""
     config, rows, rundir = prepare(config_path, runs_dir, iteration, workers)
+    with RunLock(rundir.root):
+        rundir.check_config(config)
+        images = config.images
+        check_images([get_image_name(row) for row in rows], images.pull, images.pull_retries, images.pulls_per_minute)
+        rundir.save_config(config)
+        run_in_folder(config, rows, rundir, iteration, progress)
+    chosen = [(k, spec.models) for k, spec in enumerate(config.iterations, start=1) if iteration in (None, k)]
+    left = count_left(rundir, chosen, [row["instance_id"] for row in rows])
+    if left:
+        print(f"patchmix: {describe_left(left)}", file=sys.stderr)
+        return EXIT_RUNS_LEFT
+    return 0
+
+
+def run_in_folder(config: PipelineConfig, rows: list[dict], rundir: RunDir, iteration: int | None,
+                  progress: Progress | None) -> None:
     handler = attach_run_log(rundir.root / "run.log")
     removed = remove_leftover_containers()
     logger.info("run %s: %d instances, %d iterations, %d workers; removed %d leftover containers",
@@ -74,4 +93,3 @@ def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: in
         logger.removeHandler(handler)
         handler.close()
     print(f"results in {rundir.root}")
-    return 0

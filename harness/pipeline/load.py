@@ -27,11 +27,24 @@ def expand_env(text: str) -> str:
     return ENV_REFERENCE.sub(lookup, text)
 
 
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found, and where (1-based line and column)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
 def load_pipeline_config(path: Path) -> PipelineConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    data = yaml.safe_load(expand_env(path.read_text())) or {}
+    try:
+        data = yaml.safe_load(expand_env(path.read_text())) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {describe_yaml_error(error)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of config keys (name, dataset, models, iterations...)")
     try:
         config = PipelineConfig(**data)
     except ValidationError as error:

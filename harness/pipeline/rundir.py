@@ -15,12 +15,14 @@ from pathlib import Path
 import yaml
 
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.load import describe_yaml_error
 from harness.exceptions import RETRYABLE_STATUSES, ConfigError
 from harness.fileio import read_json, write_jsonl_atomic, write_text_atomic
 
 # Settings that change how a run is carried out but not what it produces: they may change between resumes.
-RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances")
-MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait")
+RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images")
+MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
+                      "rate_limit_patience")
 
 
 def get_model_name(run_name: str, iteration: int, label: str) -> str:
@@ -103,9 +105,20 @@ class RunDir:
         """Refuse to mix results: a folder made under another config stays as it was."""
         path = self.root / "config.yaml"
         if not path.is_file():
+            if any(self.root.glob("iter_*/*/*.traj.json")):
+                raise ConfigError(
+                    f"{self.root} holds results but no config.yaml, so it cannot be told which config made them; "
+                    f"restore {path}, or move the folder away to start over (nothing in it was changed)")
             return
-        key = find_difference(get_result_settings(yaml.safe_load(path.read_text())),
-                              get_result_settings(config.model_dump(mode="json")))
+        try:
+            old = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is corrupt ({describe_yaml_error(error)}); restore it, or move the folder "
+                              "away to start over (nothing in it was changed)") from None
+        if not isinstance(old, dict):
+            raise ConfigError(f"{path} is corrupt (it is not a mapping of config keys); restore it, or move the "
+                              "folder away to start over (nothing in it was changed)")
+        key = find_difference(get_result_settings(old), get_result_settings(config.model_dump(mode="json")))
         if key:
             raise ConfigError(
                 f"{self.root} holds results of a different config (it differs at {key}); "
