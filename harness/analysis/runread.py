@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.agent.trajectory import read_trajectory
 from harness.analysis import tables as an
 from harness.exceptions import PatchmixError
 
@@ -64,8 +65,8 @@ def read_cell(run_dir: Path, iteration: int, model: str) -> Cell:
 def read_trajectory_info(path: Path) -> dict:
     """The `info` block of a trajectory; an unreadable file shows up as exit status `unreadable`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = read_trajectory(path)
+    except (OSError, ValueError):
         return {"exit_status": "unreadable"}
     info = data.get("info") if isinstance(data, dict) else None
     return info if isinstance(info, dict) else {"exit_status": "unreadable"}

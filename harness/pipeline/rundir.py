@@ -8,16 +8,16 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import yaml
 
+from harness.agent.trajectory import read_info
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.load import describe_yaml_error
 from harness.exceptions import RETRYABLE_STATUSES, ConfigError
-from harness.fileio import read_json, write_jsonl_atomic, write_text_atomic
+from harness.fileio import write_jsonl_atomic, write_text_atomic
 
 # Settings that change how a run is carried out but not what it produces: they may change between resumes.
 RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images")
@@ -69,8 +69,7 @@ class RunDir:
         return self.root / f"iter_{iteration}" / label / "preds.jsonl"
 
     def read_info(self, iteration: int, label: str, instance_id: str) -> dict | None:
-        path = self.get_traj_path(iteration, label, instance_id)
-        return read_json(path)["info"] if path.is_file() else None
+        return read_info(self.get_traj_path(iteration, label, instance_id))
 
     def is_finished(self, iteration: int, label: str, instance_id: str) -> bool:
         return is_finished_info(self.read_info(iteration, label, instance_id))
@@ -96,8 +95,8 @@ class RunDir:
         total = 0.0
         for path in self.root.glob("iter_*/*/*.traj.json"):
             try:
-                total += read_json(path)["info"].get("cost") or 0.0
-            except (json.JSONDecodeError, KeyError):
+                total += (read_info(path) or {}).get("cost") or 0.0
+            except (ValueError, KeyError, AttributeError):
                 continue
         return total
 
