@@ -11,6 +11,7 @@ import sys
 import sysconfig
 import tarfile
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,22 @@ def put_file(container, path: str, data: bytes, mode: int = 0o755) -> None:
     assert container.put_archive("/", buffer.getvalue())
 
 
+def make_tiny_wheel() -> bytes:
+    """A pure-Python wheel of a package `hello` with `X = 42`, so that pip installs something with no index."""
+    files = {
+        "hello/__init__.py": "X = 42\n",
+        "hello-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: hello\nVersion: 1.0\n",
+        "hello-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: patchmix-test\nRoot-Is-Purelib: true\n"
+                                     "Tag: py3-none-any\n",
+    }
+    files["hello-1.0.dist-info/RECORD"] = "".join(f"{name},,\n" for name in files) + "hello-1.0.dist-info/RECORD,,\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
 def exec_in(container, script: str) -> tuple[int, str]:
     code, output = container.exec_run(["bash", "-c", script], environment={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     return code, output.decode("utf-8", "replace")
@@ -102,12 +119,11 @@ def test_setup_gets_a_working_pip_with_debians_own_python(docker_client, bundled
         assert code == 0, output
         assert output.splitlines()[0] == "/usr" and "pip " in output
 
-        # The environment's pip installs a package, offline: a tiny project built from a local folder.
-        project = ("mkdir -p /tmp/hello/hello && printf 'X = 42\\n' > /tmp/hello/hello/__init__.py && "
-                   "printf '[project]\\nname = \"hello\"\\nversion = \"1.0\"\\n' > /tmp/hello/pyproject.toml && "
-                   "/tmp/env/bin/python -m pip install -q --no-index --no-build-isolation /tmp/hello && "
-                   "/tmp/env/bin/python -c 'import hello; print(hello.X)'")
-        code, output = exec_in(container, project)
+        # The environment's pip installs a package, offline: a tiny wheel made here.
+        put_file(container, "/tmp/hello-1.0-py3-none-any.whl", make_tiny_wheel(), 0o644)
+        code, output = exec_in(container, "/tmp/env/bin/python -m pip install -q --no-index "
+                                          "/tmp/hello-1.0-py3-none-any.whl && /tmp/env/bin/python -c "
+                                          "'import hello; print(hello.X)'")
         assert code == 0 and output.strip().endswith("42"), output
 
         code, output = exec_in(container, "bash /opt/setup/python-env.sh /tmp/env")  # again: kept as it is
