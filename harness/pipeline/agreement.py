@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 
 from harness import exceptions as ex
-from harness.agent.run import Trajectory, now
+from harness.agent.trajectory import Trajectory, now
 from harness.diffs import get_change_key
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.rundir import RunDir, get_model_name
