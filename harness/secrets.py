@@ -1,27 +1,54 @@
 """Keeps secrets out of everything the harness writes.
 
 A secret is the value of any environment variable whose name looks like a credential (KEY, TOKEN, SECRET,
-PASSWORD, ...). Every file writer and the log handler pass their text through `redact`, so a key that reached
-a model reply, an error message or a config still never lands on disk.
+PASSWORD, ...), and of every variable a config names as a key's holder (`api_key_env`, whatever its name:
+`watch_variable` registers it). Every file writer and the log handler pass their text through `redact`, so a
+key that reached a model reply, an error message or a config still never lands on disk.
+
+A patch is never masked: rewriting it would submit something the model did not write. `find_secret` names
+the variable whose value a text holds, so that a patch holding one is refused instead (`harness.agent.outcome`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 MIN_SECRET_LENGTH = 8
 MASK = "***REDACTED***"
 
+WATCHED: set[str] = set()
+"""Variables named by configs as holding a key, masked whatever their name."""
+WATCHED_LOCK = threading.Lock()
+
+
+def watch_variable(name: str) -> None:
+    """Mask the value of the environment variable `name` from now on (it holds a key)."""
+    with WATCHED_LOCK:
+        WATCHED.add(name)
+
+
+def get_secret_variables() -> dict[str, str]:
+    """{variable: value} of every secret set now."""
+    with WATCHED_LOCK:
+        watched = set(WATCHED)
+    return {name: value for name, value in os.environ.items()
+            if (name in watched or SECRET_NAME.search(name)) and len(value) >= MIN_SECRET_LENGTH}
+
 
 def get_secret_values() -> list[str]:
-    """Values of credential-like environment variables, longest first (so a key inside another is masked whole)."""
-    values = {
-        value for name, value in os.environ.items()
-        if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH
-    }
-    return sorted(values, key=len, reverse=True)
+    """Values of the secrets, longest first (so a key inside another is masked whole)."""
+    return sorted(set(get_secret_variables().values()), key=len, reverse=True)
+
+
+def find_secret(text: str) -> str | None:
+    """The name of a variable whose secret value `text` holds, or None."""
+    for name, value in sorted(get_secret_variables().items()):
+        if value in text:
+            return name
+    return None
 
 
 def redact(text: str) -> str:

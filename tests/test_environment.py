@@ -54,12 +54,6 @@ def fresh_env(docker_client, test_image):
         yield environment
 
 
-def base_commit(env: Environment) -> str:
-    code, output = env.run(["git", "-C", "/testbed", "rev-parse", "HEAD"])
-    assert code == 0, output
-    return output.decode().strip()
-
-
 def container_exists(client, name: str) -> bool:
     return bool(client.containers.list(all=True, filters={"name": f"^{name}$"}))
 
@@ -275,20 +269,19 @@ def apply_in_fresh_container(client, image: str, patch: str) -> str:
 
 @pytest.mark.docker
 def test_patch_without_changes_is_empty(fresh_env):
-    result = fresh_env.make_patch(base_commit(fresh_env), set())
+    result = fresh_env.make_patch(set())
     assert result.patch == "" and result.dropped == []
 
 
 @pytest.mark.docker
 def test_patch_covers_edits_new_and_deleted_files_and_applies(fresh_env, docker_client, test_image):
-    base = base_commit(fresh_env)
     fresh_env.execute("sed -i 's/a - b/a + b/' calc.py && rm README.md && echo 'x = 1' > new_module.py")
     fresh_env.execute("echo noise > debug.log && git add calc.py")  # ignored file; the agent's index is staged
-    result = fresh_env.make_patch(base, set())
+    result = fresh_env.make_patch(set())
     assert "+    return a + b" in result.patch
     assert "deleted file mode" in result.patch and "README.md" in result.patch
     assert "new_module.py" in result.patch and "debug.log" not in result.patch
-    assert result.patch.endswith("\n") and result.dropped == []
+    assert result.patch.endswith("\n") and result.dropped == [{"path": "debug.log", "reason": "ignored"}]
     assert fresh_env.execute("git diff --cached --name-only").output == "calc.py\n"  # index untouched
     status = apply_in_fresh_container(docker_client, test_image, result.patch)
     assert "return a + b" in status and "?? new_module.py" in status and " D README.md" in status
@@ -296,10 +289,9 @@ def test_patch_covers_edits_new_and_deleted_files_and_applies(fresh_env, docker_
 
 @pytest.mark.docker
 def test_patch_drops_binary_files_and_test_files(fresh_env):
-    base = base_commit(fresh_env)
     fresh_env.write_file("/testbed/blob.bin", b"\x00\x01\x02binary")
     fresh_env.execute("echo 'assert add(1, 2) == 3' >> tests/test_calc.py && echo '# ok' >> calc.py")
-    result = fresh_env.make_patch(base, {"tests/test_calc.py"})
+    result = fresh_env.make_patch({"tests/test_calc.py"})
     assert sorted(result.dropped, key=lambda item: item["path"]) == [
         {"path": "blob.bin", "reason": "binary"},
         {"path": "tests/test_calc.py", "reason": "test_file"},
@@ -310,27 +302,25 @@ def test_patch_drops_binary_files_and_test_files(fresh_env):
 
 @pytest.mark.docker
 def test_patch_excludes_only_dropped_files_even_with_absolute_paths(fresh_env):
-    base = base_commit(fresh_env)
     fresh_env.execute("echo '# t' >> tests/test_calc.py")
-    result = fresh_env.make_patch(base, {"/testbed/tests/test_calc.py", "tests/untouched.py"})
+    result = fresh_env.make_patch({"/testbed/tests/test_calc.py", "tests/untouched.py"})
     assert result.patch == ""
     assert result.dropped == [{"path": "tests/test_calc.py", "reason": "test_file"}]
 
 
 @pytest.mark.docker
 def test_committed_changes_still_appear_in_the_patch(fresh_env, docker_client, test_image):
-    base = base_commit(fresh_env)
     fresh_env.execute("sed -i 's/a - b/a + b/' calc.py && git commit -qam fix && echo 'y = 2' > extra.py")
-    result = fresh_env.make_patch(base, set())
+    result = fresh_env.make_patch(set())
     assert "+    return a + b" in result.patch and "extra.py" in result.patch
     status = apply_in_fresh_container(docker_client, test_image, result.patch)
     assert "return a + b" in status
 
 
 @pytest.mark.docker
-def test_patch_of_an_unknown_base_commit_raises_infra_error(fresh_env):
+def test_an_unknown_base_commit_is_an_infra_error_at_start(docker_client, test_image):
     with pytest.raises(InfraError, match="base commit 0{40} is not in the repository"):
-        fresh_env.make_patch("0" * 40, set())
+        Environment(test_image, CONFIG, client=docker_client, base_commit="0" * 40).start()
 
 
 # -- container lifecycle --------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.secrets import watch_variable
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +49,8 @@ class ModelConfig(Strict):
     def model_post_init(self, _context) -> None:
         if not self.label:
             self.label = self.name.rstrip("/").split("/")[-1]
+        if self.api_key_env:
+            watch_variable(self.api_key_env)  # its value is masked in every file, whatever the variable's name
 
 
 class LimitsConfig(Strict):
@@ -79,6 +83,17 @@ class ContainerConfig(Strict):
     max_output_chars: int = 10_000
     """Characters of one tool output shown to the model; the rest is cut with a notice."""
     start_timeout: float = 60.0
+    network: bool = False
+    """Give the container a network. Off by default: with it, a model can fetch the upstream fix."""
+    cpus: float = 2.0
+    """CPUs the container may use (docker's --cpus); 0: no limit."""
+    check_python: bool = True
+    """At start, check that the shell's `python` has the dependencies the repository declares; a mismatch ends
+    the run as `infra_error` with a message that says so (`harness/agent/prepare.py`)."""
+    keep_test_infrastructure: bool = False
+    """Keep in the patch the files that change how tests run or are collected (conftest.py, pytest.ini, test
+    sections of tox.ini/setup.cfg/pyproject.toml, sitecustomize.py, *.pth, files under test directories);
+    by default they are dropped with reason `test_infrastructure`."""
 
 
 class AgentConfig(Strict):

@@ -8,7 +8,6 @@ Failures of the container or of docker raise `InfraError`; a command that fails 
 from __future__ import annotations
 
 import os
-import posixpath
 import socket
 import time
 import uuid
@@ -19,9 +18,11 @@ import docker
 import requests
 
 from harness.agent.config import ContainerConfig
-from harness.exceptions import InfraError
 from harness.agent.execs import run_exec
+from harness.agent.patch import PatchResult, Snapshot, make_patch, take_snapshot
+from harness.agent.prepare import PROBE_COMMAND, SCRUB_HISTORY, check_python_env, read_probe
 from harness.agent.shell import PersistentShell, join_note
+from harness.exceptions import InfraError
 
 SHELL_ENVIRONMENT = {
     "PAGER": "cat",
@@ -35,33 +36,9 @@ SHELL_ENVIRONMENT = {
 KEEP_ALIVE = ["/bin/sh", "-c", "while :; do sleep 86400; done"]
 """The container's main process: it only keeps the container running (works without GNU `sleep infinity`)."""
 
-# Fills a temporary index with the working tree ($1 repo, $2 index file, $3 base commit) and prints what
-# changed against the base as `git diff --numstat -z`. The agent's own index is never touched.
-STAGE_SCRIPT = r"""
-set -e
-cd "$1"
-git() { command git -c safe.directory='*' "$@"; }
-git cat-file -e "$3^{commit}" 2>/dev/null || { echo "base commit $3 is not in the repository at $1" >&2; exit 3; }
-real=$(git rev-parse --git-path index)
-if [ -f "$real" ]; then cp "$real" "$2"; fi
-export GIT_INDEX_FILE=$2
-git read-tree --reset HEAD
-git add -A
-git diff --cached --no-renames --numstat -z "$3"
-"""
-
-# Resets the paths listed on stdin (NUL-separated) to the base in the temporary index, prints the diff,
-# and removes the temporary index.
-DIFF_SCRIPT = r"""
-set -e
-cd "$1"
-git() { command git -c safe.directory='*' -c diff.noprefix=false -c diff.mnemonicPrefix=false "$@"; }
-export GIT_INDEX_FILE=$2 GIT_LITERAL_PATHSPECS=1
-trap 'rm -f "$2"' EXIT
-if [ "$4" = drop ]; then git reset -q "$3" --pathspec-from-file=- --pathspec-file-nul; fi
-git diff --cached --no-renames --no-color --no-ext-diff --no-textconv --no-relative "$3"
-"""
-
+KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"]
+"""What an agent needs of root: own and chmod files, kill its processes, switch users for a test. Docker's other
+defaults (NET_RAW, MKNOD, SETPCAP, SETFCAP, SYS_CHROOT, AUDIT_WRITE) are dropped."""
 
 @dataclass
 class CommandResult:
@@ -69,13 +46,6 @@ class CommandResult:
     exit_code: int | None
     timed_out: bool
     elapsed: float
-
-
-@dataclass
-class PatchResult:
-    patch: str
-    dropped: list[dict] = field(default_factory=list)
-    """Each `{"path": ..., "reason": "binary" | "test_file"}`."""
 
 
 @contextmanager
@@ -92,13 +62,19 @@ def docker_errors(action: str):
 class Environment:
     """A container from `image`, its persistent shell, and one-off execs for tools."""
 
-    def __init__(self, image: str, config: ContainerConfig, labels: dict[str, str] | None = None, client=None):
+    def __init__(self, image: str, config: ContainerConfig, labels: dict[str, str] | None = None, client=None,
+                 base_commit: str | None = None):
         self.image = image
         self.config = config
         self.labels = labels or {}
         self.client = client
+        self.base_commit = base_commit
+        """When given, the history after it is removed at start (see `harness.agent.prepare`)."""
         self.container = None
         self.shell: PersistentShell | None = None
+        self.snapshot: Snapshot | None = None
+        self.python_env: dict = {}
+        """Which `python` the agent's shell runs and which declared dependencies it lacks (`prepare`)."""
 
     @property
     def name(self) -> str:
@@ -121,13 +97,34 @@ class Environment:
                   **self.labels}
         return dict(image=self.image, entrypoint=KEEP_ALIVE, command=[], labels=labels, detach=True,
                     name=f"patchmix-{uuid.uuid4().hex[:12]}", working_dir=self.config.workdir, init=True,
-                    mem_limit=self.config.mem_limit, pids_limit=self.config.pids_limit)
+                    mem_limit=self.config.mem_limit, pids_limit=self.config.pids_limit,
+                    network_mode=None if self.config.network else "none",
+                    cap_drop=["ALL"], cap_add=KEPT_CAPABILITIES, security_opt=["no-new-privileges"],
+                    nano_cpus=int(self.config.cpus * 1e9) if self.config.cpus > 0 else None)
 
     def _start_container_and_shell(self) -> None:
         with docker_errors(f"cannot start container {self.name} from {self.image}"):
             self.container.start()
             self.shell = PersistentShell(self.client.api, self.container.id, self.config.workdir, SHELL_ENVIRONMENT)
             self.shell.open(timeout=self.config.start_timeout)
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Before the first step: the history after the base commit goes, the shell's python is checked, and
+        the work tree is snapshot (the patch is measured from it)."""
+        workdir = self.config.workdir
+        if self.base_commit:
+            result = self._exec(["bash", "-c", SCRUB_HISTORY, "scrub", workdir, self.base_commit], timeout=600)
+            if result.exit_code != 0:
+                raise InfraError(f"cannot prepare the repository in {workdir} of {self.image}: "
+                                 f"{decode(result.stderr).strip()}")
+        with docker_errors(f"cannot probe the python of the shell in container {self.name}"):
+            probe = self.shell.run(PROBE_COMMAND, 120, 100_000)
+        self.python_env = read_probe(probe.output)
+        if self.config.check_python:
+            check_python_env(self.python_env, workdir)
+        with docker_errors(f"cannot snapshot {workdir} in container {self.name}"):
+            self.snapshot = take_snapshot(self._exec, workdir, self.name)
 
     def execute(self, command: str, timeout: float | None = None) -> CommandResult:
         """The `bash` tool: runs `command` in the persistent shell, stderr merged, output capped."""
@@ -168,32 +165,15 @@ class Environment:
         if result.exit_code != 0:
             raise OSError(f"cannot write {path} in the container: {decode(result.stderr)}")
 
-    def make_patch(self, base_commit: str, exclude_paths: set[str]) -> PatchResult:
-        """The diff of the work tree (new files included) against `base_commit`, ready for `git apply`.
-
-        Binary files and `exclude_paths` (repository-relative, e.g. the task's test files) are left out and
-        listed in `dropped`. Works from a temporary index, whatever the agent did to its index or HEAD.
-        """
-        index = f"/tmp/patchmix-index-{uuid.uuid4().hex}"
-        stage = self._exec(["bash", "-c", STAGE_SCRIPT, "stage", self.config.workdir, index, base_commit],
-                           timeout=600)
-        self._check_git(stage, "stage the work tree")
-        excluded = {normalize_repo_path(path, self.config.workdir) for path in exclude_paths}
-        dropped = find_dropped(parse_numstat(stage.stdout), excluded)
-        listing = b"".join(item["path"].encode("utf-8", "surrogateescape") + b"\0" for item in dropped)
-        mode = "drop" if dropped else "keep"
-        diff = self._exec(["bash", "-c", DIFF_SCRIPT, "diff", self.config.workdir, index, base_commit, mode],
-                          stdin=listing, timeout=600)
-        self._check_git(diff, "diff the work tree")
-        patch = decode(diff.stdout)
-        if patch and not patch.endswith("\n"):
-            patch += "\n"
-        return PatchResult(patch, dropped)
-
-    def _check_git(self, result, action: str) -> None:
-        if result.exit_code != 0:
-            raise InfraError(f"cannot {action} in {self.config.workdir} of container {self.name} to make the "
-                             f"patch (git exit code {result.exit_code}): {decode(result.stderr).strip()}")
+    def make_patch(self, exclude_paths: set[str] = frozenset()) -> PatchResult:
+        """The diff from the snapshot taken at start to the work tree now (new files and the agent's commits
+        included), ready for `git apply`; what was left out is in `dropped` (see `harness.agent.patch`)."""
+        if self.snapshot is None:
+            raise InfraError(f"no snapshot of {self.config.workdir} was taken at start in container {self.name}; "
+                             "is it a git repository?")
+        with docker_errors(f"cannot make the patch in container {self.name}"):
+            return make_patch(self._exec, self.config.workdir, self.name, self.snapshot, exclude_paths,
+                              self.config.keep_test_infrastructure)
 
     def _require_shell(self) -> PersistentShell:
         if self.shell is None or self.container is None:
@@ -222,36 +202,6 @@ class Environment:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def parse_numstat(output: bytes) -> list[tuple[str, bool]]:
-    """(path, is_binary) for each record of `git diff --numstat -z --no-renames`."""
-    entries = []
-    for record in output.split(b"\0"):
-        if not record:
-            continue
-        added, _deleted, path = record.split(b"\t", 2)
-        entries.append((path.decode("utf-8", errors="surrogateescape"), added == b"-"))
-    return entries
-
-
-def find_dropped(entries: list[tuple[str, bool]], excluded: set[str]) -> list[dict]:
-    dropped = []
-    for path, binary in entries:
-        if path in excluded:
-            dropped.append({"path": path, "reason": "test_file"})
-        elif binary:
-            dropped.append({"path": path, "reason": "binary"})
-    return dropped
-
-
-def normalize_repo_path(path: str, workdir: str) -> str:
-    """A path relative to the repository root, whether given relative or absolute under `workdir`."""
-    path = posixpath.normpath(path)
-    root = posixpath.normpath(workdir)
-    if path.startswith(root + "/"):
-        path = path[len(root) + 1:]
-    return path
 
 
 def decode(data: bytes) -> str:

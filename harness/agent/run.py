@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unidiff import PatchSet
-
 from harness import exceptions as ex
 from harness.agent.loop import Agent
 from harness.agent.config import AgentConfig
@@ -19,19 +17,11 @@ from harness.agent.editor import Editor
 from harness.agent.container import Environment
 from harness.exceptions import InfraError
 from harness.agent.model import Model
+from harness.agent.outcome import collect_patch
 from harness.agent.prompts import get_prompt_variables, render
 from harness.agent.summary import summarize_run
 from harness.agent.tools import ToolBox, load_tools
 from harness.agent.trajectory import Trajectory, now
-
-def get_test_files(row: dict) -> set[str]:
-    """Paths the task's test patch touches: never part of a model's patch."""
-    paths = set()
-    for patched in PatchSet(row.get("test_patch") or ""):
-        paths.update(p.split("/", 1)[1] for p in (patched.source_file, patched.target_file) if "/" in p)
-    paths.discard("dev/null")
-    return paths
-
 
 def make_prediction(row: dict, model_name: str, patch: str) -> dict:
     return {"instance_id": row["instance_id"], "model_name_or_path": model_name, "model_patch": patch}
@@ -60,25 +50,13 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
                      on_cost) -> dict:
     labels = {"patchmix.instance": row["instance_id"]}
     try:
-        with Environment(row["image"], config.container, labels=labels) as env:
+        with Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"]) as env:
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
                           keep_observations=config.keep_observations)
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
-            return collect_patch(env, row, state.exit_status)
+            return collect_patch(env, row, state.exit_status, state.steps)
     except InfraError as error:
         traj.save(exit_status=ex.INFRA_ERROR, exit_detail=f"the container failed: {error}")
         return {"patch": "", "patch_label": None, "patch_dropped": [], "patch_error": str(error)}
-
-
-def collect_patch(env, row: dict, exit_status: str) -> dict:
-    """The patch of every edit, labelled `complete` when submitted and `breaker:<status>` otherwise."""
-    try:
-        result = env.make_patch(row["base_commit"], get_test_files(row))
-    except InfraError as error:
-        return {"patch": "", "patch_label": None, "patch_dropped": [], "patch_error": str(error)}
-    label = None
-    if result.patch:
-        label = "complete" if exit_status == ex.SUBMITTED else f"breaker:{exit_status}"
-    return {"patch": result.patch, "patch_label": label, "patch_dropped": result.dropped}

@@ -15,6 +15,7 @@ from harness.durations import format_duration
 from harness.exceptions import EXIT_STATUSES
 from harness.fileio import write_json_atomic, write_text_atomic
 
+from harness.analysis.integrity import render_integrity, summarise_integrity
 from harness.analysis.runread import read_run
 from harness.analysis.summary import build_summary, get_iteration_sets
 from harness.analysis.spend import render_spend
@@ -193,6 +194,11 @@ def render_cost(summary: dict) -> str:
     ])
 
 
+def render_integrity_part(summary: dict) -> str:
+    part = render_integrity(summary.get("integrity") or [])
+    return "\n" + part + "\n" if part else ""
+
+
 def write_report(run_dir: Path) -> Path:
     """Read the run, write report/summary.json, report/summary.md, the charts and the run browser (report/site/);
     return summary.md's path."""
@@ -200,7 +206,8 @@ def write_report(run_dir: Path) -> Path:
     summary = build_summary(read_run(run_dir), run_dir.name)
     out_dir = run_dir / "report"
     summary["charts"] = write_charts(summary, out_dir)
+    summary["integrity"] = summarise_integrity(run_dir)
     write_json_atomic(out_dir / "summary.json", summary)
-    write_text_atomic(out_dir / "summary.md", render_summary(summary))
+    write_text_atomic(out_dir / "summary.md", render_summary(summary) + render_integrity_part(summary))
     write_site(run_dir)  # report/site/: the run browser, built from the files above
     return out_dir / "summary.md"

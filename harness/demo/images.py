@@ -65,6 +65,9 @@ def build_images(tasks_dir: str | Path, force: bool = False, log=print) -> list[
     timed(log, "task images", build_task_images, client, tasks_dir, rows, force, log)
     write_rows(rows, tasks_dir / ROWS_FILE)
     log(f"wrote {len(rows)} rows to {tasks_dir / ROWS_FILE}")
+    from harness.demo.published import build_published_image  # it builds on this module's images
+
+    timed(log, "published-style image", build_published_image, client, tasks_dir, force, log)
     return rows
 
 

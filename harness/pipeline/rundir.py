@@ -15,6 +15,7 @@ import yaml
 
 from harness.agent.trajectory import read_info
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.fingerprint import check_fingerprints, save_fingerprints
 from harness.pipeline.load import describe_yaml_error
 from harness.exceptions import RETRYABLE_STATUSES, ConfigError
 from harness.fileio import write_jsonl_atomic, write_text_atomic
@@ -75,16 +76,27 @@ class RunDir:
         return is_finished_info(self.read_info(iteration, label, instance_id))
 
     def write_preds(self, iteration: int, label: str, instance_ids: list[str], model_name: str) -> int:
-        """Rewrite the predictions file from the finished trajectories; returns how many it holds."""
+        """Rewrite the predictions file from the finished trajectories; returns how many it holds.
+
+        Finished runs of instances outside `instance_ids` (a resume with a narrower `instances` selection) stay
+        in the file, after the selected ones."""
         with self.get_lock(iteration, label):
             rows = []
-            for instance_id in instance_ids:
+            for instance_id in self.list_instances(iteration, label, instance_ids):
                 if self.is_finished(iteration, label, instance_id):
                     patch = self.read_info(iteration, label, instance_id).get("patch") or ""
                     rows.append({"instance_id": instance_id, "model_name_or_path": model_name,
                                  "model_patch": patch})
             write_jsonl_atomic(self.get_preds_path(iteration, label), rows)
             return len(rows)
+
+    def list_instances(self, iteration: int, label: str, instance_ids: list[str]) -> list[str]:
+        """`instance_ids`, then the other instances that have a trajectory in this (iteration, model) folder."""
+        probe = self.get_traj_path(iteration, label, "@")
+        suffix = probe.name[1:]
+        stored = sorted(path.name[:-len(suffix)] for path in probe.parent.glob(f"*{suffix}"))
+        chosen = set(instance_ids)
+        return list(instance_ids) + [instance_id for instance_id in stored if instance_id not in chosen]
 
     def get_lock(self, iteration: int, label: str) -> threading.Lock:
         with self.guard:
@@ -123,7 +135,9 @@ class RunDir:
                 f"{self.root} holds results of a different config (it differs at {key}); "
                 f"give the pipeline a new name, or delete that folder to start over"
             )
+        check_fingerprints(self.root, config)
 
     def save_config(self, config: PipelineConfig) -> None:
         text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
         write_text_atomic(self.root / "config.yaml", text)
+        save_fingerprints(self.root, config)

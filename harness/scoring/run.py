@@ -5,9 +5,12 @@
     runs/<name>/eval/iter_<k>/<label>/meta.json    the content it scored (sha256), run ids, logs, retries, errors
     runs/<name>/eval/iter_<k>/<label>/flaky.json   with repeat > 1: each repetition's verdicts and the flips
 
+    runs/<name>/eval/cache/<instance>/<sha256>.json one verdict per (instance, patch), see `harness.scoring.cache`
+
 A predictions file is scored under a run id made of its place and a hash of its content,
 `<name>.iter<k>.<label>.<sha256[:10]>`, so an edited file is never served from the harness's per-instance
-cache, and an unchanged one is not scored again.
+cache, and an unchanged one is not scored again. Of an edited (or new) file, only the instances whose
+(instance, patch) has no cached verdict go to the harness: changing one prediction of five scores one.
 
 Evaluation errors are not verdicts. An instance in the report's `error_ids` (the patch did not apply, the
 image is missing, the container failed) or `infra_failure_ids` has no trustworthy verdict: the summary lists
@@ -33,7 +36,9 @@ from typing import Callable
 
 import yaml
 
-from harness.scoring.harness import EvaluationFailed, evaluate_predictions, get_log_path, read_error_reasons
+from harness.scoring.cache import VerdictCache, build_report, make_entries
+from harness.scoring.harness import (EvaluationFailed, evaluate_predictions, get_log_path, read_error_reasons,
+    read_predictions)
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, write_json_atomic
 from harness.scoring.verdicts import (CACHED, CRASHED, NO_PREDICTIONS, SCORED, PredsFile, find_flips,
@@ -53,6 +58,7 @@ class Settings:
     repeat: int
     max_retries: int
     log: Callable[[str], None]
+    cache: Path
 
 
 # ---------------------------------------------------------------- entry point
@@ -72,7 +78,7 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     dataset, split = get_dataset(config, run_dir)
     settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
                         scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
-                        max_retries=max(0, max_retries), log=log)
+                        max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache")
     scorers = [FileScoring(preds, settings) for preds in files]
     busy = sum(not scorer.is_current() for scorer in scorers)
     parallel = max(1, min(workers, busy))
@@ -163,6 +169,11 @@ def count_predictions(path: Path) -> int:
     return len(lines)
 
 
+def read_patches(path: Path) -> dict[str, str]:
+    """instance_id -> model_patch of a predictions file."""
+    return {row["instance_id"]: row.get("model_patch") or "" for row in read_predictions(Path(path))}
+
+
 def read_optional_json(path: Path):
     return read_json(path) if path.is_file() else None
 
@@ -227,21 +238,35 @@ class FileScoring:
         return SCORED
 
     def score_first(self) -> None:
-        """Score the whole file under the run id of its content; results of earlier content are dropped."""
+        """Score this content under the run id of its content, but only the instances whose (instance, patch)
+        has no cached verdict; the others come from the cache. Results of earlier content are dropped."""
         for name in ("report.json", "flaky.json"):
             (self.preds.out_dir / name).unlink(missing_ok=True)
         run_id = make_run_id(self.settings.run_name, self.preds.iteration, self.preds.label, self.sha)
         self.meta = {"preds": str(self.preds.path), "preds_sha256": self.sha, "run_id": run_id, "status": "scoring",
                      "harness_log": str(get_log_path(self.settings.scratch, run_id)), "retries": [],
                      "repetitions": []}
-        report = self.call_harness(run_id)
-        self.meta |= {"status": SCORED, "scored_at": get_time(), "errors": self.read_errors(run_id, report)}
-        self.save(report)
+        predictions = read_patches(self.preds.path)
+        cache = VerdictCache(self.settings.cache)
+        entries = {instance_id: cache.get(instance_id, patch) for instance_id, patch in predictions.items()}
+        todo = sorted(instance_id for instance_id, entry in entries.items() if entry is None)
+        fresh, errors = None, {}
+        if todo:
+            fresh = self.call_harness(run_id, todo if len(todo) < len(predictions) else None)
+            cache.store(predictions, fresh, run_id)
+            entries |= {i: e for i, e in make_entries(predictions, fresh, run_id).items() if i in todo}
+            errors = self.read_errors(run_id, fresh)
+        else:
+            self.settings.log(f"{self.preds.key}: every (instance, patch) of the new content has a cached verdict")
+        self.meta |= {"status": SCORED, "scored_at": get_time(), "errors": errors, "scored_ids": todo,
+                      "cached_ids": sorted(set(predictions) - set(todo))}
+        self.save(build_report(predictions, entries, fresh))
 
     def retry(self, ids: list[str]) -> None:
         """Score again only the instances that had no verdict, and merge their new results into report.json."""
         run_id = f"{self.meta['run_id']}.retry{len(self.meta['retries']) + 1}"
         retried = self.call_harness(run_id, ids)
+        VerdictCache(self.settings.cache).store(read_patches(self.preds.path), retried, run_id)
         report = merge_retry(self.read_report(), retried, ids)
         errors = self.read_errors(run_id, retried)
         self.meta["errors"] = {i: e for i, e in self.meta.get("errors", {}).items() if i not in ids} | errors
@@ -273,7 +298,7 @@ class FileScoring:
 
     def call_harness(self, run_id: str, instance_ids: list[str] | None = None) -> dict:
         self.calls += 1
-        what = f"{len(instance_ids)} instances with no verdict" if instance_ids else "the predictions"
+        what = f"{len(instance_ids)} instances with no verdict yet" if instance_ids else "the predictions"
         self.settings.log(f"{self.preds.key}: scoring {what} under run id {run_id}")
         report = evaluate_predictions(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
                                       workers=self.workers, timeout=self.settings.timeout,

@@ -1,0 +1,320 @@
+"""The patch of one run: exactly what changed in the container between the start of the run and its end.
+
+At container start, `take_snapshot` stages the whole work tree (`git add -A` semantics: tracked files as they
+are, untracked files that are not ignored) into a temporary index and writes it as a tree object. Index and
+objects live in a store outside the repository (`/var/lib/patchmix/<id>`, the repository's own objects reached as
+an alternate), so nothing the agent does to the repository (commits, resets, `git gc`, its own index) can see or
+move the snapshot. At the end, `make_patch` stages the work tree the same way and diffs the two trees:
+
+- setup commits and setup edits of the image are in both trees, so they never leak into a patch;
+- commits made by the agent are in the end tree, so they are captured;
+- text whose diff is not UTF-8 (e.g. Latin-1) is carried byte-exact as a git binary patch (base85 of the zlib
+  compressed contents, ASCII only), which `git apply` applies as it is and which survives JSON unchanged;
+- every file left out is listed in `dropped` with a reason: `test_file` (touched by the task's test patch),
+  `test_infrastructure` (changes how tests run or are collected; see `find_test_infrastructure`), `binary`,
+  `submodule` (a submodule or nested repository changed), `ignored` (a new file under an ignored path).
+"""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+import re
+import uuid
+import zlib
+from dataclasses import dataclass, field
+
+from harness.exceptions import InfraError
+
+STORE_ROOT = "/var/lib/patchmix"
+EMPTY_BLOB = "0" * 40
+GITLINK = "160000"
+TEST_DIR_NAMES = {"test", "tests", "testing"}
+TEST_INFRA_NAMES = {"conftest.py", "pytest.ini", "sitecustomize.py", "usercustomize.py"}
+TEST_SECTION_FILES = {"tox.ini", "setup.cfg", "pyproject.toml"}
+TEST_SECTION = re.compile(r"pytest|tox|testenv", re.IGNORECASE)
+CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".hypothesis"}
+MAX_IGNORED_LISTED = 100
+
+# Shared by every script: git without the user's global config, with our own index and object store.
+# $1 repo, $2 store dir.
+PRELUDE = r"""
+set -e
+cd "$1"
+git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false "$@"; }
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
+repo_objects=$(cd "$(git rev-parse --git-path objects)" && pwd)
+mkdir -p "$2/objects"
+export GIT_OBJECT_DIRECTORY="$2/objects" GIT_ALTERNATE_OBJECT_DIRECTORIES="$repo_objects"
+"""
+
+# Stages the work tree into the index file $3 and prints the tree's id. The agent's index is copied (for its
+# file stat data, so unchanged files are not hashed again) and reset to HEAD; the agent's own is never written.
+STAGE = r"""
+real=$(unset GIT_INDEX_FILE; git rev-parse --git-path index)
+export GIT_INDEX_FILE="$2/$3"
+if [ -f "$real" ]; then cp "$real" "$GIT_INDEX_FILE"; else rm -f "$GIT_INDEX_FILE"; fi
+if git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --reset HEAD; else git read-tree --empty; fi
+git add -A 2>/dev/null
+git write-tree
+"""
+
+# Lists the untracked ignored files (NUL-separated) against the staged index $3, into $2/$4.
+LIST_IGNORED = r"""
+GIT_INDEX_FILE="$2/$3" git ls-files -z --others --ignored --exclude-standard > "$2/$4"
+"""
+
+# One line per gitlink of tree $3: a fingerprint of the nested repository's HEAD, status and diff, TAB, path.
+GITLINK_STATES = r"""
+git ls-tree -r -z "$3" | while IFS= read -r -d '' record; do
+  case "$record" in 160000*) ;; *) continue ;; esac
+  path=${record#*$'\t'}
+  state=$( { git -C "$path" rev-parse HEAD; git -C "$path" status --porcelain -uall; git -C "$path" diff HEAD; } \
+           2>&1 | sha1sum | cut -c1-40)
+  printf '%s\t%s\0' "$state" "$path"
+done
+"""
+
+# The end tree with only the kept changes: snapshot tree $3, plus the index-info records on stdin.
+KEPT_TREE = r"""
+export GIT_INDEX_FILE="$2/kept-index"
+git read-tree "$3"
+git update-index -z --index-info
+git write-tree
+"""
+
+DIFF = r"""
+git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmpty=false diff-tree -p -r \
+  --no-renames --no-color --no-ext-diff --no-textconv --src-prefix=a/ --dst-prefix=b/ "$3" "$4"
+"""
+
+
+@dataclass
+class Snapshot:
+    tree: str
+    store: str
+    ignored: set[str] = field(default_factory=set)
+    gitlinks: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Change:
+    old_mode: str
+    new_mode: str
+    old_sha: str
+    new_sha: str
+    path: str
+    binary: bool = False
+
+
+@dataclass
+class PatchResult:
+    patch: str
+    dropped: list[dict] = field(default_factory=list)
+    """Each `{"path": ..., "reason": ...}`; the reasons are listed in the module docstring."""
+
+
+class GitRunner:
+    """Runs the scripts above in the container through `exec(argv, stdin, timeout) -> ExecOutput`."""
+
+    def __init__(self, exec_, workdir: str, store: str, container: str):
+        self.exec_, self.workdir, self.store, self.container = exec_, workdir, store, container
+
+    def run(self, script: str, *args: str, stdin: bytes | None = None, action: str = "") -> bytes:
+        result = self.exec_(["bash", "-c", PRELUDE + script, "patch", self.workdir, self.store, *args],
+                            stdin, 600)
+        if result.exit_code != 0:
+            message = result.stderr.decode("utf-8", errors="replace").strip()
+            raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
+                             f"the patch (exit code {result.exit_code}): {message}")
+        return result.stdout
+
+    def cat(self, sha: str) -> bytes:
+        if sha == EMPTY_BLOB:
+            return b""
+        return self.run('git cat-file blob "$3"', sha, action=f"read blob {sha[:12]}")
+
+
+def take_snapshot(exec_, workdir: str, container: str) -> Snapshot:
+    """Stage the work tree as it is now into a store of its own; the tree the patch is measured from."""
+    git = GitRunner(exec_, workdir, f"{STORE_ROOT}/{uuid.uuid4().hex}", container)
+    tree = git.run(STAGE, "start-index", action="snapshot the work tree").decode().strip()
+    git.run(LIST_IGNORED, "start-index", "start-ignored", action="list the ignored files")
+    ignored = split_nul(git.run('cat "$2/$3"', "start-ignored", action="read the ignored files"))
+    return Snapshot(tree, git.store, set(ignored), read_gitlinks(git, tree))
+
+
+def read_gitlinks(git: GitRunner, tree: str) -> dict[str, str]:
+    states = {}
+    for record in split_nul(git.run(GITLINK_STATES, tree, action="read the submodules")):
+        state, path = record.split("\t", 1)
+        states[path] = state
+    return states
+
+
+def make_patch(exec_, workdir: str, container: str, snapshot: Snapshot, exclude_paths: set[str],
+               keep_test_infrastructure: bool = False) -> PatchResult:
+    """The diff from the snapshot to the work tree now, ready for `git apply`, and what was left out."""
+    git = GitRunner(exec_, workdir, snapshot.store, container)
+    end = git.run(STAGE, "end-index", action="stage the work tree").decode().strip()
+    changes = read_changes(git, snapshot.tree, end)
+    excluded = {normalize_repo_path(path, workdir) for path in exclude_paths}
+    kept, dropped = [], []
+    for change in changes:
+        reason = classify(git, change, excluded, keep_test_infrastructure)
+        (dropped.append({"path": change.path, "reason": reason}) if reason else kept.append(change))
+    dropped += find_submodule_edits(git, snapshot, end, {c.path for c in changes})
+    dropped += find_new_ignored(git, snapshot)
+    patch = render_patch(git, snapshot.tree, kept) if kept else ""
+    return PatchResult(patch, dropped)
+
+
+def read_changes(git: GitRunner, start: str, end: str) -> list[Change]:
+    raw = git.run('git diff-tree -r -z --no-renames --raw --full-index "$3" "$4"', start, end,
+                  action="compare the snapshot with the work tree")
+    numstat = git.run('git diff-tree -r -z --no-renames --numstat "$3" "$4"', start, end,
+                      action="count the changed lines")
+    binary = {path for path, is_binary in parse_numstat(numstat) if is_binary}
+    changes = []
+    fields = split_nul(raw)
+    for header, path in zip(fields[0::2], fields[1::2]):
+        old_mode, new_mode, old_sha, new_sha, _status = header.lstrip(":").split(" ")
+        changes.append(Change(old_mode, new_mode, old_sha, new_sha, path, path in binary))
+    return changes
+
+
+def classify(git: GitRunner, change: Change, excluded: set[str], keep_test_infrastructure: bool) -> str | None:
+    """Why a changed file stays out of the patch, or None when it goes in."""
+    if GITLINK in (change.old_mode, change.new_mode):
+        return "submodule"
+    if change.path in excluded:
+        return "test_file"
+    if not keep_test_infrastructure and is_test_infrastructure(git, change):
+        return "test_infrastructure"
+    if change.binary:
+        return "binary"
+    return None
+
+
+def is_test_infrastructure(git: GitRunner, change: Change) -> bool:
+    parts = change.path.split("/")
+    name = parts[-1]
+    if name in TEST_INFRA_NAMES or name.endswith(".pth") or TEST_DIR_NAMES & set(parts[:-1]):
+        return True
+    if name in TEST_SECTION_FILES:
+        return read_test_sections(git.cat(change.old_sha)) != read_test_sections(git.cat(change.new_sha))
+    return False
+
+
+def read_test_sections(data: bytes) -> dict[str, str]:
+    """The sections of an ini or toml file that configure pytest or tox, by header, as written."""
+    sections, current = {}, None
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        header = re.match(r"\s*\[+\s*([^\]]+?)\s*\]+\s*$", line)
+        if header:
+            current = header[1] if TEST_SECTION.search(header[1]) else None
+            if current is not None:
+                sections.setdefault(current, "")
+            continue
+        if current is not None:
+            sections[current] += line.rstrip() + "\n"
+    return sections
+
+
+def find_submodule_edits(git: GitRunner, snapshot: Snapshot, end: str, listed: set[str]) -> list[dict]:
+    """Submodules and nested repositories whose own work tree changed: their edits cannot be in the patch."""
+    now = read_gitlinks(git, end)
+    return [{"path": path, "reason": "submodule"} for path, state in sorted(now.items())
+            if path not in listed and snapshot.gitlinks.get(path) != state]
+
+
+def find_new_ignored(git: GitRunner, snapshot: Snapshot) -> list[dict]:
+    """New files under ignored paths (caches such as __pycache__ aside), at most MAX_IGNORED_LISTED of them."""
+    git.run(LIST_IGNORED, "end-index", "end-ignored", action="list the ignored files")
+    now = split_nul(git.run('cat "$2/$3"', "end-ignored", action="read the ignored files"))
+    new = sorted(path for path in now if path not in snapshot.ignored and not is_cache(path))
+    dropped = [{"path": path, "reason": "ignored"} for path in new[:MAX_IGNORED_LISTED]]
+    if len(new) > MAX_IGNORED_LISTED:
+        dropped.append({"path": f"... and {len(new) - MAX_IGNORED_LISTED} more files under ignored paths",
+                        "reason": "ignored"})
+    return dropped
+
+
+def is_cache(path: str) -> bool:
+    parts = path.split("/")
+    return bool(CACHE_PARTS & set(parts[:-1])) or parts[-1].endswith((".pyc", ".pyo"))
+
+
+def render_patch(git: GitRunner, start: str, kept: list[Change]) -> str:
+    """The unified diff of the kept changes; a file whose diff is not UTF-8 becomes a git binary patch."""
+    records = b"".join(f"{c.new_mode} {c.new_sha}\t".encode() + c.path.encode("utf-8", "surrogateescape") + b"\0"
+                       if c.new_mode != "000000" else b"0 " + EMPTY_BLOB.encode() + b"\t"
+                       + c.path.encode("utf-8", "surrogateescape") + b"\0" for c in kept)
+    kept_tree = git.run(KEPT_TREE, start, stdin=records, action="build the patched tree").decode().strip()
+    raw = git.run(DIFF, start, kept_tree, action="diff the work tree")
+    sections = split_sections(raw)
+    if len(sections) != len(kept):
+        raise InfraError(f"git printed {len(sections)} file diffs for {len(kept)} changed files; cannot make the "
+                         "patch exactly, so none is made")
+    texts = []
+    for change, section in zip(kept, sections):
+        try:
+            texts.append(section.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(make_binary_section(section, change, git.cat(change.old_sha), git.cat(change.new_sha)))
+    patch = "".join(texts)
+    return patch if patch.endswith("\n") else patch + "\n"
+
+
+def split_sections(raw: bytes) -> list[bytes]:
+    """The per-file parts of a `git diff` output, each starting with `diff --git `."""
+    starts = [match.start() for match in re.finditer(rb"(?m)^diff --git ", raw)]
+    return [raw[start:end] for start, end in zip(starts, starts[1:] + [len(raw)])]
+
+
+def make_binary_section(section: bytes, change: Change, old: bytes, new: bytes) -> str:
+    """The section's header lines (diff --git, modes), a full index line and a git binary patch both ways."""
+    header = []
+    for line in section.split(b"\n"):
+        if line.startswith((b"---", b"+++", b"@@", b"index ", b"Binary files")):
+            break
+        header.append(line.decode("ascii", errors="strict"))
+    mode = f" {change.new_mode}" if change.old_mode == change.new_mode else ""
+    header.append(f"index {change.old_sha}..{change.new_sha}{mode}")
+    lines = [*header, "GIT binary patch", *encode_literal(new), "", *encode_literal(old), "", ""]
+    return "\n".join(lines)
+
+
+def encode_literal(data: bytes) -> list[str]:
+    """A `literal` hunk of git's binary patch format: zlib-compressed data in base85 lines of 52 bytes."""
+    compressed = zlib.compress(data)
+    lines = [f"literal {len(data)}"]
+    for start in range(0, len(compressed), 52):
+        chunk = compressed[start:start + 52]
+        size = chr(ord("A") + len(chunk) - 1) if len(chunk) <= 26 else chr(ord("a") + len(chunk) - 27)
+        lines.append(size + base64.b85encode(chunk, pad=True).decode("ascii"))
+    return lines
+
+
+def parse_numstat(output: bytes) -> list[tuple[str, bool]]:
+    """(path, is_binary) for each record of `git diff --numstat -z --no-renames`."""
+    entries = []
+    for record in output.split(b"\0"):
+        if not record:
+            continue
+        added, _deleted, path = record.split(b"\t", 2)
+        entries.append((path.decode("utf-8", errors="surrogateescape"), added == b"-"))
+    return entries
+
+
+def split_nul(output: bytes) -> list[str]:
+    return [item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item]
+
+
+def normalize_repo_path(path: str, workdir: str) -> str:
+    """A path relative to the repository root, whether given relative or absolute under `workdir`."""
+    path = posixpath.normpath(path)
+    root = posixpath.normpath(workdir)
+    if path.startswith(root + "/"):
+        path = path[len(root) + 1:]
+    return path

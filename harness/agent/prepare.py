@@ -1,0 +1,144 @@
+"""What happens in a container between its start and the agent's first step.
+
+1. `SCRUB_HISTORY`: the repository keeps only the history of HEAD (the base commit and the image's own setup
+   commits on top of it) and the tags of commits the base commit descends from. Every other branch, tag,
+   remote, stash, reflog entry and `*_HEAD` file goes, and so do the objects only they reached (`git repack -a
+   -d`, `git prune`): a later fix cannot be looked up with `git log --all`, `git show <sha>` or `git fsck`.
+2. `PYTHON_PROBE`, run in the agent's own shell (so after `~/.bashrc`): which `python` the agent gets, and
+   whether it has the distributions the repository declares (`[project] dependencies` of pyproject.toml,
+   `install_requires` of setup.cfg). One that lacks them is the wrong environment: `check_python_env` makes that
+   an `InfraError` that says so, instead of every test failing on an import in the agent's hands.
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness.exceptions import InfraError
+
+SCRUB_HISTORY = r"""
+set -e
+cd "$1"
+git() { command git -c safe.directory='*' "$@"; }
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+base=$2
+git cat-file -e "$base^{commit}" 2>/dev/null || { echo "base commit $base is not in the repository at $1" >&2; exit 3; }
+head=$(git rev-parse -q --verify 'HEAD^{commit}' || true)
+if [ -z "$head" ] || ! git merge-base --is-ancestor "$base" "$head"; then
+  echo "HEAD (${head:-none}) of $1 does not descend from the base commit $base; the image is not the task's" >&2
+  exit 4
+fi
+current=$(git symbolic-ref -q HEAD || true)
+for remote in $(git remote); do git remote remove "$remote"; done
+git for-each-ref --format='%(refname)' | while IFS= read -r ref; do
+  [ "$ref" = "$current" ] && continue
+  case "$ref" in
+    refs/tags/*)
+      target=$(git rev-parse -q --verify "$ref^{commit}" || true)
+      if [ -n "$target" ] && git merge-base --is-ancestor "$target" "$base"; then continue; fi ;;
+  esac
+  git update-ref -d "$ref"
+done
+gitdir=$(git rev-parse --git-dir)
+rm -f "$gitdir/FETCH_HEAD" "$gitdir/ORIG_HEAD" "$gitdir/MERGE_HEAD" "$gitdir/CHERRY_PICK_HEAD" "$gitdir/REVERT_HEAD"
+git reflog expire --expire=now --expire-unreachable=now --all
+rm -rf "$gitdir/logs"
+git repack -a -d -q
+git prune --expire=now
+rm -f "$gitdir/objects/info/commit-graph"
+rm -rf "$gitdir/objects/info/commit-graphs"
+"""
+
+PROBE_MARKER = "__PATCHMIX_PYTHON__ "
+
+# Python 3.5-compatible on purpose: the images' environments can be old. Prints one JSON line after the marker.
+PROBE_CODE = r"""
+import json, os, re, sys
+def declared():
+    found, sources = [], []
+    if os.path.isfile("pyproject.toml"):
+        text = open("pyproject.toml").read()
+        project = re.search(r"(?ms)^\[project\][ \t]*$(.*?)(?=^\[|\Z)", text)
+        deps = project and re.search(r"(?ms)^dependencies\s*=\s*\[(.*?)\]", project.group(1))
+        if deps:
+            found += re.findall(r"[\"']([^\"']+)[\"']", deps.group(1)); sources.append("pyproject.toml")
+    if os.path.isfile("setup.cfg"):
+        try:
+            import configparser
+            parser = configparser.ConfigParser()
+            parser.read("setup.cfg")
+            value = parser.get("options", "install_requires", fallback="")
+        except Exception:
+            value = ""
+        lines = [line.strip() for line in value.splitlines() if line.strip() and not line.strip().startswith("#")]
+        if lines:
+            found += lines; sources.append("setup.cfg")
+    names = []
+    for requirement in found:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        if match and ";" not in requirement:
+            names.append(match.group(1))
+    return names, sources
+def installed(name):
+    try:
+        from importlib import metadata
+    except ImportError:
+        try:
+            import pkg_resources
+            pkg_resources.get_distribution(name)
+            return True
+        except ImportError:
+            return None
+        except Exception:
+            return False
+    try:
+        metadata.version(name)
+        return True
+    except Exception:
+        return False
+names, sources = declared()
+states = dict((name, installed(name)) for name in names)
+print(MARKER + json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3],
+    "declared_in": sources, "checked": names, "missing": [n for n in names if states[n] is False]}))
+""".replace("MARKER", repr(PROBE_MARKER))
+
+# The command sent to the agent's shell: the shell options the syntax check assumes, then the probe with
+# whichever of `python` and `python3` the shell finds first.
+PROBE_COMMAND = f"""\
+shopt -s extglob
+__patchmix_py=$(command -v python || command -v python3 || true)
+echo "{PROBE_MARKER}path $__patchmix_py"
+if [ -n "$__patchmix_py" ]; then "$__patchmix_py" -B - <<'__PATCHMIX_PROBE__'
+{PROBE_CODE}
+__PATCHMIX_PROBE__
+fi
+unset __patchmix_py
+"""
+
+
+def read_probe(output: str) -> dict:
+    """The probe's findings: {path, executable, version, declared_in, checked, missing}."""
+    info = {"path": None}
+    for line in output.splitlines():
+        if line.startswith(PROBE_MARKER + "path "):
+            info["path"] = line[len(PROBE_MARKER) + 5:].strip() or None
+        elif line.startswith(PROBE_MARKER + "{"):
+            info.update(json.loads(line[len(PROBE_MARKER):]))
+    return info
+
+
+def check_python_env(info: dict, workdir: str) -> None:
+    """Raise InfraError when the agent's shell has no python, or one without the repository's dependencies."""
+    checked = info.get("checked") or []
+    if info.get("path") is None:
+        if checked:
+            raise InfraError(f"the agent's shell finds no `python` or `python3`, but the repository at {workdir} "
+                             f"declares dependencies ({', '.join(checked)}); make ~/.bashrc activate the "
+                             "environment the tests use, or set container.check_python: false")
+        return
+    if info.get("missing"):
+        raise InfraError(
+            f"the agent's shell runs {info['path']} (Python {info.get('version')}), which lacks "
+            f"{', '.join(info['missing'])} declared in {' and '.join(info.get('declared_in') or [])} of {workdir}: "
+            "it is not the environment the tests use. Make ~/.bashrc (or PATH in the image) activate that "
+            "environment, or set container.check_python: false to run anyway")
