@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib_venn import venn2, venn3  # noqa: E402
 from matplotlib_venn.layout import venn2 as venn2_layout, venn3 as venn3_layout  # noqa: E402
 
@@ -103,6 +104,7 @@ def draw_intersection_bars(ax, columns: Sequence[tuple[tuple[str, ...], int]]) -
     bars = ax.bar(range(len(columns)), [size for _, size in columns], color=RESOLVED_COLOR)
     label_bars(ax, bars)
     ax.set_ylabel("instances resolved by exactly\nthese (and no others)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(y=0.12)
 
@@ -121,19 +123,21 @@ def draw_membership_dots(ax, columns, labels: Sequence[str], sets: Mapping[str, 
 
 
 def make_bar_chart(
-    values: Mapping[str, float], path: Path, title: str, ylabel: str, xlabel: str = "", color=RESOLVED_COLOR
+    values: Mapping[str, float], path: Path, title: str, ylabel: str, xlabel: str = "", color=RESOLVED_COLOR,
+    whole_numbers: bool = True,
 ) -> Path:
-    """Vertical bars, one per key, each labelled with its value."""
+    """Vertical bars, one per key, each labelled with its value; `whole_numbers` for counts (no 2.5 ticks)."""
     fig, ax = plt.subplots(figsize=(min(14.0, max(5.0, 1.2 * len(values) + 2)), 4.5))
     bars = ax.bar(list(values), list(values.values()), color=color, width=0.6)
     label_bars(ax, bars)
-    finish_axes(ax, title, ylabel)
+    finish_axes(ax, title, ylabel, whole_numbers)
     ax.set_xlabel(xlabel)
     return save_figure(fig, path)
 
 
 def make_horizontal_bar_chart(
-    values: Mapping[str, float], path: Path, title: str, xlabel: str, by_size: bool = True
+    values: Mapping[str, float], path: Path, title: str, xlabel: str, by_size: bool = True,
+    whole_numbers: bool = True,
 ) -> Path:
     """Horizontal bars (for many or long labels), each labelled with its value.
 
@@ -147,12 +151,14 @@ def make_horizontal_bar_chart(
     ax.set_xlabel(xlabel)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.12)
+    if whole_numbers:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return save_figure(fig, path)
 
 
 def make_grouped_bar_chart(
     groups: Sequence[str], series: Mapping[str, Sequence[float]], path: Path, title: str, ylabel: str,
-    colors: Sequence[str] = (FIX_COLOR, REGRESSION_COLOR, ORACLE_COLOR),
+    colors: Sequence[str] = (FIX_COLOR, REGRESSION_COLOR, ORACLE_COLOR), whole_numbers: bool = True,
 ) -> Path:
     """Bars side by side: one group per entry of `groups`, one bar per series, each labelled."""
     fig, ax = plt.subplots(figsize=(max(6.0, 1.8 * len(groups) + 2), 4.5))
@@ -162,7 +168,7 @@ def make_grouped_bar_chart(
         label_bars(ax, ax.bar(xs, values, width=width, label=name, color=colors[i % len(colors)]))
     ax.set_xticks(range(len(groups)), groups)
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    finish_axes(ax, title, ylabel)
+    finish_axes(ax, title, ylabel, whole_numbers)
     return save_figure(fig, path)
 
 
@@ -197,8 +203,11 @@ def annotate_matrix(ax, matrix: Sequence[Sequence[int]]) -> None:
             ax.text(x, y, str(value), ha="center", va="center", color=color, fontsize=9)
 
 
-def finish_axes(ax, title: str, ylabel: str) -> None:
+def finish_axes(ax, title: str, ylabel: str, whole_numbers: bool = True) -> None:
+    """Title, label and frame; an axis of counts gets whole-number ticks only."""
     ax.set_title(title, fontsize=12)
     ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(y=0.15)
+    if whole_numbers:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -16,6 +16,7 @@ from harness.exceptions import EXIT_STATUSES
 from harness.fileio import write_json_atomic, write_text_atomic
 
 from harness.analysis.integrity import render_integrity, summarise_integrity
+from harness.analysis.denominator import describe_denominator
 from harness.analysis.runread import read_run
 from harness.analysis.summary import build_summary, get_iteration_sets
 from harness.analysis.spend import render_spend
@@ -68,8 +69,10 @@ def write_iteration_charts(summary: dict, out_dir: Path) -> dict[str, str]:
 
 def render_summary(summary: dict) -> str:
     """summary.md: the report as markdown tables with links to the charts beside it."""
+    selected = summary.get("selected")
+    of_selected = f" of the {selected} the config selects" if selected else ""
     parts = [f"# patchmix report: {summary['run_id']}",
-             f"{summary['instances']} instances in the run; evaluated: {summary['evaluated']}."]
+             f"{summary['instances']} instances attempted{of_selected}; evaluated: {summary['evaluated']}."]
     if summary["notes"]:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in summary["notes"]))
     parts += [render_iterations(summary), render_models(summary)]
@@ -79,26 +82,36 @@ def render_summary(summary: dict) -> str:
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
+def get_percent_of(summary: dict) -> int:
+    """What percentages divide by: the selected instances when known (see `denominator`), else the attempted."""
+    return summary.get("percent_of") or summary["instances"]
+
+
+def get_percent_label(summary: dict) -> str:
+    return summary.get("percent_label") or f"% of {summary['instances']} attempted"
+
+
 def chart_link(charts_made: dict, name: str, text: str) -> str:
     return f"![{text}]({charts_made[name]})" if name in charts_made else ""
 
 
 def render_iterations(summary: dict) -> str:
-    total = summary["instances"]
+    total = get_percent_of(summary)
     rows = [
         (e["iteration"], ", ".join(e["models"]), e["baseline_rule"], e["resolved"],
          an.format_percent(e["resolved"], total), e["resolved_by_any"], e["cumulative_oracle"], e["new_fixes"],
          e["regressions"], e["net_change"])
         for e in summary["iterations"]
     ]
-    headers = ("iteration", "models", "resolved means", "resolved", "% of run", "resolved by any model",
+    headers = ("iteration", "models", "resolved means", "resolved", get_percent_label(summary),
+               "resolved by any model",
                "oracle up to here", "new fixes", "regressions", "net")
     link = chart_link(summary["charts"], "resolved_by_iteration", "Total issues resolved by iteration")
     return "\n\n".join(filter(None, ["## Resolved by iteration", an.make_markdown_table(headers, rows), link]))
 
 
 def render_models(summary: dict) -> str:
-    total = summary["instances"]
+    total = get_percent_of(summary)
     unique = get_unique_counts(summary)
     rows = [
         (r["iteration"], r["model"], r["attempted"], r["resolved"], an.format_percent(r["resolved"], total),
@@ -106,7 +119,8 @@ def render_models(summary: dict) -> str:
          r["infra_failure"], unique.get((r["iteration"], r["model"])))
         for r in summary["models"]
     ]
-    headers = ("iteration", "model", "attempted", "resolved", "% of run", "unresolved", "empty patch",
+    headers = ("iteration", "model", "attempted", "resolved", get_percent_label(summary), "unresolved",
+               "empty patch",
                "eval error", "not evaluated", "not run", "likely infra failure", "unique in iteration")
     link = chart_link(summary["charts"], "resolved_per_model", "Resolved per model")
     return "\n\n".join(filter(None, ["## Resolved per model", an.make_markdown_table(headers, rows), link]))
@@ -131,7 +145,7 @@ def render_overlap(entry: dict, charts_made: dict) -> str:
     pairs = [(p["a"], p["b"], p["both"], p["only_a"], p["only_b"], p["jaccard"]) for p in overlap["pairwise"]]
     return "\n\n".join(filter(None, [
         f"## Iteration {k}: overlap between models",
-        an.make_markdown_table(("resolved by", "instances", "% of run"), rows),
+        an.make_markdown_table(("resolved by", "instances", f"% of {overlap['total']} attempted"), rows),
         chart_link(charts_made, f"overlap_iter_{k}", f"Iteration {k} overlap"),
         an.make_markdown_table(("model A", "model B", "both", "only A", "only B", "Jaccard"), pairs),
         an.make_markdown_table(("model", "unique solves"), overlap["unique"].items()),
@@ -158,8 +172,10 @@ def render_oracle(summary: dict) -> str:
         return ""
     rows = [(e["iteration"], e["resolved_by_any"], e["cumulative_oracle"]) for e in summary["iterations"]]
     partial = "" if oracle["complete"] else " (only the evaluated candidates; some are not evaluated)"
+    total = get_percent_of(summary)
     text = (f"An oracle that picks a resolving candidate whenever one exists resolves **{oracle['resolved']}** of "
-            f"{summary['instances']} ({an.format_percent(oracle['resolved'], summary['instances'])}){partial}.")
+            f"{total} {get_percent_label(summary).split()[-1]} instances "
+            f"({an.format_percent(oracle['resolved'], total)}){partial}.")
     table = an.make_markdown_table(("iteration", "resolved by any model", "oracle up to iteration"), rows)
     link = chart_link(summary["charts"], "oracle_by_iteration", "Resolved vs oracle by iteration")
     return "\n\n".join(filter(None, ["## Oracle", text, table, link]))
@@ -204,6 +220,7 @@ def write_report(run_dir: Path) -> Path:
     return summary.md's path."""
     run_dir = Path(run_dir)
     summary = build_summary(read_run(run_dir), run_dir.name)
+    summary |= describe_denominator(run_dir, summary["instances"])
     out_dir = run_dir / "report"
     summary["charts"] = write_charts(summary, out_dir)
     summary["integrity"] = summarise_integrity(run_dir)

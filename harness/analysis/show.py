@@ -29,6 +29,7 @@ from harness.scoring.logs import find_instance_log_dir, read_tests_status
 
 FOLD_LINES = 30
 PIPE_WIDTH = 150
+WRAPPING = ("repo", "patch", "selected by")
 VERDICT_STYLES = {"resolved": "green", "unresolved": "red", "eval_error": "red", "empty_patch": "yellow",
                   "not_evaluated": "yellow"}
 
@@ -82,9 +83,13 @@ def make_table(candidates: list[Candidate], title: str, per_instance: bool = Fal
     """One row per candidate; `per_instance` leaves out the instance and repo columns (the title names them)."""
     table = Table(title=title, title_justify="left", header_style="bold")
     names = ("iter", "model", "exit status", "verdict", "cost", "steps", "time", "patch", "selected by")
+    longest = {"instance": max(len(c.instance_id) for c in candidates), "model": max(len(c.model) for c in candidates),
+               "exit status": max(len(c.exit_status) for c in candidates),
+               "verdict": max(len(c.verdict) for c in candidates)}
     for name in names if per_instance else ("instance", "repo", *names):
+        # When the terminal is narrow, the wrapping columns give way; ids and statuses stay whole.
         table.add_column(name, justify="right" if name in ("iter", "cost", "steps", "time") else "left",
-                         no_wrap=True)
+                         no_wrap=name not in WRAPPING, min_width=longest.get(name))
     for c in candidates:
         cells = [str(c.iteration), Text(c.model),
                  Text(c.exit_status, style="green" if c.exit_status == "submitted" else "yellow"),
@@ -142,7 +147,8 @@ def render_end(run_dir: Path, candidate: Candidate) -> list:
         parts += [Rule("diff", align="left"), Syntax(candidate.patch, "diff", theme="ansi_dark", word_wrap=True)]
     else:
         parts.append(Text("No patch: the run changed no file.", style="dim"))
-    log_dir = find_instance_log_dir(run_dir, candidate.iteration, candidate.model, candidate.instance_id)
+    log_dir = find_instance_log_dir(run_dir, candidate.iteration, candidate.model, candidate.instance_id,
+                                    candidate.patch or None)
     status = read_tests_status(log_dir, candidate.instance_id) or {}
     for name, entry in status.items():
         passed, failed = entry.get("success") or [], entry.get("failure") or []

@@ -2,7 +2,8 @@
 
 The harness writes `<scratch>/logs/run_evaluation/<run_id>/<model>/<instance_id>/` (test_output.txt,
 report.json, run_instance.log, patch.diff); `eval/iter_<k>/<label>/meta.json` names the run id of the first
-scoring and of every retry. An instance retried later has its newest files under the retry's run id.
+scoring and of every retry. An instance retried later has its newest files under the retry's run id; one whose
+verdict was reused from an earlier scoring of the same patch has them under that scoring's run id.
 
 Reading only, and without importing swebench (two seconds): the folder name is the harness's
 `RUN_EVALUATION_LOG_DIR`, which a test keeps equal to ours.
@@ -16,6 +17,7 @@ from pathlib import Path
 RUN_EVALUATION_LOG_DIR = "logs/run_evaluation"
 TEST_OUTPUT = "test_output.txt"
 INSTANCE_REPORT = "report.json"
+PATCH = "patch.diff"
 
 
 def get_scored_run_ids(meta: dict, instance_id: str) -> list[str]:
@@ -24,21 +26,40 @@ def get_scored_run_ids(meta: dict, instance_id: str) -> list[str]:
     return [run_id for run_id in [*reversed(retries), meta.get("run_id")] if run_id]
 
 
-def find_instance_log_dir(run_dir: Path, iteration: int, label: str, instance_id: str) -> Path | None:
-    """The newest folder of the harness's files for one candidate, or None when it was never scored."""
-    eval_dir = Path(run_dir) / "eval"
-    meta_path = eval_dir / f"iter_{iteration}" / label / "meta.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if not isinstance(meta, dict):
-        return None
+def find_instance_log_dir(run_dir: Path, iteration: int, label: str, instance_id: str,
+                          patch: str | None = None) -> Path | None:
+    """The newest folder of the harness's files for one candidate, or None when it was never graded.
+
+    The run ids in the cell's meta.json come first; a candidate whose verdict was reused from another scoring
+    of the same patch is found by its patch: the harness keeps the patch it applied as `patch.diff`.
+    """
+    logs = Path(run_dir) / "eval" / "scratch" / RUN_EVALUATION_LOG_DIR
+    meta = read_meta(Path(run_dir) / "eval" / f"iter_{iteration}" / label / "meta.json")
     for run_id in get_scored_run_ids(meta, instance_id):
-        found = sorted((eval_dir / "scratch" / RUN_EVALUATION_LOG_DIR / run_id).glob(f"*/{instance_id}"))
-        if found:
-            return found[0]
-    return None
+        for folder in sorted((logs / run_id).glob(f"*/{instance_id}")):
+            if patch is None or has_patch(folder, patch):
+                return folder
+    if patch is None:
+        return None
+    same = [folder for folder in logs.glob(f"*/*/{instance_id}") if has_patch(folder, patch)]
+    return max(same, key=lambda folder: folder.stat().st_mtime, default=None)
+
+
+def read_meta(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def has_patch(folder: Path, patch: str) -> bool:
+    """The harness graded exactly `patch` in `folder` (and left its verdict there)."""
+    try:
+        graded = (folder / PATCH).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return graded == patch and (folder / INSTANCE_REPORT).is_file()
 
 
 def read_test_output(log_dir: Path | None) -> str | None:

@@ -41,6 +41,7 @@ from harness.scoring.harness import (EvaluationFailed, evaluate_predictions, get
     read_predictions)
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, write_json_atomic
+from harness.scoring.watch import ProgressWatch
 from harness.scoring.verdicts import (CACHED, CRASHED, NO_PREDICTIONS, SCORED, PredsFile, find_flips,
     format_summary, get_eval_errors, get_verdicts, merge_retry, summarise_file)
 
@@ -300,9 +301,11 @@ class FileScoring:
         self.calls += 1
         what = f"{len(instance_ids)} instances with no verdict yet" if instance_ids else "the predictions"
         self.settings.log(f"{self.preds.key}: scoring {what} under run id {run_id}")
-        report = evaluate_predictions(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
-                                      workers=self.workers, timeout=self.settings.timeout,
-                                      instance_ids=instance_ids, split=self.settings.split)
+        total = len(instance_ids) if instance_ids else self.count
+        with ProgressWatch(self.settings.scratch, run_id, total, self.settings.log, prefix=f"{self.preds.key}: "):
+            report = evaluate_predictions(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
+                                          workers=self.workers, timeout=self.settings.timeout,
+                                          instance_ids=instance_ids, split=self.settings.split)
         self.meta.pop("crash", None)
         return report
 

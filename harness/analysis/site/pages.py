@@ -95,7 +95,8 @@ def describe_run(run_dir: Path, candidate: Candidate) -> dict:
     """Everything the instance page shows of one candidate: facts, diff, steps, how it ended, its tests."""
     view = describe_candidate(candidate)
     traj = read_trajectory_or_none(candidate.traj_path)
-    log_dir = find_instance_log_dir(run_dir, candidate.iteration, candidate.model, candidate.instance_id)
+    log_dir = find_instance_log_dir(run_dir, candidate.iteration, candidate.model, candidate.instance_id,
+                                    candidate.patch or None)
     files, added, removed = count_changes(candidate.patch)
     status = read_tests_status(log_dir, candidate.instance_id)
     return view | {
