@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.agent.trajectory import read_trajectory as read_stored_trajectory
 from harness.exceptions import PatchmixError
 
 LONG_LINES = 25
@@ -19,10 +20,10 @@ LONG_CHARS = 3000
 
 
 def read_trajectory(path: Path) -> dict:
-    """The trajectory file as a dict; an unreadable one is an error that names it."""
+    """The trajectory as a dict (a run under way included); an unreadable one is an error that names it."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        data = read_stored_trajectory(Path(path))
+    except (OSError, ValueError) as error:
         raise PatchmixError(f"cannot read trajectory {path} ({error}); rerun that instance to rewrite it") from None
     if not isinstance(data, dict):
         raise PatchmixError(f"{path} is not a trajectory (no JSON object); rerun that instance to rewrite it")
