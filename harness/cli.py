@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -56,7 +58,7 @@ def cmd_run(args) -> int:
     from harness.pipeline.launch import run_pipeline
 
     return run_pipeline(Path(args.config), runs_dir=Path(args.runs_dir), iteration=args.iteration,
-                        workers=args.workers)
+                        workers=args.workers, executor=args.executor)
 
 
 def cmd_evaluate(args) -> int:
@@ -144,6 +146,8 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--iteration", type=int, help="run only this iteration (1-based)")
     run.add_argument("--workers", type=int, help="parallel runs (overrides the config)")
     run.add_argument("--runs-dir", default="runs", help="where run folders go")
+    run.add_argument("--executor", choices=["local", "ray"],
+                     help="where runs execute (overrides the config's executor.kind); ray: see the README")
     run.set_defaults(func=cmd_run)
 
     evaluate = sub.add_parser("evaluate", help="score every predictions file of a run with the official harness")
@@ -208,12 +212,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("patchmix: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)
+        if argv is None:  # the command itself: leave now, not after the seconds Python takes to tear litellm down
+            exit_now(130)
         return 130
     except OSError as error:
         if not is_storage_error(error):
             raise
         print(f"patchmix: error: {describe_storage_error(error)}", file=sys.stderr)
         return 4
+
+
+def exit_now(code: int) -> None:
+    """Exit at once (files are written atomically or appended whole, and every log handler is closed)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def format_error(error: Exception) -> str:
