@@ -8,6 +8,7 @@ status), or nothing at all when no file changed.
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 from harness import exceptions as ex
@@ -23,25 +24,37 @@ from harness.agent.summary import summarize_run
 from harness.agent.tools import ToolBox, load_tools
 from harness.agent.trajectory import Trajectory, now
 
+
 def make_prediction(row: dict, model_name: str, patch: str) -> dict:
     return {"instance_id": row["instance_id"], "model_name_or_path": model_name, "model_patch": patch}
 
 
 def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: str,
                  extra_variables: dict | None = None, header: dict | None = None,
-                 limiter=None, on_cost=None) -> tuple[dict, dict]:
-    """Run one agent on one row. Returns (prediction, trajectory info)."""
+                 limiter=None, on_cost=None, on_call=None, stop=None) -> tuple[dict, dict]:
+    """Run one agent on one row. Returns (prediction, trajectory info).
+
+    `on_call` gets every model call's ledger events; `stop` (a threading.Event) set by the caller ends the run
+    `interrupted` within a second, whatever the provider or the container does. No exception escapes but
+    KeyboardInterrupt: a bug ends the run `harness_error` with its traceback in the trajectory."""
     variables = {**get_prompt_variables(row, config.container.workdir), **(extra_variables or {})}
     traj = Trajectory(traj_path, {"instance_id": row["instance_id"], "model_name_or_path": model_name,
                                   **(header or {}), "config": config.model_dump()})
     try:
-        model = Model(config.model, limiter)
+        model = Model(config.model, limiter, on_call=on_call, stop=stop)
         system = render(config.system_template, variables, config.prompts_dir)
         task = render(config.instance_template, variables, config.prompts_dir)
         patch_info = run_in_container(row, config, model, system, task, traj, on_cost)
     except KeyboardInterrupt:
         traj.save(exit_status=ex.INTERRUPTED, finished_at=now())
         raise
+    except Exception as error:  # noqa: BLE001 - a bug of the harness ends this run only
+        if ex.is_storage_error(error):
+            raise  # a full or read-only disk stops the pipeline: nothing more can be written
+        traj.save(exit_status=ex.HARNESS_ERROR, exit_detail=traceback.format_exc(), finished_at=now())
+        return make_prediction(row, model_name, ""), traj.data["info"]
+    if stop is not None and stop.is_set() and traj.data["info"].get("exit_status") == ex.INFRA_ERROR:
+        traj.save(exit_status=ex.INTERRUPTED)  # its container was removed because the pipeline was stopping
     traj.save(**patch_info, finished_at=now())
     return make_prediction(row, model_name, patch_info["patch"]), traj.data["info"]
 
@@ -49,6 +62,7 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
 def run_in_container(row, config: AgentConfig, model: Model, system: str, task: str, traj: Trajectory,
                      on_cost) -> dict:
     labels = {"patchmix.instance": row["instance_id"]}
+    patch_info = None
     try:
         with Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"]) as env:
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
@@ -56,7 +70,14 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
                           keep_observations=config.keep_observations)
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
-            return collect_patch(env, row, state.exit_status, state.steps)
+            patch_info = collect_patch(env, row, state.exit_status, state.steps)
+            if "patch_error" in patch_info:  # never `submitted` with an empty patch: redone on resume
+                traj.save(exit_status=ex.INFRA_ERROR, ended_before=state.exit_status,
+                          exit_detail=f"the run ended {state.exit_status} but its patch could not be collected "
+                                      f"({patch_info['patch_error']}); it is redone on resume")
     except InfraError as error:
+        if patch_info is not None:  # only the removal failed: the patch is collected and the run stands
+            return {**patch_info, "container_error": str(error)}
         traj.save(exit_status=ex.INFRA_ERROR, exit_detail=f"the container failed: {error}")
         return {"patch": "", "patch_label": None, "patch_dropped": [], "patch_error": str(error)}
+    return patch_info
