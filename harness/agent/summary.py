@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from harness import exceptions as ex
 from harness.agent.prompts import render
-from harness.exceptions import ContextOverflow, InfraError
+from harness.exceptions import ContextOverflow, InfraError, RunEnded
 
 MAX_SUMMARY_CHARS = 4000
 """Characters of a summary kept; a longer one is cut with a notice."""
@@ -57,7 +57,7 @@ def write_summary(agent, prompt: str) -> dict:
     messages = [*close_open_calls(state.messages), {"role": "user", "content": prompt}]
     try:
         reply = agent.model.query(messages, agent.schemas)
-    except (ContextOverflow, InfraError) as error:
+    except (ContextOverflow, InfraError, RunEnded) as error:  # the run stands as it ended; only the summary is lost
         return {"summary": None, "summary_cost": 0.0, "summary_error": str(error)}
     state.cost += reply.cost
     state.tokens_in += reply.tokens_in
