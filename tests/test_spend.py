@@ -127,7 +127,7 @@ def test_iteration_2_runs_only_the_disputed_instance_and_the_report_counts_the_s
                    for i in (AGREED, DISPUTED) if not read_info(run_dir, 1, m, i)["patch"])
     assert first["no_patch_cost"] == pytest.approx(no_patch, abs=1e-6)
     report = (run_dir / "report" / "summary.md").read_text()
-    assert "## Spend per resolved instance" in report and "saved 1 runs" in report
+    assert "## Spend per resolved instance" in report and "saved 1 run, about $0.0" in report
 
 
 def summarised(replies: list[dict], text: str) -> list[dict]:
@@ -198,3 +198,31 @@ def test_summaries_after_submit_and_breaker_reach_exactly_the_prompts_that_draw_
             seen.append(message.get("content") or "")
             seen += [call["function"]["arguments"] for call in message.get("tool_calls") or []]
     assert not [text for text in answer_key_texts(rows) if any(text in piece for piece in seen)]
+
+
+def test_spend_counts_cost_per_resolved_no_patch_share_and_the_saving_of_skipped_runs():
+    from harness.analysis.runread import Cell
+    from harness.analysis.spend import render_spend
+    from harness.analysis.summary import build_summary
+
+    def info(status: str, patch: str, cost: float) -> dict:
+        return {"exit_status": status, "patch": patch, "cost": cost, "finished_at": "x"}
+
+    first = {"a": {"i1": info("submitted", "p1", 1.0), "i2": info("step_limit", "", 3.0), "i3": info("submitted", "p3", 2.0)},
+             "b": {"i1": info("submitted", "p1", 2.0), "i2": info("stuck_limit", "", 1.0), "i3": info("submitted", "p4", 1.0)}}
+    second = {"i1": info("skipped_agreed", "p1", 0.0), "i2": info("submitted", "p2", 4.0), "i3": info("submitted", "", 2.0)}
+    resolved = {("a", 1): ["i1"], ("b", 1): ["i1", "i3"], ("m", 2): ["i1", "i2"]}
+    cells = [Cell(1, label, infos, report={"resolved_ids": resolved[(label, 1)], "unresolved_ids": []})
+             for label, infos in first.items()]
+    cells.append(Cell(2, "m", second, report={"resolved_ids": resolved[("m", 2)]}))
+    spend = build_summary(cells, "r")["spend"]
+    one, two = spend["iterations"]
+    assert one["no_patch_cost"] == 4.0 and one["no_patch_share"] == pytest.approx(4 / 10)
+    assert one["cost_per_resolved"] == pytest.approx(10 / 2)  # i1 and i3 resolved by some model
+    assert (two["runs"], two["skipped_runs"], two["skipped_instances_resolved"]) == (2, 1, 1)
+    assert two["saved_estimate"] == pytest.approx(3.0)  # the mean of the two runs m did
+    assert two["cost_per_resolved"] == pytest.approx(6 / 2) and two["no_patch_share"] == pytest.approx(2 / 6)
+    models = {m["model"]: m for m in spend["models"]}
+    assert models["a"]["cost_per_resolved"] == pytest.approx(6.0) and models["b"]["cost_per_resolved"] == 2.0
+    assert spend["no_patch_share"] == pytest.approx(6 / 16)
+    assert "saved 1 run, about $3.00" in render_spend({"spend": spend})

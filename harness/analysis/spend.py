@@ -96,6 +96,10 @@ def summarise_spend(cells: list[Cell], rows: list[dict], iterations: list[dict])
             "saved_estimate": sum(e["saved_estimate"] or 0 for e in per_iteration)}
 
 
+def format_runs(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
+
+
 def format_share(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -115,9 +119,10 @@ def render_spend(summary: dict) -> str:
     models = [(m["model"], ", ".join(map(str, m["iterations"])), an.format_dollars(m["cost"]), m["resolved"],
                an.format_dollars(m["cost_per_resolved"]), format_share(m["no_patch_share"])) for m in spend["models"]]
     text = (f"{format_share(spend['no_patch_share'])} of the spend went to runs that ended without a patch."
-            + (f" Skipping instances whose earlier patches agreed saved {spend['skipped_runs']} runs, about "
+            + (f" Skipping instances whose earlier patches agreed saved {format_runs(spend['skipped_runs'])}, about "
                f"{an.format_dollars(spend['saved_estimate'])} (each skipped run priced at the mean cost of the runs "
-               "its model did in that iteration)." if spend["skipped_runs"] else ""))
+               "its model did in that iteration); a skipped run's carried-forward patch counts, at no cost, for "
+               "what it resolves." if spend["skipped_runs"] else ""))
     return "\n\n".join([
         "## Spend per resolved instance", text, an.make_markdown_table(headers, rows),
         an.make_markdown_table(("model", "iterations", "cost", "resolved (sum over iterations)", "$ / resolved",
