@@ -176,6 +176,11 @@ def test_summaries_after_submit_and_breaker_reach_exactly_the_prompts_that_draw_
     assert read_info(run_dir, 1, "tripper", rows[0]["instance_id"])["exit_status"] == "step_limit"
     summary_requests = [r for r in server.requests if "Do not call any tool now" in json.dumps(r["body"]["messages"])]
     assert len(summary_requests) == 3 * len(rows)  # iterations 1 (two models) and 2 (one)
+    ledger = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
+    ended = [event for event in ledger if event["event"] == "end"]
+    assert len(ended) == len(server.requests)  # the summary calls are in the ledger, which the budget reads
+    assert sum(e["cost"] for e in ended) == pytest.approx(
+        sum(json.loads(p.read_text())["info"]["cost"] for p in run_dir.glob("iter_*/*/*.traj.json")))
     prompts = {}
     for request in server.requests:
         messages = request["body"]["messages"]
