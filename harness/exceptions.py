@@ -41,11 +41,14 @@ STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.E
 
 def is_storage_error(error: BaseException) -> bool:
     """A full, read-only or forbidden disk: every later write would fail too."""
-    return isinstance(error, OSError) and error.errno in STORAGE_ERRNOS and error.filename is not None
+    if not isinstance(error, OSError) or error.errno not in STORAGE_ERRNOS:
+        return False
+    return error.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT) or error.filename is not None
 
 
 def describe_storage_error(error: OSError) -> str:
-    return (f"cannot write {error.filename}: {error.strerror}; free space or make the folder writable, then rerun "
+    where = f" {error.filename}" if error.filename else " the run folder"
+    return (f"cannot write{where}: {error.strerror or error}; free space or make the folder writable, then rerun "
             "the same command to resume (what was written before is kept)")
 
 
