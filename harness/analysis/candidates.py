@@ -46,7 +46,10 @@ class Candidate:
 
     @property
     def exit_status(self) -> str:
-        return str(self.info.get("exit_status") or ("not run" if self.verdict == NOT_RUN else "no trajectory"))
+        """How the run ended; `in progress` for a run under way (or killed before it could say)."""
+        if self.info.get("exit_status"):
+            return str(self.info["exit_status"])
+        return "in progress" if self.info else "no trajectory"
 
     @property
     def patch(self) -> str:

@@ -102,14 +102,19 @@ def make_table(candidates: list[Candidate], title: str, per_instance: bool = Fal
 
 def render_trajectory(run_dir: Path, candidate: Candidate, full: bool) -> list:
     """The renderables of one candidate: issue, steps, how it ended, diff, test verdicts."""
-    traj = read_trajectory(candidate.traj_path) if candidate.traj_path else None
+    try:
+        traj = read_trajectory(candidate.traj_path) if candidate.traj_path else None
+    except PatchmixError as error:
+        traj, unreadable = None, str(error)
+    else:
+        unreadable = ""
     issue = (read_dataset_rows(run_dir).get(candidate.instance_id) or {}).get("problem_statement")
     issue = issue or (get_issue_prompt(traj) if traj else "")
     parts = [Rule(Text(f"{candidate.instance_id} · {candidate.title}", style="bold")),
              Panel(Text(issue.strip() or "(no issue text)"), title="issue", title_align="left")]
     steps = get_steps(traj) if traj else []
     if not steps:
-        parts.append(Text("No trajectory steps for this candidate.", style="dim"))
+        parts.append(Text(unreadable or "No trajectory steps for this candidate.", style="red" if unreadable else "dim"))
     for step in steps:
         parts += render_step(step, full)
     parts += render_end(run_dir, candidate)
@@ -138,7 +143,9 @@ def render_step(step: dict, full: bool) -> list:
 def render_end(run_dir: Path, candidate: Candidate) -> list:
     detail = str(candidate.info.get("exit_detail") or "")
     style = "green" if candidate.exit_status == "submitted" else "yellow"
-    parts: list = [Rule(Text(f"Run ended: {candidate.exit_status}" + (f" — {detail}" if detail else ""), style=style)),
+    ended = "Run not finished (under way, or stopped before it could record how)" \
+        if candidate.exit_status == "in progress" else f"Run ended: {candidate.exit_status}"
+    parts: list = [Rule(Text(ended + (f" — {detail}" if detail else ""), style=style)),
                    Text(f"verdict: {candidate.verdict} · cost {format_dollars(candidate.get_number('cost'))} · "
                         f"{int(candidate.get_number('steps'))} steps · patch "
                         f"{candidate.info.get('patch_label') or 'none'}",

@@ -94,7 +94,7 @@ def make_instance_context(run_dir: Path, run_id: str, instance_id: str, candidat
 def describe_run(run_dir: Path, candidate: Candidate) -> dict:
     """Everything the instance page shows of one candidate: facts, diff, steps, how it ended, its tests."""
     view = describe_candidate(candidate)
-    traj = read_trajectory_or_none(candidate.traj_path)
+    traj, traj_error = read_trajectory_or_error(candidate.traj_path)
     log_dir = find_instance_log_dir(run_dir, candidate.iteration, candidate.model, candidate.instance_id,
                                     candidate.patch or None)
     files, added, removed = count_changes(candidate.patch)
@@ -105,18 +105,20 @@ def describe_run(run_dir: Path, candidate: Candidate) -> dict:
         "diff_html": Markup(render_diff(candidate.patch)), "changes": {"files": files, "added": added,
                                                                         "removed": removed},
         "trajectory": get_steps(traj) if traj else [], "prompt": get_issue_prompt(traj) if traj else "",
-        "has_trajectory": traj is not None, "error": str(candidate.info.get("error") or ""),
+        "has_trajectory": traj is not None, "trajectory_error": traj_error,
+        "error": str(candidate.info.get("error") or ""),
         "test_output": read_test_output(log_dir), "tests": summarise_tests(status),
     }
 
 
-def read_trajectory_or_none(path: Path | None) -> dict | None:
+def read_trajectory_or_error(path: Path | None) -> tuple[dict | None, str]:
+    """The trajectory, or None and why not (no file; a file that cannot be read)."""
     if path is None:
-        return None
+        return None, "No trajectory file for this candidate."
     try:
-        return read_trajectory(path)
-    except PatchmixError:
-        return None
+        return read_trajectory(path), ""
+    except PatchmixError as error:
+        return None, str(error)
 
 
 def summarise_tests(status: dict | None) -> list[dict]:
