@@ -117,25 +117,38 @@ def test_a_fix_is_exactly_the_fix_and_an_agent_commit_is_captured(rows, run_scri
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("instance_id", [UNITCONV, PUBLISHED])
 def test_latin1_edits_round_trip_byte_exact_and_the_harness_applies_them(rows, run_scripted, dataset, tmp_path,
-                                                                         docker_client, instance_id):
-    row = rows[instance_id]
-    edit = bash("printf 'Caf\\351 cr\\350me br\\373l\\351e\\n' >> README.md && "
-                "printf 'na\\357ve r\\351sum\\351\\n' > notes-latin1.txt")
-    prediction, traj, _ = run_scripted(row, [edit, FIX, SUBMIT])
-    patch = prediction["model_patch"]
-    assert patch.isascii() and patch.count("GIT binary patch") == 2, patch
-    assert traj["info"]["patch_dropped"] == []
-    with Environment(row["image"], ContainerConfig(), client=docker_client) as clean:
-        original = clean.read_file("/testbed/README.md")
-        clean.write_file("/tmp/model.patch", patch.encode())
-        code, output = clean.run(["git", "-C", "/testbed", "apply", "--verbose", "/tmp/model.patch"])
-        assert code == 0, output.decode()
-        assert clean.read_file("/testbed/README.md") == original + LATIN1_LINE
-        assert clean.read_file("/testbed/notes-latin1.txt") == LATIN1_NEW
-    report = score([prediction], dataset, tmp_path, f"latin1-{instance_id.split('-')[-1]}")
-    assert report["resolved_ids"] == [instance_id], "the official harness applied the patch and the fix holds"
+                                                                         docker_client):
+    from harness.scoring.harness import read_error_reasons
+
+    new_file = bash("printf 'na\\357ve r\\351sum\\351\\n' > notes-latin1.txt")
+    edit = bash("printf 'Caf\\351 cr\\350me br\\373l\\351e\\n' >> README.md")
+    created, edited = [], []
+    for instance_id in (UNITCONV, PUBLISHED):
+        row = rows[instance_id]
+        prediction, _, _ = run_scripted(row, [new_file, FIX, SUBMIT])
+        assert prediction["model_patch"].isascii() and prediction["model_patch"].count("GIT binary patch") == 1
+        created.append(prediction)
+        prediction, traj, _ = run_scripted(row, [new_file, edit, FIX, SUBMIT])
+        patch = prediction["model_patch"]
+        assert patch.isascii() and patch.count("GIT binary patch") == 2 and traj["info"]["patch_dropped"] == []
+        edited.append(prediction)
+        with Environment(row["image"], ContainerConfig(), client=docker_client) as clean:
+            original = clean.read_file("/testbed/README.md")
+            clean.write_file("/tmp/model.patch", patch.encode())
+            code, output = clean.run(["git", "-C", "/testbed", "apply", "--verbose", "/tmp/model.patch"])
+            assert code == 0, output.decode()
+            assert clean.read_file("/testbed/README.md") == original + LATIN1_LINE
+            assert clean.read_file("/testbed/notes-latin1.txt") == LATIN1_NEW
+    report = score(created, dataset, tmp_path, "latin1-new-file")
+    assert report["resolved_ids"] == [UNITCONV, PUBLISHED], "the harness applied the binary patches and graded them"
+    report = score(edited, dataset, tmp_path, "latin1-tracked-edit")
+    assert report["error_ids"] == [UNITCONV, PUBLISHED]
+    for instance_id, reason in read_error_reasons(tmp_path / "scratch", "integrity-latin1-tracked-edit",
+                                                  [UNITCONV, PUBLISHED]).items():
+        log = Path(reason["log"]).read_text()
+        assert "Applied patch README.md cleanly" in log and "could not decode non-UTF-8" in reason["reason"]
+    print(f"\nLatin-1 tracked edit: applied cleanly by the harness, then: {reason['reason']}")
 
 
 @pytest.mark.docker
@@ -302,7 +315,7 @@ def test_changing_one_prediction_of_five_scores_exactly_one(bundled_rows, tmp_pa
     assert second["harness_calls"] == 1 and meta["scored_ids"] == [UNITCONV]
     assert meta["cached_ids"] == [i for i in ids if i != UNITCONV]
     harness_report = next((run_dir / "eval" / "scratch").glob(f"*{meta['run_id']}.json"))
-    assert json.loads(harness_report.read_text())["submitted_ids"] == [UNITCONV], "the harness saw one instance"
+    assert json.loads(harness_report.read_text())["completed_ids"] == [UNITCONV], "the harness ran one instance"
     report = json.loads((run_dir / "eval" / "iter_1" / "m" / "report.json").read_text())
     assert report["resolved_ids"] == ids and report["resolved_instances"] == 5
     print(f"\nfive predictions scored in {first_seconds:.1f} s; after changing one, {second_seconds:.1f} s "

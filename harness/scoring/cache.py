@@ -40,13 +40,16 @@ class VerdictCache:
         path = self.get_path(instance_id, patch)
         return read_json(path) if path.is_file() else None
 
-    def store(self, predictions: dict[str, str], report: dict, run_id: str) -> None:
-        """Cache the verdict of every instance of `report` that has one (evaluation errors are left out)."""
+    def store(self, predictions: dict[str, str], report: dict, run_id: str, scored: list[str]) -> None:
+        """Cache the verdict of each instance of `scored` (those the harness ran) that has one; evaluation
+        errors are left out. The harness lists every prediction of the file as submitted, scored or not."""
         no_verdict = set(get_eval_errors(report))
         at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        for instance_id in report.get("submitted_ids", []):
+        for instance_id in scored:
             if instance_id in no_verdict or instance_id not in predictions:
                 continue
+            if not {"completed_ids", "empty_patch_ids"} & set(make_entry(instance_id, "", report, "", "")["lists"]):
+                continue  # the harness has no result for it
             write_json_atomic(self.get_path(instance_id, predictions[instance_id]), make_entry(
                 instance_id, predictions[instance_id], report, run_id, at))
 
@@ -76,6 +79,6 @@ def make_entries(predictions: dict[str, str], report: dict, run_id: str) -> dict
     """Entries for every instance of a fresh report, verdict or not (for building a file's report)."""
     entries = {i: make_entry(i, predictions[i], report, run_id, "") for i in predictions}
     for entry in entries.values():
-        if not entry["lists"]:  # the harness said nothing of it: no verdict
-            entry["lists"] = ["submitted_ids", "error_ids"]
+        if not {"completed_ids", "empty_patch_ids", "error_ids"} & set(entry["lists"]):  # no result: no verdict
+            entry["lists"] = sorted(set(entry["lists"]) | {"submitted_ids", "error_ids"}, key=ID_LISTS.index)
     return entries

@@ -175,4 +175,7 @@ def classify_instance_log(text: str) -> str:
         return "image not found"
     if "Test timed out" in text:
         return "tests timed out"
+    if "UnicodeDecodeError" in text and "codec can't decode" in text:
+        return ("the harness could not decode non-UTF-8 text in the repository's `git diff` after applying the "
+                "patch (a limit of swebench's run_instance; the patch carries such text byte-exact)")
     return "evaluation error"

@@ -254,7 +254,7 @@ class FileScoring:
         fresh, errors = None, {}
         if todo:
             fresh = self.call_harness(run_id, todo if len(todo) < len(predictions) else None)
-            cache.store(predictions, fresh, run_id)
+            cache.store(predictions, fresh, run_id, todo)
             entries |= {i: e for i, e in make_entries(predictions, fresh, run_id).items() if i in todo}
             errors = self.read_errors(run_id, fresh)
         else:
@@ -267,7 +267,7 @@ class FileScoring:
         """Score again only the instances that had no verdict, and merge their new results into report.json."""
         run_id = f"{self.meta['run_id']}.retry{len(self.meta['retries']) + 1}"
         retried = self.call_harness(run_id, ids)
-        VerdictCache(self.settings.cache).store(read_patches(self.preds.path), retried, run_id)
+        VerdictCache(self.settings.cache).store(read_patches(self.preds.path), retried, run_id, ids)
         report = merge_retry(self.read_report(), retried, ids)
         errors = self.read_errors(run_id, retried)
         self.meta["errors"] = {i: e for i, e in self.meta.get("errors", {}).items() if i not in ids} | errors
