@@ -372,3 +372,21 @@ def test_a_patch_holding_a_key_is_refused_and_the_key_is_never_written(bundled_r
     assert f"written {MASK}" in observations(traj)[1]
     written = [path for path in tmp_path.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
     assert written == [] and list(tmp_path.rglob("*.traj.json"))
+
+
+def test_the_python_probe_names_declared_distributions_that_are_missing(tmp_path):
+    import subprocess
+    import sys
+
+    from harness.agent.prepare import PROBE_CODE, PROBE_MARKER, check_python_env
+    from harness.exceptions import InfraError
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["PyYAML>=5", '
+                                             '"typing-extensions", "patchmix-absent-dist", "old; python_version<\'3\'"]\n')
+    (tmp_path / "setup.cfg").write_text("[options]\ninstall_requires =\n    pydantic\n")
+    output = subprocess.run([sys.executable, "-c", PROBE_CODE], cwd=tmp_path, capture_output=True, text=True).stdout
+    info = json.loads(output.split(PROBE_MARKER, 1)[1])
+    assert info["checked"] == ["PyYAML", "typing-extensions", "patchmix-absent-dist", "pydantic"]
+    assert info["missing"] == ["patchmix-absent-dist"] and info["declared_in"] == ["pyproject.toml", "setup.cfg"]
+    with pytest.raises(InfraError, match="lacks patchmix-absent-dist declared in pyproject.toml and setup.cfg"):
+        check_python_env({**info, "path": sys.executable}, str(tmp_path))

@@ -80,20 +80,25 @@ def declared():
             names.append(match.group(1))
     return names, sources
 def installed(name):
+    variants = [name, name.replace("-", "_"), name.replace("_", "-"), name.replace(".", "-"), name.lower()]
+    known = None
     try:
         from importlib import metadata
+        known = False
+        for variant in variants:
+            try:
+                metadata.version(variant)
+                return True
+            except Exception:
+                pass
     except ImportError:
-        try:
-            import pkg_resources
-            pkg_resources.get_distribution(name)
-            return True
-        except ImportError:
-            return None
-        except Exception:
-            return False
+        pass
     try:
-        metadata.version(name)
+        import pkg_resources
+        pkg_resources.get_distribution(name)
         return True
+    except ImportError:
+        return known
     except Exception:
         return False
 names, sources = declared()
