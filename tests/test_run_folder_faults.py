@@ -1,0 +1,247 @@
+"""The run folder under faults: SIGKILLs with resumes (same predictions, a ledger that matches what the provider
+billed), a second process on the same folder, a full disk, broken configs and missing images."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.demo.models import make_demo_script
+from harness.demo.scripted import ScriptedServer
+from harness.exceptions import ConfigError
+from harness.fileio import read_jsonl
+from harness.pipeline.launch import run_pipeline
+from harness.pipeline.lock import FolderBusy, RunLock
+from harness.pipeline.progress import Progress
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT / "tasks" / "bundled.jsonl"
+TASKS = ["patchmix__unitconv-1", "patchmix__daterange-1"]
+PRICE = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def make_config(api_base: str, name: str, **overrides) -> dict:
+    model = {"api_base": api_base, "api_key_env": "SCRIPTED_API_KEY", "retry_wait": 0.01, **PRICE}
+    config = {
+        "name": name, "dataset": {"path": str(DATASET)}, "instances": {"ids": TASKS},
+        "defaults": {"limits": {"step_limit": 6}, "container": {"command_timeout": 30}},
+        "models": {label: {"name": f"openai/{label}", **model} for label in ("fixer", "breaker", "tripper", "merger")},
+        "iterations": [
+            {"models": ["fixer", "breaker", "tripper"]},
+            {"models": ["merger"], "instance_template": "instance_with_patches.j2", "draws_on": [1]},
+            {"models": ["merger"], "instance_template": "instance_refine.j2", "draws_on": [2]},
+        ],
+        "workers": 4, "images": {"pull": False},
+    }
+    config.update(overrides)
+    return config
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def load_rows() -> list[dict]:
+    return [row for row in read_jsonl(DATASET) if row["instance_id"] in TASKS]
+
+
+def make_slow_script(delay: float) -> dict:
+    script = make_demo_script(load_rows())
+    for model in script["models"].values():
+        for conversation in model:
+            conversation["replies"] = [{**reply, "delay": delay} for reply in conversation["replies"]]
+    return script
+
+
+def get_patches(run_dir: Path) -> dict:
+    return {(p.parent.parent.name, p.parent.name, row["instance_id"]): row["model_patch"]
+            for p in sorted(run_dir.glob("iter_*/*/preds.jsonl")) for row in read_jsonl(p)}
+
+
+def run_cli(config: Path, runs: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(config), "--runs-dir", str(runs)],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_working(run_dir: Path, process: subprocess.Popen, seconds: float = 180) -> None:
+    """Until this process has taken the folder's lock (it is past its imports and checks)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if json.loads((run_dir / ".lock").read_text())["pid"] == process.pid:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+
+
+def read_ledger(path: Path) -> tuple[dict, dict]:
+    starts, ends = {}, {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        (starts if record["event"] == "start" else ends)[record["call"]] = record
+    return starts, ends
+
+
+@pytest.mark.docker
+def test_ten_sigkills_at_four_workers_then_resume_same_predictions_and_ledger_matches_the_bill(
+        bundled_rows, docker_client, tmp_path):
+    rng = random.Random(8)
+    with ScriptedServer(make_slow_script(0.2)) as server:
+        whole = write_config(tmp_path / "whole.yaml", make_config(server.api_base, "whole"))
+        assert run_pipeline(whole, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+    with ScriptedServer(make_slow_script(0.2)) as server:
+        killed = write_config(tmp_path / "killed.yaml", make_config(server.api_base, "killed"))
+        run_dir = tmp_path / "runs" / "killed"
+        moments = []
+        for _ in range(10):
+            process = run_cli(killed, tmp_path / "runs")
+            wait_until_working(run_dir, process)
+            moments.append(round(rng.uniform(0.0, 4.0), 2))
+            time.sleep(moments[-1])
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        final = run_cli(killed, tmp_path / "runs")
+        out, err = final.communicate(timeout=900)
+        assert final.returncode == 0, out + err
+        bills = list(server.bills)
+    assert get_patches(tmp_path / "runs" / "whole") == get_patches(run_dir)
+    starts, ends = read_ledger(run_dir / "ledger.jsonl")
+    billed = {bill["call"]: bill for bill in bills}
+    assert set(billed) <= set(starts)  # every call the provider billed is in the ledger
+    server_dollars = sum(b["prompt_tokens"] * 1e-6 + b["completion_tokens"] * 2e-6 for b in bills)
+    ended = {call: end for call, end in ends.items() if "error" not in end}
+    lost = [call for call in billed if call not in ends]  # killed between the answer and its ledger line
+    ledger_dollars = sum(end["cost"] for end in ended.values())
+    unknown = sum(starts[call]["estimate"] for call in starts if call not in ends)
+    print(f"\nkill moments (s after the lock was taken): {moments}")
+    print(f"server billed {len(bills)} calls ${server_dollars:.6f}; ledger: {len(ended)} calls ended "
+          f"${ledger_dollars:.6f}, {len(starts) - len(ends)} open (estimate ${unknown:.6f}), "
+          f"{len(lost)} billed but cut off before their ledger line")
+    assert set(ended) == set(billed) - set(lost)
+    for call, end in ended.items():
+        assert (end["tokens_in"], end["tokens_out"]) == (billed[call]["prompt_tokens"], billed[call]["completion_tokens"])
+    lost_dollars = sum(billed[c]["prompt_tokens"] * 1e-6 + billed[c]["completion_tokens"] * 2e-6 for c in lost)
+    assert ledger_dollars + lost_dollars == pytest.approx(server_dollars, abs=1e-12)
+    assert len(lost) <= 4
+
+
+@pytest.mark.docker
+def test_the_budget_is_read_from_the_ledger_across_resumes(bundled_rows, tmp_path):
+    with ScriptedServer(make_demo_script(load_rows())) as server:
+        config = make_config(server.api_base, "budget", iterations=[{"models": ["fixer", "breaker"]}], workers=1,
+                             budget=0.0001)
+        path = write_config(tmp_path / "p.yaml", config)
+        assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 3
+        seen = len(server.requests)
+        assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 3
+        assert len(server.requests) == seen  # the resume sees the money spent and starts nothing
+    starts, ends = read_ledger(tmp_path / "runs" / "budget" / "ledger.jsonl")
+    assert len(starts) == len(ends) == seen
+
+
+def test_a_second_run_on_the_same_folder_is_refused_naming_the_holder(tmp_path):
+    config = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1", "busy"))
+    with RunLock(tmp_path / "runs" / "busy"):
+        process = run_cli(config, tmp_path / "runs")
+        _, err = process.communicate(timeout=300)
+    assert process.returncode == 2
+    assert f"in use by patchmix pid {os.getpid()} on host {os.uname().nodename}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "runs" / "stale"
+    folder.mkdir(parents=True)
+    (folder / ".lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "then"}))
+    with RunLock(folder):
+        assert json.loads((folder / ".lock").read_text())["pid"] == os.getpid()
+        with pytest.raises(FolderBusy, match=f"pid {os.getpid()}"):
+            RunLock(folder).acquire()
+    assert not (folder / ".lock").exists()
+
+
+def test_yaml_syntax_error_is_one_line_with_line_and_column(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nmodels:\n  a: {name: openai/a\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml is not valid YAML: line 4, column 1: expected ',' or '}'") as caught:
+        run_pipeline(path, runs_dir=tmp_path / "runs")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda config: config.unlink(), "holds results but no config.yaml"),
+    (lambda config: config.write_text("name: [unclosed\n"), r"config.yaml is corrupt \(line 2, column 1"),
+])
+def test_a_missing_or_corrupt_run_folder_config_next_to_results_is_refused(tmp_path, damage, message):
+    path = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1", "old"))
+    folder = tmp_path / "runs" / "old"
+    traj = folder / "iter_1" / "fixer" / "patchmix__unitconv-1.traj.json"
+    traj.parent.mkdir(parents=True)
+    traj.write_text(json.dumps({"info": {"exit_status": "submitted", "finished_at": "then", "patch": "p"}}))
+    (folder / "config.yaml").write_text("name: old\n")
+    damage(folder / "config.yaml")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=message) as caught:
+        run_pipeline(path, runs_dir=tmp_path / "runs")
+    assert "\n" not in str(caught.value)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_missing_images_are_listed_in_one_line_before_any_run(docker_client, tmp_path):
+    rows = load_rows()
+    for index, row in enumerate(rows):
+        row["image"] = f"patchmix-missing/image-{index}:nope"
+    dataset = tmp_path / "rows.jsonl"
+    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    path = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1", "images",
+                                                         dataset={"path": str(dataset)}))
+    with pytest.raises(ConfigError, match=r"2 of 2 images are not present \(pulling is off: images.pull\): "
+                                          r"patchmix-missing/image-0:nope, patchmix-missing/image-1:nope") as caught:
+        run_pipeline(path, runs_dir=tmp_path / "runs")
+    assert "\n" not in str(caught.value)
+    assert not list((tmp_path / "runs").glob("*/iter_*"))
+
+
+@pytest.mark.docker
+def test_a_full_disk_gives_one_line_and_loses_nothing_written(bundled_rows, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(runs)], check=True)
+    try:
+        with ScriptedServer(make_demo_script(load_rows())) as server:
+            config = write_config(tmp_path / "p.yaml", make_config(server.api_base, "full", workers=2))
+            first = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(config), "--runs-dir", str(runs),
+                                    "--iteration", "1"], env=ENV, capture_output=True, text=True, timeout=600)
+            assert first.returncode == 0, first.stderr
+            before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+            free = os.statvfs(runs).f_bavail * os.statvfs(runs).f_frsize
+            (runs / "filler").write_bytes(b"\0" * (free - 24 * 1024))
+            second = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(config), "--runs-dir", str(runs)],
+                                    env=ENV, capture_output=True, text=True, timeout=600)
+        assert second.returncode == 4, second.stderr
+        errors = [line for line in second.stderr.splitlines() if line.startswith("patchmix:")]
+        assert len(errors) == 1 and "No space left on device" in errors[0] and "Traceback" not in second.stderr
+        for path, data in before.items():
+            if path.name not in ("config.yaml", "ledger.jsonl", "run.log"):
+                assert path.read_bytes() == data, path  # every trajectory and predictions file is as it was
+            assert path.exists()
+        assert (runs / "full" / "ledger.jsonl").read_bytes().startswith(before[runs / "full" / "ledger.jsonl"])
+        assert not list(runs.rglob("*.tmp"))
+        for path in runs.rglob("*.json"):
+            json.loads(path.read_text())
+    finally:
+        subprocess.run(["umount", str(runs)], check=True)
