@@ -15,6 +15,7 @@ BOLD = re.compile(r"\*\*(.+?)\*\*")
 CODE = re.compile(r"`([^`]+)`")
 SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
 TABLE_CELL = re.compile(r"(?<!\\)\|")
+NUMBER = re.compile(r"^(–|[-+]?\$?[\d,]+(\.\d+)?%?|\d+:\d\d:\d\d)$")
 
 
 def format_inline(text: str) -> str:
@@ -28,10 +29,16 @@ def split_row(line: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in cells]
 
 
+def render_cell(cell: str) -> str:
+    """A table cell; numbers (counts, percentages, dollars, durations) are right-aligned."""
+    kind = ' class="num"' if NUMBER.match(cell) else ""
+    return f"<td{kind}>{format_inline(cell)}</td>"
+
+
 def render_table(lines: list[str]) -> str:
     header, body = split_row(lines[0]), [split_row(line) for line in lines[2:]]
     head = "".join(f"<th>{format_inline(cell)}</th>" for cell in header)
-    rows = "".join("<tr>" + "".join(f"<td>{format_inline(cell)}</td>" for cell in row) + "</tr>" for row in body)
+    rows = "".join("<tr>" + "".join(render_cell(cell) for cell in row) + "</tr>" for row in body)
     return f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
