@@ -48,9 +48,10 @@ def pytest_sessionfinish(session, exitstatus):
     client = docker_client_or_none()
     if client is None:
         return
-    left = client.containers.list(all=True, filters={"label": "patchmix"})
+    # sparse: no inspect per container, which fails when another process removes one meanwhile
+    left = client.containers.list(all=True, sparse=True, filters={"label": "patchmix"})
     if left:
-        names = ", ".join(c.name for c in left)
+        names = ", ".join((c.attrs.get("Names") or [c.id[:12]])[0].lstrip("/") for c in left)
         print(f"\nLEAKED CONTAINERS labelled patchmix: {names}")
         session.exitstatus = 1
 

@@ -17,13 +17,12 @@ move the snapshot. At the end, `make_patch` stages the work tree the same way an
 
 from __future__ import annotations
 
-import base64
 import posixpath
 import re
 import uuid
-import zlib
 from dataclasses import dataclass, field
 
+from harness.agent.binarypatch import make_binary_section
 from harness.exceptions import InfraError
 
 STORE_ROOT = "/var/lib/patchmix"
@@ -41,7 +40,7 @@ MAX_IGNORED_LISTED = 100
 PRELUDE = r"""
 set -e
 cd "$1"
-git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false "$@"; }
+git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true "$@"; }
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
 repo_objects=$(cd "$(git rev-parse --git-path objects)" && pwd)
 mkdir -p "$2/objects"
@@ -55,7 +54,7 @@ real=$(unset GIT_INDEX_FILE; git rev-parse --git-path index)
 export GIT_INDEX_FILE="$2/$3"
 if [ -f "$real" ]; then cp "$real" "$GIT_INDEX_FILE"; else rm -f "$GIT_INDEX_FILE"; fi
 if git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --reset HEAD; else git read-tree --empty; fi
-git add -A 2>/dev/null
+git add -A
 git write-tree
 """
 
@@ -270,30 +269,6 @@ def split_sections(raw: bytes) -> list[bytes]:
     """The per-file parts of a `git diff` output, each starting with `diff --git `."""
     starts = [match.start() for match in re.finditer(rb"(?m)^diff --git ", raw)]
     return [raw[start:end] for start, end in zip(starts, starts[1:] + [len(raw)])]
-
-
-def make_binary_section(section: bytes, change: Change, old: bytes, new: bytes) -> str:
-    """The section's header lines (diff --git, modes), a full index line and a git binary patch both ways."""
-    header = []
-    for line in section.split(b"\n"):
-        if line.startswith((b"---", b"+++", b"@@", b"index ", b"Binary files")):
-            break
-        header.append(line.decode("ascii", errors="strict"))
-    mode = f" {change.new_mode}" if change.old_mode == change.new_mode else ""
-    header.append(f"index {change.old_sha}..{change.new_sha}{mode}")
-    lines = [*header, "GIT binary patch", *encode_literal(new), "", *encode_literal(old), "", ""]
-    return "\n".join(lines)
-
-
-def encode_literal(data: bytes) -> list[str]:
-    """A `literal` hunk of git's binary patch format: zlib-compressed data in base85 lines of 52 bytes."""
-    compressed = zlib.compress(data)
-    lines = [f"literal {len(data)}"]
-    for start in range(0, len(compressed), 52):
-        chunk = compressed[start:start + 52]
-        size = chr(ord("A") + len(chunk) - 1) if len(chunk) <= 26 else chr(ord("a") + len(chunk) - 27)
-        lines.append(size + base64.b85encode(chunk, pad=True).decode("ascii"))
-    return lines
 
 
 def parse_numstat(output: bytes) -> list[tuple[str, bool]]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from harness.agent.trajectory import read_info
 from harness.analysis.tables import make_markdown_table
-from harness.fileio import read_json
 
 ITERATION_DIR = re.compile(r"^iter_(\d+)$")
 
@@ -38,7 +38,7 @@ def summarise_integrity(run_dir: Path) -> list[dict]:
         if not match:
             continue
         try:
-            info = read_json(path).get("info") or {}
+            info = read_info(path) or {}
         except (OSError, ValueError):
             continue
         key = (int(match[1]), path.parent.name)
