@@ -41,9 +41,24 @@ def show_run(run_dir: Path, instance: str | None = None, iteration: int | None =
     console = console or Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
     candidates = read_candidates(run_dir, read_run(run_dir))
     if instance is None:
-        console.print(make_table(candidates, f"{run_dir.name}: {len(candidates)} candidates"))
-        console.print(Text("Read one: patchmix show RUN INSTANCE [--iteration K --model M]", style="dim"))
-        return
+        parts = [make_table(candidates, f"{run_dir.name}: {len(candidates)} candidates"),
+                 Text("Read one: patchmix show RUN INSTANCE [--iteration K --model M]", style="dim")]
+    else:
+        parts = render_instance(run_dir, candidates, instance, iteration, model, full)
+    # A table taller than the terminal pages too.
+    use_pager = console.is_terminal and (instance is not None or len(candidates) + 6 > console.height) \
+        if pager is None else pager
+    if use_pager:
+        os.environ.setdefault("LESS", "-R")  # less shows colours instead of escape codes
+        with console.pager(styles=True):
+            console.print(Group(*parts))
+    else:
+        console.print(Group(*parts))
+
+
+def render_instance(run_dir: Path, candidates: list[Candidate], instance: str, iteration: int | None,
+                    model: str | None, full: bool) -> list:
+    """The instance's candidates, then one candidate's trajectory."""
     mine = [c for c in candidates if c.instance_id == instance]
     if not mine:
         known = sorted({c.instance_id for c in candidates})
@@ -52,14 +67,7 @@ def show_run(run_dir: Path, instance: str | None = None, iteration: int | None =
     chosen, why = pick_candidate(mine, iteration, model)
     parts = [make_table(mine, f"{instance} ({mine[0].repo}): {len(mine)} candidates", per_instance=True),
              Text(why, style="dim")]
-    parts += render_trajectory(run_dir, chosen, full)
-    use_pager = console.is_terminal if pager is None else pager
-    if use_pager:
-        os.environ.setdefault("LESS", "-R")  # less shows colours instead of escape codes
-        with console.pager(styles=True):
-            console.print(Group(*parts))
-    else:
-        console.print(Group(*parts))
+    return parts + render_trajectory(run_dir, chosen, full)
 
 
 def pick_candidate(candidates: list[Candidate], iteration: int | None, model: str | None) -> tuple[Candidate, str]:
