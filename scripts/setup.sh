@@ -28,7 +28,7 @@ fi
 
 echo "setup: installing patchmix and its dependencies into $VENV"
 ensure_python_env "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,ray]"
 
 echo "setup: building the base image and the bundled tasks' images (first time: a few minutes)"
 LITELLM_LOCAL_MODEL_COST_MAP=True "$VENV/bin/patchmix" build-images

@@ -105,7 +105,7 @@ class Trajectory:
         self.log.flush()  # in the kernel's hands: survives a SIGKILL of this process
 
     def _write_whole(self) -> None:
-        write_raw_atomic(self.path, json.dumps(self.data, indent=2, ensure_ascii=False, default=str) + "\n")
+        write_raw_atomic(self.path, dump_whole(self.data))
         self.close()
         self.steps_path.unlink(missing_ok=True)
 
@@ -113,6 +113,17 @@ class Trajectory:
         if self.log is not None:
             self.log.close()
             self.log = None
+
+
+def dump_whole(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def write_trajectory(path: Path, data: dict) -> None:
+    """Writes a whole trajectory (of a run that finished elsewhere) atomically, masked, as a finished run."""
+    path = Path(path)
+    write_raw_atomic(path, dump_whole(redact_data(data)))
+    get_steps_path(path).unlink(missing_ok=True)
 
 
 def read_trajectory(path: Path) -> dict:

@@ -74,6 +74,15 @@ class ImagesConfig(Strict):
     """At most this many pulls start per minute (registries rate-limit pulls)."""
 
 
+class ExecutorConfig(Strict):
+    """Where agent runs execute; both kinds leave the same run folder."""
+
+    kind: Literal["local", "ray"] = "local"
+    """`local`: `workers` threads in this process; `ray`: tasks on a Ray cluster (README: Running on a cluster)."""
+    address: str | None = None
+    """The Ray cluster to join, e.g. `10.0.0.1:6379`; none: `auto`, the cluster this machine belongs to."""
+
+
 class PipelineConfig(Strict):
     name: str
     """The run's name: results go to runs/<name>/."""
@@ -88,6 +97,8 @@ class PipelineConfig(Strict):
     """Dollars for the whole run folder, all workers and resumes together; once spent no new run starts (0: none)."""
     provider_concurrency: dict[str, int] = Field(default_factory=dict)
     """Model calls in flight at once per litellm provider, e.g. {fireworks_ai: 8} (absent: no cap)."""
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    """The local thread pool (default) or a Ray cluster; may change between resumes."""
     max_patch_chars: int = 20_000
     """Characters of one earlier patch shown in a prompt; longer ones are cut with a notice."""
     prompts_dir: str | None = None

@@ -16,6 +16,7 @@ from harness import exceptions as ex
 
 from harness.pipeline.agreement import skip_agreed
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.executors import LocalExecutor
 from harness.pipeline.ledger import LEDGER_NAME, Budget, Ledger
 from harness.pipeline.outcomes import ModelStops
 from harness.pipeline.earlier import make_candidate
@@ -68,8 +69,9 @@ def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows:
 
 
 class Pipeline:
-    def __init__(self, config: PipelineConfig, rundir: RunDir, rows: list[dict], progress):
+    def __init__(self, config: PipelineConfig, rundir: RunDir, rows: list[dict], progress, executor=None):
         self.config, self.rundir, self.rows, self.progress = config, rundir, rows, progress
+        self.executor = executor or LocalExecutor()
         self.ledger = Ledger(rundir.root / LEDGER_NAME)
         self.budget = Budget(config.budget, self.ledger)
         self.model_stops = ModelStops()
@@ -93,7 +95,7 @@ class Pipeline:
             self.progress.end_iteration(iteration)
 
     def run_jobs(self, jobs: list[Job]) -> None:
-        with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
+        with ThreadPoolExecutor(max_workers=self.executor.get_slots(self.config.workers)) as pool:
             pending = {pool.submit(self.run_job, job) for job in jobs}
             try:
                 while pending:
@@ -105,7 +107,7 @@ class Pipeline:
                 self.stopping.set()
                 for future in pending:
                     future.cancel()
-                remove_own_containers()  # runs still under way end at once, as infrastructure errors
+                self.executor.stop()  # runs still under way end at once
                 raise
 
     def run_job(self, job: Job) -> None:
@@ -124,7 +126,7 @@ class Pipeline:
         self.progress.start_run(job.iteration, job.label)
         logger.info("iteration %d %s %s: started with %d earlier patches in the prompt",
                     job.iteration, job.label, instance_id, len(job.candidates))
-        _, info = run_instance(
+        _, info = self.executor.run_instance(
             job.row, self.config.get_agent_config(job.iteration, job.label),
             self.rundir.get_traj_path(job.iteration, job.label, job.row["instance_id"]),
             get_model_name(self.config.name, job.iteration, job.label),

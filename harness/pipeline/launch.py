@@ -13,6 +13,7 @@ from harness.pipeline.lock import RunLock
 from harness.pipeline.outcomes import EXIT_RUNS_LEFT, count_left, describe_left
 from harness.agent.container import remove_leftover_containers
 from harness.exceptions import ConfigError
+from harness.pipeline.executors import start_executor
 from harness.pipeline.iterations import Pipeline
 from harness.agent.model import Model
 from harness.pipeline.load import load_pipeline_config
@@ -47,10 +48,13 @@ def load_selected_rows(config: PipelineConfig) -> list[dict]:
     return rows
 
 
-def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: int | None):
+def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: int | None,
+            executor: str | None = None):
     config = load_pipeline_config(config_path)
     if workers:
         config.workers = workers
+    if executor:
+        config.executor.kind = executor
     if iteration is not None and not 1 <= iteration <= len(config.iterations):
         raise ConfigError(f"--iteration {iteration}: the config has iterations 1 to {len(config.iterations)}")
     for spec in config.iterations:
@@ -61,14 +65,15 @@ def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: i
 
 
 def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: int | None = None,
-                 workers: int | None = None, progress: Progress | None = None) -> int:
+                 workers: int | None = None, progress: Progress | None = None, executor: str | None = None) -> int:
     """Run the pipeline into its run folder, holding the folder's lock. Returns 0 when every planned run is
     finished, EXIT_RUNS_LEFT (with one line saying how many and why) when some are left to redo."""
-    config, rows, rundir = prepare(config_path, runs_dir, iteration, workers)
+    config, rows, rundir = prepare(config_path, runs_dir, iteration, workers, executor)
     with RunLock(rundir.root):
         rundir.check_config(config)
         images = config.images
-        check_images([get_image_name(row) for row in rows], images.pull, images.pull_retries, images.pulls_per_minute)
+        if config.executor.kind == "local":  # a Ray cluster's nodes are checked by its executor
+            check_images([get_image_name(row) for row in rows], images.pull, images.pull_retries, images.pulls_per_minute)
         rundir.save_config(config)
         run_in_folder(config, rows, rundir, iteration, progress)
     chosen = [(k, spec.models) for k, spec in enumerate(config.iterations, start=1) if iteration in (None, k)]
@@ -86,9 +91,11 @@ def run_in_folder(config: PipelineConfig, rows: list[dict], rundir: RunDir, iter
     logger.info("run %s: %d instances, %d iterations, %d workers; removed %d leftover containers",
                 config.name, len(rows), len(config.iterations), config.workers, len(removed))
     progress = progress or Progress()
+    executor = start_executor(config, rows)
     try:
-        Pipeline(config, rundir, rows, progress).run(only=iteration)
+        Pipeline(config, rundir, rows, progress, executor).run(only=iteration)
     finally:
+        executor.close()
         progress.print_summary()
         logger.removeHandler(handler)
         handler.close()
