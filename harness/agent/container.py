@@ -169,8 +169,8 @@ class Environment:
         """The diff from the snapshot taken at start to the work tree now (new files and the agent's commits
         included), ready for `git apply`; what was left out is in `dropped` (see `harness.agent.patch`)."""
         if self.snapshot is None:
-            raise InfraError(f"no snapshot of {self.config.workdir} was taken at start in container {self.name}; "
-                             "is it a git repository?")
+            raise InfraError(f"{self.config.workdir} in container {self.name} was not a git work tree at start, "
+                             "so there is no patch to make; the image must hold the repository there")
         with docker_errors(f"cannot make the patch in container {self.name}"):
             return make_patch(self._exec, self.config.workdir, self.name, self.snapshot, exclude_paths,
                               self.config.keep_test_infrastructure)

@@ -134,8 +134,12 @@ class GitRunner:
         return self.run('git cat-file blob "$3"', sha, action=f"read blob {sha[:12]}")
 
 
-def take_snapshot(exec_, workdir: str, container: str) -> Snapshot:
-    """Stage the work tree as it is now into a store of its own; the tree the patch is measured from."""
+def take_snapshot(exec_, workdir: str, container: str) -> Snapshot | None:
+    """Stage the work tree as it is now into a store of its own; the tree the patch is measured from.
+    None when `workdir` is not a git work tree (there is then no patch to make)."""
+    check = exec_(["git", "-c", "safe.directory=*", "-C", workdir, "rev-parse", "--is-inside-work-tree"], None, 60)
+    if check.exit_code != 0:
+        return None
     git = GitRunner(exec_, workdir, f"{STORE_ROOT}/{uuid.uuid4().hex}", container)
     tree = git.run(STAGE, "start-index", action="snapshot the work tree").decode().strip()
     git.run(LIST_IGNORED, "start-index", "start-ignored", action="list the ignored files")
