@@ -148,8 +148,9 @@ def run_cli(config: Path, runs: Path) -> subprocess.Popen:
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_while_the_provider_never_answers_exits_within_5_s_with_no_container_left(
-        bundled_rows, docker_client, tmp_path):
+        bundled_rows, docker_client, tmp_path, signum):
     script = make_script({"never_answers": [EDIT, {"error": {"never": True, "times": 100}}]})
     with ScriptedServer(script) as server:
         config = make_config(server.api_base, "ctrlc", ["never_answers"],
@@ -159,11 +160,11 @@ def test_ctrl_c_while_the_provider_never_answers_exits_within_5_s_with_no_contai
         while len(server.requests) < 2 and time.monotonic() < deadline:  # the second call hangs
             time.sleep(0.1)
         time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         sent = time.monotonic()
         _, err = process.communicate(timeout=60)
         took = time.monotonic() - sent
-    print(f"\nCtrl-C to exit: {took:.2f} s")
+    print(f"\n{signal.Signals(signum).name} to exit: {took:.2f} s")
     assert process.returncode == 130, err
     assert took < 5
     assert not docker_client.containers.list(all=True, sparse=True, filters={"label": f"patchmix.pid={process.pid}"})

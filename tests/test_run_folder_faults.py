@@ -217,7 +217,7 @@ def test_missing_images_are_listed_in_one_line_before_any_run(docker_client, tmp
 
 
 @pytest.mark.docker
-def test_a_full_disk_gives_one_line_and_loses_nothing_written(bundled_rows, tmp_path):
+def test_a_read_only_or_full_disk_gives_one_line_and_loses_nothing_written(bundled_rows, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(runs)], check=True)
@@ -228,6 +228,13 @@ def test_a_full_disk_gives_one_line_and_loses_nothing_written(bundled_rows, tmp_
                                     "--iteration", "1"], env=ENV, capture_output=True, text=True, timeout=600)
             assert first.returncode == 0, first.stderr
             before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+            subprocess.run(["mount", "-o", "remount,ro", str(runs)], check=True)
+            readonly = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(config), "--runs-dir",
+                                       str(runs)], env=ENV, capture_output=True, text=True, timeout=600)
+            subprocess.run(["mount", "-o", "remount,rw", str(runs)], check=True)
+            assert readonly.returncode == 4 and "Read-only file system" in readonly.stderr, readonly.stderr
+            assert len(readonly.stderr.strip().splitlines()) == 1
+            assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
             free = os.statvfs(runs).f_bavail * os.statvfs(runs).f_frsize
             (runs / "filler").write_bytes(b"\0" * (free - 24 * 1024))
             second = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(config), "--runs-dir", str(runs)],

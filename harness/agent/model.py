@@ -15,7 +15,6 @@ import json
 import os
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 
@@ -24,8 +23,8 @@ import litellm
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
 from harness.agent.providers import (OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply, NoResponse,
-                                     classify_error,
-                                     get_backoff, get_retry_after, get_status)
+                                     classify_error, describe_refusal, get_backoff, get_retry_after,
+                                     get_status, summarize_error)
 from harness.exceptions import ConfigError, ContextOverflow, InfraError, RunEnded
 
 litellm.suppress_debug_info = True
@@ -199,8 +198,12 @@ class Model:
         self.acquire(deadline)
         outcome: dict = {}
         done = threading.Event()
-        self.on_call({"event": "start", "call": call, "model": self.config.name, "label": self.config.label,
-                      "estimate": round(len(json.dumps(messages)) / CHARS_PER_TOKEN * self.prices[0], 8)})
+        try:
+            self.on_call({"event": "start", "call": call, "model": self.config.name, "label": self.config.label,
+                          "estimate": round(len(json.dumps(messages)) / CHARS_PER_TOKEN * self.prices[0], 8)})
+        except BaseException:
+            self.release()
+            raise
         thread = threading.Thread(target=self.complete_and_report, args=(kwargs, call, outcome, done),
                                   name=f"patchmix-call-{call[:8]}", daemon=True)
         thread.start()
@@ -213,6 +216,10 @@ class Model:
     def acquire(self, deadline: float | None) -> None:
         while self.limiter is not None and not self.limiter.acquire(timeout=POLL_SECONDS):
             self.check_time(deadline)
+
+    def release(self) -> None:
+        if self.limiter is not None:
+            self.limiter.release()
 
     def complete_and_report(self, kwargs: dict, call: str, outcome: dict, done: threading.Event) -> None:
         try:
@@ -227,8 +234,7 @@ class Model:
             outcome["error"] = error
             event = {"event": "end", "call": call, "cost": 0.0, "error": summarize_error(error)[:200]}
         finally:
-            if self.limiter is not None:
-                self.limiter.release()
+            self.release()
         try:
             self.on_call(event)
         except Exception as error:  # noqa: BLE001 - e.g. a full disk: the waiting run raises it
@@ -269,12 +275,6 @@ def get_usage(response) -> tuple[int, int]:
     return (getattr(usage, "prompt_tokens", 0) or 0), (getattr(usage, "completion_tokens", 0) or 0)
 
 
-def describe_refusal(error: Exception) -> str:
-    """The provider's answer and where it was raised: the run's `exit_detail`, traceback included."""
-    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-6))
-    return f"the provider refused the request (HTTP {get_status(error)}): {summarize_error(error)}\n{trace}"
-
-
 def make_assistant_message(content: str | None, calls: list[dict], reasoning: str | None = None,
                            thinking_blocks: list | None = None) -> dict:
     """The reply as it goes back to the provider: reasoning models (Kimi K2 Thinking, DeepSeek, Qwen) want
@@ -290,11 +290,6 @@ def make_assistant_message(content: str | None, calls: list[dict], reasoning: st
             for c in calls
         ]
     return message
-
-
-def summarize_error(error: Exception) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text[:300]}"
 
 
 def get_provider(config: ModelConfig) -> str:

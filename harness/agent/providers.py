@@ -18,6 +18,7 @@ import email.utils
 import re
 import threading
 import time
+import traceback
 
 import httpx
 import litellm
@@ -107,6 +108,17 @@ def get_retry_after(error: Exception) -> float | None:
 def get_backoff(failures: int, first: float, most: float) -> float:
     """Exponential backoff: `first`, doubling after each failure, at most `most` seconds."""
     return min(most, first * 2 ** max(0, failures - 1))
+
+
+def summarize_error(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def describe_refusal(error: Exception) -> str:
+    """The provider's answer and where it was raised: the run's `exit_detail`, traceback included."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-6))
+    return f"the provider refused the request (HTTP {get_status(error)}): {summarize_error(error)}\n{trace}"
 
 
 class ProviderPauses:
