@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from harness.exceptions import PatchmixError, describe_storage_error, is_storage_error
 from harness.resources import get_bundled_dir
+from harness.route.commands import add_route_parser
 
 
 def raise_interrupt(signum, frame):
@@ -95,11 +96,29 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_select(args) -> int:
+    from harness.select.command import parse_top_k, run_evaluation, run_selection
     from harness.select.rules import format_selection, select_patches
 
-    summary = select_patches(Path(args.run))
-    print(format_selection(summary))
-    print(f"picks in {Path(args.run) / 'selected'}/<strategy>/preds.jsonl")
+    sources = args.sources
+    if args.evaluate:
+        top_ks = [parse_top_k(k) for k in (args.top_k or ["3", "5", "all"])]
+        name = Path(sources[0]).name.split(".")[0]
+        out = Path(args.out) if args.out else Path("runs") / f"select-{name}"
+        print(run_evaluation(sources, top_ks, args.seeds, args.folds, args.leave_systems_out, Path(out)))
+        return 0
+    run = Path(sources[0])
+    is_run = len(sources) == 1 and run.is_dir()
+    if is_run:
+        print(format_selection(select_patches(run)))
+        print(f"picks in {run / 'selected'}/<strategy>/preds.jsonl")
+    out = Path(args.out) if args.out else (run / "selected" / "combined" if is_run else Path("selected"))
+    top_k = parse_top_k(args.top_k[0]) if args.top_k else None
+    try:
+        print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k))
+    except PatchmixError as error:
+        if not is_run:
+            raise
+        print(f"combined selector skipped: {error}")
     return 0
 
 
@@ -180,9 +199,22 @@ def make_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--out", help="folder for analysis.md, analysis.json and charts")
     analyze.set_defaults(func=cmd_analyze)
 
-    select = sub.add_parser("select", help="pick one patch per instance among a run's candidates, several ways, "
-                                           "and say what each resolves")
-    select.add_argument("run", help="the run folder, e.g. runs/demo (evaluated, to know what the picks resolve)")
+    select = sub.add_parser("select", help="pick one patch per instance among candidates (rules and a fitted "
+                                           "selector); --evaluate: held-out figures on a scored pool")
+    select.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a run folder (evaluated, to know what the picks resolve), SWE-bench predictions files "
+                             "([LABEL=]PATH) or a candidates .jsonl(.gz) with instance_id, system, model_patch[, resolved]")
+    select.add_argument("--evaluate", action="store_true", help="held-out evaluation on a scored pool")
+    select.add_argument("--top-k", nargs="+", metavar="K", help="pick among the K most reliable systems ('all': "
+                        "every system); with --evaluate, one table per K (default 3 5 all)")
+    select.add_argument("--seeds", type=int, default=5, help="--evaluate: seeds (default 5)")
+    select.add_argument("--folds", type=int, default=5, help="--evaluate: folds over instances (default 5)")
+    select.add_argument("--leave-systems-out", action="store_true",
+                        help="--evaluate: also hold out half of the systems in each fold")
+    select.add_argument("--fit-on", nargs="+", metavar="POOL", help="fit the selector on this scored pool")
+    select.add_argument("--selector", help="apply a selector.json written by an earlier `patchmix select`")
+    select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
+                                      "runs/select-<pool> with --evaluate)")
     select.set_defaults(func=cmd_select)
 
     gold = sub.add_parser("validate-gold", help="score a dataset's gold patches here, to find broken instances")
@@ -194,6 +226,8 @@ def make_parser() -> argparse.ArgumentParser:
     gold.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
     gold.add_argument("--out", help="folder for gold-check.json (default runs/gold-check/<dataset>)")
     gold.set_defaults(func=cmd_validate_gold)
+
+    add_route_parser(sub)
 
     demo = sub.add_parser("demo", help="the key-free demo: scripted models, three iterations, scoring, report")
     demo.add_argument("--runs-dir", default="runs")

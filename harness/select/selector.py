@@ -1,0 +1,97 @@
+"""Fitting a selector on scored instances and picking one candidate per instance with it.
+
+A selector is the reliability priors, the systems it picks among (the top k by reliability, or all) and the
+combiner. Its combiner is fitted on features whose priors were cross-fitted (each training instance's priors
+come from the other training instances), so the weights are learned on priors as noisy as those it will meet.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.select.combiner import Combiner, fit_combiner
+from harness.select.features import FEATURES, InstanceView, get_features, make_view
+from harness.select.pool import Candidate, group_by_instance
+from harness.select.priors import Reliability, fit_reliability
+from harness.select.static import profile_patch
+
+INNER_FOLDS = 5
+PARALLEL_FROM = 2000  # candidates: from this many on, profiles are computed in worker processes
+
+
+@dataclass
+class Selector:
+    reliability: Reliability
+    systems: list[str]  # the systems picked among, most reliable first
+    combiner: Combiner
+
+
+@dataclass
+class Pick:
+    instance_id: str
+    chosen: Candidate
+    candidates: list[Candidate]
+    rows: np.ndarray  # one row of FEATURES per candidate
+    scores: np.ndarray
+
+    def get_reasons(self) -> dict:
+        """Why the pick won: every signal's value and the score of every candidate, the chosen one first."""
+        order = np.argsort(-self.scores, kind="stable")
+        return {"instance_id": self.instance_id, "chosen": self.chosen.system, "candidates": [
+            {"system": self.candidates[i].system, "score": round(float(self.scores[i]), 4),
+             **{name: round(float(value), 4) for name, value in zip(FEATURES, self.rows[i])}} for i in order]}
+
+
+def make_views(pool: list[Candidate]) -> dict[str, InstanceView]:
+    """Each instance's candidates with their static profiles and pairwise agreement (the costly part, once;
+    profiles in parallel processes for a large pool)."""
+    grouped = sorted(group_by_instance(pool).items())
+    patches = [c.patch for _, by_system in grouped for c in by_system.values()]
+    if len(patches) >= PARALLEL_FROM:
+        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as workers:
+            profiles = iter(list(workers.map(profile_patch, patches, chunksize=200)))
+    else:
+        profiles = iter([profile_patch(patch) for patch in patches])
+    return {instance: make_view(list(by_system.values()), [next(profiles) for _ in by_system])
+            for instance, by_system in grouped}
+
+
+def get_training_rows(views: dict[str, InstanceView], ids: list[str], systems: list[str], seed: int) -> list:
+    """(features, resolved) of each training instance, its priors fitted on the other training instances."""
+    shuffled = list(ids)
+    random.Random(seed).shuffle(shuffled)
+    rows = []
+    for fold in range(INNER_FOLDS):
+        held = set(shuffled[fold::INNER_FOLDS])
+        reliability = fit_reliability([c for i in shuffled if i not in held for c in views[i].candidates])
+        for instance in sorted(held):
+            view = views[instance].restrict(systems)
+            if view.candidates:
+                rows.append((get_features(view, reliability), np.array([bool(c.resolved) for c in view.candidates])))
+    return rows
+
+
+def fit_selector(views: dict[str, InstanceView], ids: list[str], top_k: int | None = None, seed: int = 0,
+                 fit_systems: list[str] | None = None) -> Selector:
+    """A selector fitted on the verdicts of instances `ids` only. `fit_systems` (default: the picked systems)
+    are the systems whose candidates the combiner learns from (leave-systems-out fits on other systems)."""
+    reliability = fit_reliability([c for i in ids for c in views[i].candidates])
+    all_systems = sorted({c.system for view in views.values() for c in view.candidates})
+    systems = reliability.rank(all_systems)[:top_k] if top_k else reliability.rank(all_systems)
+    rows = get_training_rows(views, ids, fit_systems or systems, seed)
+    return Selector(reliability, systems, fit_combiner(rows, seed))
+
+
+def pick(selector: Selector, view: InstanceView, instance_id: str) -> Pick | None:
+    """The highest-scoring candidate among the selector's systems; None when the instance has none of them."""
+    view = view.restrict(selector.systems)
+    if not view.candidates:
+        return None
+    rows = get_features(view, selector.reliability)
+    scores = selector.combiner.score(rows)
+    return Pick(instance_id, view.candidates[int(np.argmax(scores))], view.candidates, rows, scores)
