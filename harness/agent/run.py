@@ -49,8 +49,8 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
         traj.save(exit_status=ex.INTERRUPTED, finished_at=now())
         raise
     except Exception as error:  # noqa: BLE001 - a bug of the harness ends this run only
-        if ex.is_storage_error(error):
-            raise  # a full or read-only disk stops the pipeline: nothing more can be written
+        if ex.is_storage_error(error) or isinstance(error, ex.PatchmixError):
+            raise  # a full or read-only disk, or a bad config (e.g. no price): for the user, not this run
         traj.save(exit_status=ex.HARNESS_ERROR, exit_detail=traceback.format_exc(), finished_at=now())
         return make_prediction(row, model_name, ""), traj.data["info"]
     if stop is not None and stop.is_set() and traj.data["info"].get("exit_status") == ex.INFRA_ERROR:
