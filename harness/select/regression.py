@@ -1,0 +1,92 @@
+"""Execution signal: the repository's own existing tests of the changed modules, run in the instance's container
+on the original code and on each candidate. A candidate that breaks a test that passed before is dropped.
+
+The tests are found from the source tree (tracked test files named after a changed module, else every test
+file), never from the instance's answer key: only the row's `image`, `base_commit` and the candidates' patches
+are used. Every command sent to the container is kept in `commands`, so what reached it can be checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from harness import diffs
+from harness.agent.config import ContainerConfig
+from harness.agent.container import Environment
+
+PASSED = re.compile(r"^PASSED (\S+)", re.M)
+MAX_TEST_FILES = 20
+TEST_TIMEOUT = 600.0
+
+
+@dataclass
+class RegressionResult:
+    """Per candidate: whether its patch applies, and the tests that passed on the original code but not on it."""
+
+    tests: list[str] = field(default_factory=list)  # test files run
+    passed_before: list[str] = field(default_factory=list)
+    applies: dict[str, bool] = field(default_factory=dict)
+    broken: dict[str, list[str]] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)  # every command and stdin sent to the container
+
+    def is_dropped(self, system: str) -> bool:
+        return not self.applies.get(system, False) or bool(self.broken.get(system))
+
+
+class RegressionCheck:
+    """One container of the instance's image, the tests found once, then each candidate in turn."""
+
+    def __init__(self, row: dict, config: ContainerConfig | None = None, client=None):
+        self.env = Environment(row["image"], config or ContainerConfig(), {"patchmix.role": "select"}, client,
+                               base_commit=row.get("base_commit"))
+        self.result = RegressionResult()
+
+    def run(self, argv: list[str], stdin: str | None = None, timeout: float = 120) -> tuple[int, str]:
+        self.result.commands.append(" ".join(argv) + (f"\n<stdin>\n{stdin}" if stdin else ""))
+        code, output = self.env.run(argv, stdin.encode() if stdin is not None else None, timeout)
+        return code, output.decode("utf-8", "replace")
+
+    def run_tests(self) -> set[str]:
+        command = "python -m pytest -q -rA -p no:cacheprovider " + " ".join(self.result.tests)
+        self.result.commands.append(command)
+        output = self.env.execute(command, timeout=TEST_TIMEOUT).output
+        return set(PASSED.findall(output))
+
+    def find_tests(self, patches: list[str]) -> list[str]:
+        """Tracked test files named after a changed module (test_core.py for core.py), else all test files."""
+        _, listing = self.run(["git", "-C", self.env.config.workdir, "ls-files", "*.py"])
+        tests = [path for path in listing.split() if diffs.is_test_path(path)
+                 and PurePosixPath(path).name.startswith("test")]
+        stems = {PurePosixPath(c.path).stem for p in patches for c in diffs.source_changes(p)} - {"__init__"}
+        named = [path for path in tests if any(stem in PurePosixPath(path).stem for stem in stems)]
+        return sorted(named or tests)[:MAX_TEST_FILES]
+
+    def check(self, patches: dict[str, str]) -> RegressionResult:
+        """Run the tests on the original code, then on each candidate (applied, tested, reverted)."""
+        with self.env:
+            self.result.tests = self.find_tests(list(patches.values()))
+            before = self.run_tests() if self.result.tests else set()
+            self.result.passed_before = sorted(before)
+            for system, patch in patches.items():
+                self.check_one(system, patch, before)
+        return self.result
+
+    def check_one(self, system: str, patch: str, before: set[str]) -> None:
+        workdir = self.env.config.workdir
+        code, _ = self.run(["git", "-C", workdir, "apply", "--whitespace=nowarn", "-"], patch)
+        self.result.applies[system] = code == 0
+        if code != 0:
+            return
+        after = self.run_tests() if self.result.tests else set()
+        self.result.broken[system] = sorted(before - after)
+        code, output = self.run(["git", "-C", workdir, "apply", "-R", "--whitespace=nowarn", "-"], patch)
+        if code != 0:
+            raise RuntimeError(f"cannot revert {system}'s patch in {self.env.name}: {output.strip()}")
+
+
+def check_regressions(row: dict, patches: dict[str, str], config: ContainerConfig | None = None,
+                      client=None) -> RegressionResult:
+    """The regression signal of each candidate patch (system -> patch) of one instance."""
+    return RegressionCheck(row, config, client).check(patches)

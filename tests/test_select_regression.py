@@ -1,0 +1,49 @@
+"""Execution signal on a bundled task, in the instance's real container: the repository's existing tests of the
+changed modules run on the original code and on each candidate; a candidate that breaks a passing test is
+dropped, the gold patch is kept, and nothing of the answer key reaches a container command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.select.regression import check_regressions
+
+BREAKS_COUNT = """diff --git a/daterange/core.py b/daterange/core.py
+--- a/daterange/core.py
++++ b/daterange/core.py
+@@ -9,7 +9,7 @@ def iter_dates(start, end, step_days=1):
+         raise ValueError("step_days must be at least 1")
+     step = timedelta(days=step_days)
+     current = start
+-    while current < end:
++    while current <= end:
+         yield current
+         current += step
+ 
+@@ -17,3 +17,3 @@ def iter_dates(start, end, step_days=1):
+ def count_days(start, end):
+     \"\"\"Number of days in the closed range; 0 when `end` is before `start`.\"\"\"
+-    return max((end - start).days + 1, 0)
++    return (end - start).days + 1
+"""
+DOES_NOT_APPLY = BREAKS_COUNT.replace("-    while current < end:", "-    while current != end:")
+
+
+@pytest.mark.docker
+def test_a_candidate_that_breaks_a_passing_test_is_dropped_and_the_gold_patch_kept(bundled_rows):
+    row = bundled_rows["patchmix__daterange-1"]
+    result = check_regressions(row, {"gold": row["patch"], "breaker": BREAKS_COUNT, "stale": DOES_NOT_APPLY})
+    assert "tests/test_core.py" in result.tests  # named after the changed modules core.py, weeks.py
+    assert "tests/test_core.py::test_count_days_of_reversed_range_is_zero" in result.passed_before
+    assert result.broken["gold"] == [] and set(result.broken) == {"gold", "breaker"}
+    assert "tests/test_core.py::test_count_days_of_reversed_range_is_zero" in result.broken["breaker"]
+    assert result.applies == {"gold": True, "breaker": True, "stale": False}
+    assert [s for s in ("gold", "breaker", "stale") if result.is_dropped(s)] == ["breaker", "stale"]
+    sent = "\n".join(result.commands)
+    answer_key = json.loads(row["FAIL_TO_PASS"]) + json.loads(row["PASS_TO_PASS"])
+    assert not [name for name in answer_key if name in sent]
+    test_patch_lines = [line[1:].strip() for line in row["test_patch"].splitlines()
+                        if line.startswith("+") and not line.startswith("+++") and len(line.strip()) > 12]
+    assert test_patch_lines and not [line for line in test_patch_lines if line in sent]
