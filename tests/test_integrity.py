@@ -348,6 +348,11 @@ def test_narrowing_instances_keeps_predictions_and_a_changed_template_is_refused
         path.write_text(yaml.safe_dump({**config, "instances": {"ids": [UNITCONV]}}))
         run_pipeline(path, runs_dir=tmp_path / "runs")
         assert sorted(row["instance_id"] for row in read_jsonl(preds)) == sorted(tasks), "nothing finished is lost"
+        from harness.analysis.report import write_report
+
+        summary = write_report(tmp_path / "runs" / "narrow").read_text()
+        assert "## Attempts to look up the answer or game the tests" in summary
+        assert "| 1 | fixer | 2 | 0 | 0 | 0 | 0 |" in summary
         (prompts / "instance.j2").write_text((prompts / "instance.j2").read_text() + "\nBe brief.\n")
         with pytest.raises(ConfigError, match="another prompt template instance.j2 .its content differs"):
             run_pipeline(path, runs_dir=tmp_path / "runs")

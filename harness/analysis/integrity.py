@@ -51,8 +51,8 @@ def summarise_integrity(run_dir: Path) -> list[dict]:
 
 
 def render_integrity(rows: list[dict]) -> str:
-    """The markdown section; empty when no run tried anything."""
-    if not any(row["history"] or row["network"] or row["test_infrastructure"] or row["refused"] for row in rows):
+    """The markdown section (zeros included: that no run tried is worth saying); empty with no runs."""
+    if not rows:
         return ""
     headers = ("iteration", "model", "runs", "mined history", "reached for network", "test infrastructure dropped",
                "patch refused (secret)")
