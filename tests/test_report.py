@@ -196,3 +196,14 @@ def test_bad_run_directories_give_errors_that_say_what_to_do(tmp_path, seed_run)
     (seed_run / "eval" / "iter_2" / "kimi0905" / "report.json").write_text("{not json")
     with pytest.raises(PatchmixError, match=r"iter_2/kimi0905/report.json is not valid JSON"):
         write_report(seed_run)
+
+
+def test_a_run_still_under_way_counts_as_unknown_exit(seed_run):
+    folder = seed_run / "iter_1" / "q480b"
+    path = sorted(folder.glob("*.traj.json"))[0]
+    traj = json.loads(path.read_text())
+    traj["info"]["exit_status"] = None
+    path.write_text(json.dumps(traj))
+    write_report(seed_run)
+    rows = {(r["iteration"], r["model"]): r for r in read_summary(seed_run)["models"]}
+    assert rows[(1, "q480b")]["exit_statuses"]["unknown"] == 1

@@ -25,7 +25,7 @@ def summarise_cell(cell: Cell, universe: set[str]) -> dict:
         "resolved": None if resolved is None else len(resolved),
         "infra_failure": len(infra & get_attempted(cell)),
         "report": cell.report_path if cell.report is not None else None,
-        "exit_statuses": an.count_values((i.get("exit_status", "unknown") for i in cell.infos.values()), EXIT_STATUSES),
+        "exit_statuses": an.count_values((i.get("exit_status") or "unknown" for i in cell.infos.values()), EXIT_STATUSES),
         "cost_per_resolved": an.divide_or_none(totals["cost"], len(resolved) if resolved else None),
         "resolved_ids": None if resolved is None else sorted(resolved),
     }
