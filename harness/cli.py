@@ -114,7 +114,8 @@ def cmd_select(args) -> int:
     out = Path(args.out) if args.out else (run / "selected" / "combined" if is_run else Path("selected"))
     top_k = parse_top_k(args.top_k[0]) if args.top_k else None
     try:
-        print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k))
+        print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
+                            args.dataset))
     except PatchmixError as error:
         if not is_run:
             raise
@@ -213,6 +214,8 @@ def make_parser() -> argparse.ArgumentParser:
                         help="--evaluate: also hold out half of the systems in each fold")
     select.add_argument("--fit-on", nargs="+", metavar="POOL", help="fit the selector on this scored pool")
     select.add_argument("--selector", help="apply a selector.json written by an earlier `patchmix select`")
+    select.add_argument("--dataset", help="the candidates' dataset: each pick is then checked by running the "
+                                          "repository's existing tests in the instance's container (Docker)")
     select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
                                       "runs/select-<pool> with --evaluate)")
     select.set_defaults(func=cmd_select)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from harness.select.regression import check_regressions
@@ -47,3 +48,20 @@ def test_a_candidate_that_breaks_a_passing_test_is_dropped_and_the_gold_patch_ke
     test_patch_lines = [line[1:].strip() for line in row["test_patch"].splitlines()
                         if line.startswith("+") and not line.startswith("+++") and len(line.strip()) > 12]
     assert test_patch_lines and not [line for line in test_patch_lines if line in sent]
+
+
+@pytest.mark.docker
+def test_the_pick_falls_to_the_best_candidate_that_survives_the_tests(bundled_rows):
+    from harness.select.execute import pick_with_regressions
+    from harness.select.pool import Candidate
+    from harness.select.selector import Pick
+
+    row = bundled_rows["patchmix__daterange-1"]
+    candidates = [Candidate(row["instance_id"], "breaker", BREAKS_COUNT), Candidate(row["instance_id"], "gold",
+                                                                                    row["patch"])]
+    combiner_pick = Pick(row["instance_id"], candidates[0], candidates, np.zeros((2, 3)), np.array([2.0, 1.0]))
+    checked = pick_with_regressions(combiner_pick, row)
+    assert checked.chosen.system == "gold"
+    reasons = checked.get_reasons()["candidates"]
+    assert {r["system"]: (r["dropped"], r["broken_tests"] > 0) for r in reasons} == {
+        "breaker": (True, True), "gold": (False, False)}

@@ -12,7 +12,7 @@ from harness.select.combiner import Combiner
 from harness.select.evaluate import evaluate
 from harness.select.pool import is_scored, load_pool
 from harness.select.priors import Reliability
-from harness.select.selector import Selector, fit_selector, make_views, pick
+from harness.select.selector import Pick, Selector, fit_selector, make_views, pick
 from harness.select.summary import format_summaries, plot_summaries, summarise
 
 
@@ -65,8 +65,21 @@ def load_selector(path: Path) -> Selector:
         raise PatchmixError(f"{path}: not a selector written by `patchmix select` ({error}); fit one again") from error
 
 
+def check_picks(picks: list[Pick], dataset: str) -> list[Pick]:
+    """Each pick re-made with the regression signal, in the instance's container (rows of `dataset`)."""
+    from harness.pipeline.dataset import load_rows
+    from harness.select.execute import pick_with_regressions
+
+    rows = {row["instance_id"]: row for row in load_rows(dataset)}
+    missing = [p.instance_id for p in picks if p.instance_id not in rows]
+    if missing:
+        raise PatchmixError(f"{dataset} has no row for {missing[0]} (and {len(missing) - 1} more): give the "
+                            "dataset the candidates were made on")
+    return [pick_with_regressions(p, rows[p.instance_id]) for p in picks]
+
+
 def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selector_file: Path | None,
-                  top_k: int | None) -> str:
+                  top_k: int | None, dataset: str | None = None) -> str:
     """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`."""
     pool = load_pool(sources)
     views = make_views(pool)
@@ -83,6 +96,8 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     if not set(selector.systems) & set(systems):  # fitted on other systems: pick among this pool's
         selector.systems = selector.reliability.rank(systems)[:top_k or None]
     picks = [p for p in (pick(selector, view, i) for i, view in views.items()) if p is not None]
+    if dataset:
+        picks = check_picks(picks, dataset)
     write_jsonl_atomic(out / "preds.jsonl", [{"instance_id": p.instance_id, "model_name_or_path": "select",
                                                "model_patch": p.chosen.patch} for p in picks])
     write_jsonl_atomic(out / "reasons.jsonl", [p.get_reasons() for p in picks])

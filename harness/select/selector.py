@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,13 +38,15 @@ class Pick:
     candidates: list[Candidate]
     rows: np.ndarray  # one row of FEATURES per candidate
     scores: np.ndarray
+    extra: dict[str, dict] = field(default_factory=dict)  # system -> more signals (execution), shown in reasons
 
     def get_reasons(self) -> dict:
         """Why the pick won: every signal's value and the score of every candidate, the chosen one first."""
         order = np.argsort(-self.scores, kind="stable")
         return {"instance_id": self.instance_id, "chosen": self.chosen.system, "candidates": [
             {"system": self.candidates[i].system, "score": round(float(self.scores[i]), 4),
-             **{name: round(float(value), 4) for name, value in zip(FEATURES, self.rows[i])}} for i in order]}
+             **{name: round(float(value), 4) for name, value in zip(FEATURES, self.rows[i])},
+             **self.extra.get(self.candidates[i].system, {})} for i in order]}
 
 
 def make_views(pool: list[Candidate]) -> dict[str, InstanceView]:
