@@ -4,9 +4,9 @@
 Every command sent to the persistent shell is followed by an end marker that carries `$?`. Output is capped
 while it is read (`OutputCap`), so a command printing gigabytes never fills the memory of the harness.
 
-The syntax check costs no docker exec: the command reaches the shell as the body of a quoted here-doc (data,
-never parsed by the shell itself), `bash -n` checks it inside the container, and only a command that parses
-is `eval`ed, all in one round trip. A command that does not parse (an unterminated quote, a here-doc without
+The syntax check costs no docker exec and no process: the command reaches the shell as the body of a quoted
+here-doc (data, not parsed as it arrives), the shell parses it as a function body it never calls, and only a
+command that parses is `eval`ed, all in one round trip. A command that does not parse (an unterminated quote, a here-doc without
 its end) therefore never reaches the shell's parser, and the shell stays usable.
 """
 
@@ -48,6 +48,7 @@ done
 
 STARTUP_SCRIPT = """\
 [ -f ~/.bashrc ] && . ~/.bashrc > /dev/null 2>&1 < /dev/null
+shopt -s extglob
 printf '%s%s%s\\n' '{prefix}' '{suffix}' "$$"
 """
 
@@ -61,19 +62,22 @@ printf '%s%s%s\\n' '{prefix}' '{suffix}' "$?"
 SYNTAX_ERROR = -2
 """The status the end marker carries when the command did not parse (bash's own codes are 0 to 255)."""
 
-# COMMAND_SCRIPT as data in a here-doc whose delimiter is unique, checked by `bash -n`, then run with `eval` in
-# the persistent shell (so `cd` and `export` carry over); bash's message and SYNTAX_ERROR if it does not parse.
+# COMMAND_SCRIPT as data in a here-doc whose delimiter is unique; the persistent shell parses it as the body of
+# a function it defines but never calls (parsing runs nothing, and needs no new process), and only if that
+# parses, runs it with `eval` (so `cd` and `export` carry over); else bash's message and SYNTAX_ERROR.
 CHECKED_SCRIPT = """\
-IFS= read -r -d '' __patchmix_cmd <<'{delimiter}'
+IFS= read -r -d '' __patchmix_cmd <<'{delimiter}' || :
 {{ :; {command}
 }} < /dev/null 2>&1
 {delimiter}
-if __patchmix_err=$(bash -O extglob -n 2>&1 <<< "$__patchmix_cmd"); then
+if eval "__patchmix_parse() {{ $__patchmix_cmd
+}}" 2>&1; then
+unset -f __patchmix_parse
 eval "$__patchmix_cmd"
-__patchmix_rc=$?; unset __patchmix_cmd __patchmix_err
+__patchmix_rc=$?; unset __patchmix_cmd
 printf '%s%s%s\\n' '{prefix}' '{suffix}' "$__patchmix_rc"
 else
-printf '%s\\n' "${{__patchmix_err:-bash: syntax error}}"; unset __patchmix_cmd __patchmix_err
+unset __patchmix_cmd
 printf '%s%s%s\\n' '{prefix}' '{suffix}' '{syntax_error}'
 fi
 """

@@ -64,9 +64,16 @@ class RayExecutor:
         self.busy: dict[str, int] = {node: 0 for node in self.nodes}
         self.refs: dict[str, object] = {}
         self.lock = threading.Lock()
-        self.coordinator = ray.remote(Coordinator).options(num_cpus=0).remote(provider_concurrency)
+        self.coordinator = ray.remote(Coordinator).options(num_cpus=0, scheduling_strategy=self.pin_here()).remote(
+            provider_concurrency)
         self.task = ray.remote(run_on_node)
         self.caps = dict(provider_concurrency)
+
+    def pin_here(self):
+        """Keeps the coordinator on this process's node: it lives and dies with the pipeline, not with a worker."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        return NodeAffinitySchedulingStrategy(self.ray.get_runtime_context().get_node_id(), soft=False)
 
     def find_docker_nodes(self) -> dict[str, float]:
         nodes = {node["NodeID"]: node["Resources"].get(CONTAINER_RESOURCE, 0) for node in self.ray.nodes()
