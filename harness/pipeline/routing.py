@@ -1,0 +1,92 @@
+"""Routed iterations: an iteration with `route: {file: routing.json, top: 2}` runs, for each instance, only the
+models the routing file names for it (the first `top` of them); every other model of the iteration gets a
+finished record instead of a run: exit status `skipped_routed`, no patch, cost 0. So resume counts it finished,
+it is scored as no patch, and the report counts it as a run saved.
+
+The routing file is data written by `patchmix route apply` (format `patchmix-routing/1`); this module reads it
+and never imports the route stage. An instance the file does not name runs every model of the iteration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness import exceptions as ex
+from harness.agent.trajectory import Trajectory, now
+from harness.exceptions import ConfigError
+from harness.pipeline.config import PipelineConfig
+
+if TYPE_CHECKING:  # rundir imports load, which reads routing files through this module
+    from harness.pipeline.rundir import RunDir
+
+logger = logging.getLogger("patchmix")
+FORMAT = "patchmix-routing/1"
+
+
+def resolve_route_files(config: PipelineConfig, base: Path) -> None:
+    """Each routing file is taken relative to the config's folder, read once, and checked against the models."""
+    for number, spec in enumerate(config.iterations, start=1):
+        if spec.route is None:
+            continue
+        path = Path(spec.route.file)
+        path = path if path.is_absolute() else (base / path).resolve()
+        spec.route.file = str(path)
+        routing = read_routing(str(path))
+        for instance_id, entry in routing.items():
+            unknown = [m for m in entry if m not in spec.models]
+            if unknown:
+                raise ConfigError(f"config key iterations[{number}].route.file: {path} routes {instance_id} to "
+                                  f"{unknown[0]!r}, not a model of that iteration ({', '.join(spec.models)}); "
+                                  "route with `patchmix route apply --label NAME=LABEL`")
+
+
+@lru_cache(maxsize=16)
+def read_routing(path: str) -> dict[str, tuple[str, ...]]:
+    """{instance_id: routed labels, best first} from a routing file; one line names what is wrong."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"routing file {path}: cannot read it ({error.strerror}); "
+                          "write one with `patchmix route apply`") from error
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"routing file {path}: not JSON ({error.msg}, line {error.lineno})") from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("instances"), dict):
+        raise ConfigError(f"routing file {path}: not of format {FORMAT}; write one with `patchmix route apply`")
+    return {i: tuple(entry["models"]) for i, entry in data["instances"].items()}
+
+
+def get_routed(config: PipelineConfig, iteration: int, instance_id: str) -> tuple[str, ...] | None:
+    """The labels that run this instance in this iteration, or None when the iteration is not routed for it."""
+    rule = config.iterations[iteration - 1].route
+    if rule is None:
+        return None
+    routed = read_routing(rule.file).get(instance_id)
+    if routed is None:
+        return None
+    return routed[:rule.top] if rule.top else routed
+
+
+def skip_unrouted(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> int:
+    """Write skip records for this instance's unfinished runs of models it is not routed to; returns how many."""
+    from harness.pipeline.rundir import get_model_name
+
+    routed = get_routed(config, iteration, instance_id)
+    if routed is None:
+        return 0
+    labels = [label for label in config.iterations[iteration - 1].models
+              if label not in routed and not rundir.is_finished(iteration, label, instance_id)]
+    for label in labels:
+        header = {"instance_id": instance_id, "model_name_or_path": get_model_name(config.name, iteration, label),
+                  "run": config.name, "iteration": iteration, "model": label}
+        Trajectory(rundir.get_traj_path(iteration, label, instance_id), header).save(
+            exit_status=ex.SKIPPED_ROUTED, cost=0.0, steps=0, tokens_in=0, tokens_out=0,
+            exit_detail=f"not run: the routing sends this instance to {', '.join(routed)}", patch="",
+            patch_label=None, patch_dropped=[], routed_models=list(routed), finished_at=now())
+    if labels:
+        logger.info("iteration %d %s: routed to %s, %d runs not started", iteration, instance_id,
+                    ", ".join(routed), len(labels))
+    return len(labels)
