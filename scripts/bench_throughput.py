@@ -1,17 +1,23 @@
-"""Pipeline throughput: a 40-run batch (8 model labels x 5 bundled tasks, one iteration) with 1, 4 and 8 workers
-against a scripted model that answers each call after 1 s (two calls per run: `bash`, then `submit`).
+"""Pipeline throughput: a 40-run batch (8 model labels x 5 bundled tasks, one iteration) for 1, 2, 4, 8 and 16
+workers against a scripted model that answers each call after 1 s (two calls per run: `bash`, then `submit`),
+with the ideal beside each figure (every worker busy with model calls only, no harness or container time).
 
-    python scripts/bench_throughput.py [--workers 1 4 8] [--delay 1.0]
+    python scripts/bench_throughput.py [--workers 1 2 4 8 16] [--delay 1.0] [--json bench_throughput.json]
+                                       [--png bench_throughput.png] [--executor local|ray] [--address ADDR]
 
-Prints runs per minute for each worker count. Needs Docker and the bundled images (scripts/setup.sh).
+Prints a table, writes JSON and a PNG. Needs Docker and the bundled images (scripts/setup.sh).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import math
 import os
 import tempfile
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import yaml
@@ -19,12 +25,15 @@ import yaml
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("BENCH_API_KEY", "sk-bench-not-a-real-key")
 
+from rich.console import Console  # noqa: E402
+
+from harness.demo.scripted import ScriptedServer  # noqa: E402
 from harness.pipeline.launch import run_pipeline  # noqa: E402
 from harness.pipeline.progress import Progress  # noqa: E402
-from harness.demo.scripted import ScriptedServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = [f"m{i}" for i in range(1, 9)]
+CALLS = 2
 
 
 def make_script(delay: float) -> dict:
@@ -33,34 +42,78 @@ def make_script(delay: float) -> dict:
     return {"models": {"bench": [{"match": "", "replies": replies}]}}
 
 
-def make_config(api_base: str, workers: int) -> dict:
+def make_config(api_base: str, workers: int, executor: dict) -> dict:
     model = {"name": "openai/bench", "api_base": api_base, "api_key_env": "BENCH_API_KEY",
              "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6}
     return {"name": f"bench-w{workers}", "dataset": {"path": str(ROOT / "tasks" / "bundled.jsonl")},
-            "models": {label: model for label in LABELS}, "iterations": [{"models": LABELS}], "workers": workers}
+            "models": {label: model for label in LABELS}, "iterations": [{"models": LABELS}], "workers": workers,
+            "executor": executor}
 
 
-def time_batch(workers: int, delay: float, folder: Path) -> float:
+def time_batch(workers: int, delay: float, folder: Path, executor: dict) -> float:
     with ScriptedServer(make_script(delay)) as server:
         path = folder / f"w{workers}.yaml"
-        path.write_text(yaml.safe_dump(make_config(server.api_base, workers)))
+        path.write_text(yaml.safe_dump(make_config(server.api_base, workers, executor)))
         start = time.monotonic()
-        run_pipeline(path, runs_dir=folder / "runs", progress=Progress(live=False, console=None))
+        with redirect_stdout(io.StringIO()):
+            run_pipeline(path, runs_dir=folder / "runs", progress=Progress(Console(file=io.StringIO()), live=False))
         return time.monotonic() - start
+
+
+def get_ideal(runs: int, workers: int, delay: float) -> float:
+    """Runs per minute if every worker did nothing but wait for the model."""
+    return runs / (math.ceil(runs / workers) * CALLS * delay) * 60
+
+
+def write_png(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workers = [row["workers"] for row in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(workers, [row["runs_per_min"] for row in rows], "o-", label="patchmix")
+    ax.plot(workers, [row["ideal_runs_per_min"] for row in rows], "--", color="grey", label="ideal (model time only)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(workers, [str(w) for w in workers])
+    ax.set_xlabel("workers")
+    ax.set_ylabel("runs per minute")
+    ax.set_title(f"{rows[0]['runs']} runs, {CALLS} calls of {rows[0]['delay']:g} s each, {os.cpu_count()} cores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument("--address", help="with --executor ray: the cluster (default: auto)")
+    parser.add_argument("--json", default="bench_throughput.json")
+    parser.add_argument("--png", default="bench_throughput.png")
     args = parser.parse_args()
     runs = len(LABELS) * 5
+    executor = {"kind": args.executor, "address": args.address}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        results = [(w, time_batch(w, args.delay, Path(tmp))) for w in args.workers]
-    print(f"\n{runs} runs, 2 model calls each, {args.delay:g} s per call, {os.cpu_count()} cores")
-    print("workers  wall (s)  runs/min")
-    for workers, seconds in results:
-        print(f"{workers:>7}  {seconds:>8.1f}  {runs / seconds * 60:>8.1f}")
+        for workers in args.workers:
+            seconds = time_batch(workers, args.delay, Path(tmp), executor)
+            rate, ideal = runs / seconds * 60, get_ideal(runs, workers, args.delay)
+            rows.append({"workers": workers, "runs": runs, "delay": args.delay, "wall_seconds": round(seconds, 2),
+                         "runs_per_min": round(rate, 2), "ideal_runs_per_min": round(ideal, 2),
+                         "fraction_of_ideal": round(rate / ideal, 3)})
+            print(f"{workers} workers: {seconds:.1f} s", flush=True)
+    print(f"\n{runs} runs, {CALLS} model calls each, {args.delay:g} s per call, {os.cpu_count()} cores, "
+          f"executor {args.executor}")
+    print("workers  wall (s)  runs/min  ideal  of ideal")
+    for row in rows:
+        print(f"{row['workers']:>7}  {row['wall_seconds']:>8.1f}  {row['runs_per_min']:>8.1f}  "
+              f"{row['ideal_runs_per_min']:>5.0f}  {row['fraction_of_ideal']:>8.0%}")
+    Path(args.json).write_text(json.dumps({"cores": os.cpu_count(), "executor": args.executor, "rows": rows}, indent=2))
+    write_png(rows, Path(args.png))
+    print(f"figures in {args.json}, chart in {args.png}")
 
 
 if __name__ == "__main__":
