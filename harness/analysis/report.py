@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.analysis.selection import read_selection, render_selection
 from harness.analysis import tables as an
 from harness.analysis import charts
 from harness.durations import format_duration
@@ -19,8 +20,8 @@ from harness.analysis.integrity import render_integrity, summarise_integrity
 from harness.analysis.denominator import describe_denominator
 from harness.analysis.runread import read_run
 from harness.analysis.summary import build_summary, get_iteration_sets
-from harness.analysis.spend import render_spend
 from harness.analysis.site import write_site
+from harness.analysis.spend import render_spend
 def write_charts(summary: dict, out_dir: Path) -> dict[str, str]:
     """Draw every chart the summary has data for; returns chart name -> file name inside `out_dir`."""
     made = {}
@@ -77,7 +78,8 @@ def render_summary(summary: dict) -> str:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in summary["notes"]))
     parts += [render_iterations(summary), render_models(summary)]
     parts += [render_overlap(entry, summary["charts"]) for entry in summary["iterations"] if entry["overlap"]]
-    parts += [render_changes(summary), render_oracle(summary), render_exit_statuses(summary), render_cost(summary),
+    parts += [render_changes(summary), render_oracle(summary), render_selection(summary),
+              render_exit_statuses(summary), render_cost(summary),
               render_spend(summary)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
@@ -224,6 +226,7 @@ def write_report(run_dir: Path) -> Path:
     out_dir = run_dir / "report"
     summary["charts"] = write_charts(summary, out_dir)
     summary["integrity"] = summarise_integrity(run_dir)
+    summary["selection"] = read_selection(run_dir)
     write_json_atomic(out_dir / "summary.json", summary)
     write_text_atomic(out_dir / "summary.md", render_summary(summary) + render_integrity_part(summary))
     write_site(run_dir)  # report/site/: the run browser, built from the files above

@@ -103,6 +103,9 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     write_jsonl_atomic(out / "reasons.jsonl", [p.get_reasons() for p in picks])
     save_selector(selector, out / "selector.json")
     resolved = [p.chosen.resolved for p in picks if p.chosen.resolved is not None]
+    write_json_atomic(out / "summary.json", {"picked": len(picks), "scored": len(resolved),
+                                             "resolved": sum(resolved), "selector": origin,
+                                             "executed": bool(dataset)})
     verdict = f"; {sum(resolved)} of {len(resolved)} scored picks resolve" if resolved else ""
     return (f"{len(picks)} instances picked among {len(selector.systems)} systems, selector {origin}{verdict}\n"
             f"predictions {out / 'preds.jsonl'}, reasons {out / 'reasons.jsonl'}, selector {out / 'selector.json'}")
