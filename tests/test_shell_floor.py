@@ -70,3 +70,9 @@ def test_command_with_the_helper_names_still_runs(env):
     result = env.execute("x='__patchmix_cmd'; echo \"$x\" && echo 'EOF' && printf '%s\\n' \"a\\\\b\"")
     assert result.output == "__patchmix_cmd\nEOF\na\\b\n"
     assert env.execute("echo $x").output == "__patchmix_cmd\n"
+
+
+@pytest.mark.docker
+def test_extglob_patterns_parse_and_run(env):
+    result = env.execute("cd /tmp && touch ga.x gb.x gc.y && ls @(ga|gb).x && rm -f g?.?")
+    assert result.exit_code == 0 and result.output == "ga.x\ngb.x\n"

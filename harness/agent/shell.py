@@ -52,19 +52,14 @@ shopt -s extglob
 printf '%s%s%s\\n' '{prefix}' '{suffix}' "$$"
 """
 
-# The `:` makes an empty or comment-only command a valid group; it stays on line 1 so line numbers match.
-COMMAND_SCRIPT = """\
-{{ :; {command}
-}} < /dev/null 2>&1
-printf '%s%s%s\\n' '{prefix}' '{suffix}' "$?"
-"""
-
 SYNTAX_ERROR = -2
 """The status the end marker carries when the command did not parse (bash's own codes are 0 to 255)."""
 
-# COMMAND_SCRIPT as data in a here-doc whose delimiter is unique; the persistent shell parses it as the body of
-# a function it defines but never calls (parsing runs nothing, and needs no new process), and only if that
-# parses, runs it with `eval` (so `cd` and `export` carry over); else bash's message and SYNTAX_ERROR.
+# The command, in a group that reads /dev/null and merges stderr, as data in a here-doc whose delimiter is unique
+# (the `:` makes an empty or comment-only command a valid group; it stays on line 1 so line numbers match). The
+# persistent shell parses it as the body of a function it defines but never calls (parsing runs nothing and
+# needs no new process), and only if that parses runs it with `eval` (so `cd` and `export` carry over); else
+# bash's message and SYNTAX_ERROR.
 CHECKED_SCRIPT = """\
 IFS= read -r -d '' __patchmix_cmd <<'{delimiter}' || :
 {{ :; {command}
@@ -127,15 +122,6 @@ class PersistentShell:
         if pid is None:
             raise InfraError(f"the bash shell did not start within {timeout:g} s; check that the image has bash")
         self.pid = pid
-
-    def check_syntax(self, command: str) -> str | None:
-        """bash's message if the command does not parse, else None. Runs apart from the persistent shell, in an
-        exec of its own; `run` checks in the same round trip and needs no call to this."""
-        script = COMMAND_SCRIPT.format(command=command, prefix="p", suffix="s").encode()
-        result = run_exec(self.api, self.container_id, ["bash", "-O", "extglob", "-n"], stdin=script, timeout=30)
-        if result.exit_code == 0:
-            return None
-        return result.combined.decode("utf-8", errors="replace").strip() or "bash: syntax error"
 
     def run(self, command: str, timeout: float, limit: int) -> ShellOutput:
         """Checks the command's syntax and runs it if it parses, in one round trip; on timeout kills its
