@@ -26,10 +26,12 @@ MODEL_UNAVAILABLE = "model_unavailable"
 fix the key or the name and rerun to redo these runs."""
 # Not an agent run: the pipeline carried an agreed patch forward instead of running (skip_if_agreed).
 SKIPPED_AGREED = "skipped_agreed"
+# Not an agent run: a routed iteration did not send this instance to this model (`route`).
+SKIPPED_ROUTED = "skipped_routed"
 
 EXIT_STATUSES = (
     SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, STUCK_LIMIT,
-    INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED, PROVIDER_ERROR, HARNESS_ERROR, MODEL_UNAVAILABLE,
+    INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED, SKIPPED_ROUTED, PROVIDER_ERROR, HARNESS_ERROR, MODEL_UNAVAILABLE,
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
 RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from harness.analysis import tables as an
 from harness.analysis.runread import Cell
-from harness.exceptions import SKIPPED_AGREED
+from harness.exceptions import SKIPPED_AGREED, SKIPPED_ROUTED
 
 
 def is_skipped(info: dict) -> bool:
-    return info.get("exit_status") == SKIPPED_AGREED
+    """Not run: an agreed patch carried forward, or a routed iteration sent the instance to other models."""
+    return info.get("exit_status") in (SKIPPED_AGREED, SKIPPED_ROUTED)
+
+
+def count_routed(infos) -> int:
+    return sum(info.get("exit_status") == SKIPPED_ROUTED for info in infos)
 
 
 def get_mean_run_cost(infos: list[dict]) -> float | None:
@@ -35,6 +40,8 @@ def summarise_cell_spend(cell: Cell, row: dict, iteration_mean: float | None) ->
         "iteration": cell.iteration, "model": cell.model, "cost": round(cost, 6),
         "runs": len(infos) - len(skipped), "skipped": len(skipped), "skipped_ids": skipped,
         "saved_estimate": None if mean is None else round(mean * len(skipped), 6),
+        "routed": count_routed(infos),
+        "routed_saved_estimate": None if mean is None else round(mean * count_routed(infos), 6),
         "skipped_resolved": None if resolved is None else len(resolved & set(skipped)),
         "resolved_skipped_ids": sorted((resolved or set()) & set(skipped)),
         "no_patch_cost": round(no_patch, 6), "no_patch_share": an.divide_or_none(no_patch, cost),
@@ -50,6 +57,8 @@ def summarise_iteration_spend(entry: dict, cells: list[dict]) -> dict:
         "iteration": entry["iteration"], "cost": entry["cost"], "resolved_by_any": entry["resolved_by_any"],
         "cost_per_resolved": entry["cost_per_resolved"],
         "runs": sum(c["runs"] for c in cells), "skipped_runs": sum(c["skipped"] for c in cells),
+        "routed_runs": sum(c.get("routed", 0) for c in cells),
+        "routed_saved_estimate": round(sum(c.get("routed_saved_estimate") or 0 for c in cells), 6),
         "skipped_instances": len(skipped_ids),
         "skipped_instances_resolved": len(get_skipped_resolved(cells)) if evaluated else None,
         "saved_estimate": None if None in saved else round(sum(saved), 6),
@@ -93,6 +102,8 @@ def summarise_spend(cells: list[Cell], rows: list[dict], iterations: list[dict])
     return {"cells": cell_rows, "iterations": per_iteration, "models": summarise_models(rows, cell_rows),
             "no_patch_cost": round(no_patch, 6), "no_patch_share": an.divide_or_none(no_patch, total),
             "skipped_runs": sum(e["skipped_runs"] for e in per_iteration),
+            "routed_runs": sum(e.get("routed_runs", 0) for e in per_iteration),
+            "routed_saved_estimate": round(sum(e.get("routed_saved_estimate") or 0 for e in per_iteration), 6),
             "saved_estimate": sum(e["saved_estimate"] or 0 for e in per_iteration)}
 
 
@@ -115,16 +126,28 @@ def render_spend(summary: dict) -> str:
              f"{e['skipped_instances_resolved']} of {e['skipped_instances']}" if e["skipped_instances"] else "–")
             for e in spend["iterations"]]
     headers = ("iteration", "cost", "resolved by any model", "$ / resolved", "spend with no patch", "runs",
-               "runs skipped (agreed)", "$ saved (est.)", "skipped instances resolved")
+               "runs skipped (agreed or routed)", "$ saved (est.)", "skipped instances resolved")
     models = [(m["model"], ", ".join(map(str, m["iterations"])), an.format_dollars(m["cost"]), m["resolved"],
                an.format_dollars(m["cost_per_resolved"]), format_share(m["no_patch_share"])) for m in spend["models"]]
+    agreed = spend["skipped_runs"] - spend.get("routed_runs", 0)
     text = (f"{format_share(spend['no_patch_share'])} of the spend went to runs that ended without a patch."
-            + (f" Skipping instances whose earlier patches agreed saved {format_runs(spend['skipped_runs'])}, about "
-               f"{an.format_dollars(spend['saved_estimate'])} (each skipped run priced at the mean cost of the runs "
-               "its model did in that iteration); a skipped run's carried-forward patch counts, at no cost, for "
-               "what it resolves." if spend["skipped_runs"] else ""))
+            + render_routed(spend)
+            + (f" Skipping instances whose earlier patches agreed saved {format_runs(agreed)}, about "
+               f"{an.format_dollars(spend['saved_estimate'] - spend.get('routed_saved_estimate', 0))} (each skipped "
+               "run priced at the mean cost of the runs its model did in that iteration); a skipped run's "
+               "carried-forward patch counts, at no cost, for what it resolves." if agreed else ""))
     return "\n\n".join([
         "## Spend per resolved instance", text, an.make_markdown_table(headers, rows),
         an.make_markdown_table(("model", "iterations", "cost", "resolved (sum over iterations)", "$ / resolved",
                                 "spend with no patch"), models),
     ])
+
+
+def render_routed(spend: dict) -> str:
+    """A sentence on what routing saved, or nothing when no iteration was routed."""
+    routed = spend.get("routed_runs", 0)
+    if not routed:
+        return ""
+    return (f" Routing ran each instance only on its routed models: {format_runs(routed)} not started against "
+            f"running every model, about {an.format_dollars(spend['routed_saved_estimate'])} saved (each priced at "
+            "the mean cost of the runs its model did in that iteration).")

@@ -44,6 +44,18 @@ class SkipIfAgreedConfig(Strict):
     min_models: int = Field(2, ge=1)
 
 
+class RouteConfig(Strict):
+    """Run each instance only on the models a routing file names for it (written by `patchmix route apply`)."""
+
+    file: str
+    """The routing file (JSON, format patchmix-routing/1), relative to the config file's folder."""
+    top: int | None = Field(None, ge=1)
+    """Keep the first `top` routed models of each instance (best first); None: every model the file names."""
+    samples: dict[str, list[str]] = Field(default_factory=dict)
+    """More samples of a routed model: {routed label: [labels that run too when it is routed]}, e.g. the same
+    model at temperature 1 under other labels (seed 003's repeated sampling)."""
+
+
 class IterationConfig(Strict):
     models: list[str]
     """Labels of the models (keys of `models`) that each work every instance in this iteration."""
@@ -61,6 +73,8 @@ class IterationConfig(Strict):
     summaries instead, or both."""
     skip_if_agreed: SkipIfAgreedConfig | None = None
     """Skip an instance whose drawn-on patches agree (see SkipIfAgreedConfig); its agreed patch carries forward."""
+    route: RouteConfig | None = None
+    """Run each instance only on its routed models; the others get a `skipped_routed` record (see RouteConfig)."""
 
 
 class ImagesConfig(Strict):

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from harness import exceptions as ex
 
 from harness.pipeline.agreement import skip_agreed
+from harness.pipeline.routing import skip_unrouted
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.executors import LocalExecutor
 from harness.pipeline.ledger import LEDGER_NAME, Budget, Ledger
 from harness.pipeline.outcomes import ModelStops
 from harness.pipeline.earlier import make_candidate
-from harness.agent.container import remove_own_containers
 from harness.agent.model import get_provider
 from harness.pipeline.rundir import RunDir, get_model_name
-from harness.agent.run import run_instance
 
 logger = logging.getLogger("patchmix")
 
@@ -55,6 +54,7 @@ def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows:
     """(jobs to run, finished infos, waiting (label, instance_id) pairs) of one iteration."""
     jobs, finished, waiting = [], [], []
     for row in rows:
+        skip_unrouted(config, rundir, iteration, row["instance_id"])
         skip_agreed(config, rundir, iteration, row["instance_id"])
         for label in config.iterations[iteration - 1].models:
             if rundir.is_finished(iteration, label, row["instance_id"]):

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from harness.pipeline.routing import resolve_route_files
 from harness.pipeline.config import PipelineConfig
 from harness.exceptions import ConfigError
 from harness.agent.prompts import find_template, get_search_path
@@ -54,6 +55,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
     resolve_dataset_path(config, path.parent)
     resolve_prompts_dir(config, path.parent)
     check_pipeline(config)
+    resolve_route_files(config, path.parent)
     return config
 
 

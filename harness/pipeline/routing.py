@@ -36,6 +36,11 @@ def resolve_route_files(config: PipelineConfig, base: Path) -> None:
         path = path if path.is_absolute() else (base / path).resolve()
         spec.route.file = str(path)
         routing = read_routing(str(path))
+        extra = [label for labels in spec.route.samples.values() for label in labels]
+        for label in [*spec.route.samples, *extra]:
+            if label not in spec.models:
+                raise ConfigError(f"config key iterations[{number}].route.samples: {label!r} is not a model of that "
+                                  f"iteration ({', '.join(spec.models)})")
         for instance_id, entry in routing.items():
             unknown = [m for m in entry if m not in spec.models]
             if unknown:
@@ -67,7 +72,8 @@ def get_routed(config: PipelineConfig, iteration: int, instance_id: str) -> tupl
     routed = read_routing(rule.file).get(instance_id)
     if routed is None:
         return None
-    return routed[:rule.top] if rule.top else routed
+    routed = routed[:rule.top] if rule.top else routed
+    return tuple(dict.fromkeys(s for label in routed for s in (label, *rule.samples.get(label, []))))
 
 
 def skip_unrouted(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> int:

