@@ -76,3 +76,18 @@ def test_command_with_the_helper_names_still_runs(env):
 def test_extglob_patterns_parse_and_run(env):
     result = env.execute("cd /tmp && touch ga.x gb.x gc.y && ls @(ga|gb).x && rm -f g?.?")
     assert result.exit_code == 0 and result.output == "ga.x\ngb.x\n"
+
+
+@pytest.mark.docker
+def test_environments_leave_no_sockets_open(bundled_rows):
+    import gc
+    import os
+
+    image = next(iter(bundled_rows.values()))["image"]
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(4):
+        with Environment(image, CONFIG) as environment:
+            environment.execute("true")
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # not a docker client's sockets per run

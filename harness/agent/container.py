@@ -68,6 +68,8 @@ class Environment:
         self.config = config
         self.labels = labels or {}
         self.client = client
+        self.own_client = client is None
+        """A client this Environment made is closed with it (else every run would leave its sockets open)."""
         self.base_commit = base_commit
         """When given, the history after it is removed at start (see `harness.agent.prepare`)."""
         self.container = None
@@ -182,6 +184,13 @@ class Environment:
 
     def close(self) -> None:
         """Stops the shell and removes the container; safe to call more than once."""
+        try:
+            self._remove_container()
+        finally:
+            if self.own_client and self.client is not None:
+                self.client.close()
+
+    def _remove_container(self) -> None:
         if self.shell is not None:
             self.shell.close()
             self.shell = None
