@@ -27,6 +27,7 @@ os.environ.setdefault("BENCH_API_KEY", "sk-bench-not-a-real-key")
 
 from rich.console import Console  # noqa: E402
 
+from harness.agent.trajectory import read_info  # noqa: E402
 from harness.demo.scripted import ScriptedServer  # noqa: E402
 from harness.pipeline.launch import run_pipeline  # noqa: E402
 from harness.pipeline.progress import Progress  # noqa: E402
@@ -48,6 +49,15 @@ def make_config(api_base: str, workers: int, executor: dict) -> dict:
     return {"name": f"bench-w{workers}", "dataset": {"path": str(ROOT / "tasks" / "bundled.jsonl")},
             "models": {label: model for label in LABELS}, "iterations": [{"models": LABELS}], "workers": workers,
             "executor": executor}
+
+
+def count_statuses(run_dir: Path) -> dict:
+    """Exit statuses of the batch's runs: a fast batch of failed runs is no throughput."""
+    counts: dict = {}
+    for path in run_dir.glob("iter_1/*/*.traj.json"):
+        status = read_info(path).get("exit_status")
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def time_batch(workers: int, delay: float, folder: Path, executor: dict) -> float:
@@ -101,10 +111,12 @@ def main() -> None:
         for workers in args.workers:
             seconds = time_batch(workers, args.delay, Path(tmp), executor)
             rate, ideal = runs / seconds * 60, get_ideal(runs, workers, args.delay)
+            statuses = count_statuses(Path(tmp) / "runs" / f"bench-w{workers}")
             rows.append({"workers": workers, "runs": runs, "delay": args.delay, "wall_seconds": round(seconds, 2),
+                         "exit_statuses": statuses,
                          "runs_per_min": round(rate, 2), "ideal_runs_per_min": round(ideal, 2),
                          "fraction_of_ideal": round(rate / ideal, 3)})
-            print(f"{workers} workers: {seconds:.1f} s", flush=True)
+            print(f"{workers} workers: {seconds:.1f} s, exit statuses {statuses}", flush=True)
     print(f"\n{runs} runs, {CALLS} model calls each, {args.delay:g} s per call, {os.cpu_count()} cores, "
           f"executor {args.executor}")
     print("workers  wall (s)  runs/min  ideal  of ideal")
