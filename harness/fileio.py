@@ -12,12 +12,17 @@ from harness.secrets import redact
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` (secrets redacted) to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    write_raw_atomic(path, redact(text))
+
+
+def write_raw_atomic(path: Path, text: str) -> None:
+    """The same without redacting, for text that is already masked (or that masking must not rewrite)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(redact(text))
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)

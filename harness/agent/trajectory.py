@@ -12,12 +12,11 @@ killed at any moment, the header with every step whose line was written in full 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.fileio import write_raw_atomic
 from harness.secrets import redact_data
 
 TRAJECTORY_FORMAT = "patchmix-traj-1"
@@ -33,22 +32,6 @@ def get_steps_path(path: Path) -> Path:
     path = Path(path)
     stem = path.name[:-len(".json")] if path.name.endswith(".json") else path.name
     return path.with_name(stem + STEPS_SUFFIX)
-
-
-def write_raw_atomic(path: Path, text: str) -> None:
-    """Temporary file beside `path`, fsync, rename; `text` is already masked."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dump(data) -> str:
