@@ -30,6 +30,8 @@ class State:
 
 traj = Trajectory(sys.argv[1], {"instance_id": "x", "config": {"k": 1}})
 state = State()
+traj.save(state)
+print("ready", flush=True)
 for number in range(1, 10_000):
     state.messages.append({"role": "assistant", "content": "m%d " % number + "y" * 3000})
     state.messages.append({"role": "tool", "content": "o%d" % number})
@@ -52,8 +54,9 @@ class State:
 
 
 def kill_after(path, seconds: float) -> int:
-    """Runs the writer, SIGKILLs it after `seconds`, returns the last step it reported finished."""
+    """Runs the writer, SIGKILLs it `seconds` after its first save, returns the last step it reported finished."""
     process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"  # the clock starts once the writer's imports are done
     time.sleep(seconds)
     os.kill(process.pid, signal.SIGKILL)
     out, _ = process.communicate()
