@@ -77,11 +77,18 @@ def dataset(rows, tmp_path_factory):
 
 
 def score(predictions: list[dict], dataset: Path, tmp_path: Path, name: str) -> dict:
-    from harness.scoring.harness import evaluate_predictions
+    from harness.scoring.harness import EvaluationFailed, evaluate_predictions
 
     preds = tmp_path / f"{name}.jsonl"
     write_jsonl_atomic(preds, predictions)
-    return evaluate_predictions(preds, dataset, f"integrity-{name}", tmp_path / "scratch", workers=2, timeout=300)
+    try:
+        return evaluate_predictions(preds, dataset, f"integrity-{name}", tmp_path / "scratch", workers=2, timeout=300)
+    except EvaluationFailed as error:
+        # swebench's make_run_report lists every container on the host; one removed meanwhile by another process
+        # (a 404) crashes it after the instances were graded. The same run id resumes from their stored reports.
+        if "404 Client Error" not in str(error):
+            raise
+        return evaluate_predictions(preds, dataset, f"integrity-{name}", tmp_path / "scratch", workers=2, timeout=300)
 
 
 # ---------------------------------------------------------------- exact patches
