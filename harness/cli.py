@@ -66,7 +66,7 @@ def cmd_evaluate(args) -> int:
     from harness.scoring.run import evaluate_run
 
     evaluate_run(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
-                 max_retries=args.max_retries)
+                 max_retries=args.max_retries, executor=args.executor, address=args.address)
     return 0
 
 
@@ -175,6 +175,9 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workers", type=int, default=2, help="predictions files scored at once")
     evaluate.add_argument("--repeat", type=int, default=1, help="score K times and list verdicts that flip")
     evaluate.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
+    evaluate.add_argument("--executor", choices=["local", "ray"], default="local",
+                          help="ray: each harness call on a node of the Ray cluster (README: Running on a cluster)")
+    evaluate.add_argument("--address", help="with --executor ray: the cluster, e.g. 10.0.0.1:6379 (default: auto)")
     evaluate.add_argument("--max-retries", type=int, default=2,
                           help="times an evaluation error is scored again before it is given up")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -166,3 +166,25 @@ def test_provider_cap_and_budget_hold_across_nodes(cluster, tmp_path):
     ended = [e for e in ledger if e.get("event") == "end"]
     assert len(ended) == sum(info.get("steps") or 0 for info in infos.values())  # every node's calls reached it
     assert abs(sum(e.get("cost") or 0 for e in ended) - sum(i.get("cost") or 0 for i in infos.values())) < 1e-9
+
+
+@pytest.mark.docker
+def test_evaluate_on_the_cluster_gives_the_local_verdicts(cluster, tmp_path):
+    import shutil
+
+    from harness.scoring.run import evaluate_run
+
+    with ScriptedServer(make_demo_script(load_rows())) as server:
+        run_dir = run(make_config(server.api_base, name="scored", iterations=[{"models": ["fixer", "breaker"]}]),
+                      tmp_path, "local")
+    copy = tmp_path / "runs" / "scored-copy"
+    shutil.copytree(run_dir, copy)
+    local = evaluate_run(run_dir, workers=2, log=lambda *a: None)
+    on_ray = evaluate_run(copy, workers=2, log=lambda *a: None, executor="ray")
+    for key in ("iter_1/fixer", "iter_1/breaker"):
+        mine = json.loads((copy / "eval" / key / "report.json").read_text())
+        theirs = json.loads((run_dir / "eval" / key / "report.json").read_text())
+        assert sorted(mine["resolved_ids"]) == sorted(theirs["resolved_ids"])
+        assert sorted(mine["unresolved_ids"]) == sorted(theirs["unresolved_ids"])
+    assert local["harness_calls"] == on_ray["harness_calls"] == 2
+    assert list((copy / "eval" / "scratch" / "logs" / "run_evaluation").iterdir())  # the nodes' logs came back

@@ -60,13 +60,15 @@ class Settings:
     max_retries: int
     log: Callable[[str], None]
     cache: Path
+    evaluate: Callable[..., dict] = evaluate_predictions
+    """The harness call: `evaluate_predictions` here, or its Ray counterpart (`harness.scoring.cluster`)."""
 
 
 # ---------------------------------------------------------------- entry point
 
 
 def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int = 1800, log=print,
-                 max_retries: int = MAX_RETRIES) -> dict:
+                 max_retries: int = MAX_RETRIES, executor: str = "local", address: str | None = None) -> dict:
     """Bring the evaluation of every predictions file of `run_dir` up to date; return the summary.
 
     `workers` predictions files are scored at once (one harness worker each, or a share of `workers` when
@@ -79,7 +81,8 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     dataset, split = get_dataset(config, run_dir)
     settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
                         scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
-                        max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache")
+                        max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache",
+                        evaluate=get_evaluator(executor, address))
     scorers = [FileScoring(preds, settings) for preds in files]
     busy = sum(not scorer.is_current() for scorer in scorers)
     parallel = max(1, min(workers, busy))
@@ -91,6 +94,15 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     for line in format_summary(summary):
         log(line)
     return summary
+
+
+def get_evaluator(executor: str, address: str | None) -> Callable[..., dict]:
+    """The harness call: here, or on the nodes of a Ray cluster (`--executor ray`)."""
+    if executor == "ray":
+        from harness.scoring.cluster import make_cluster_evaluator
+
+        return make_cluster_evaluator(address)
+    return evaluate_predictions
 
 
 # ---------------------------------------------------------------- the run folder
@@ -303,9 +315,9 @@ class FileScoring:
         self.settings.log(f"{self.preds.key}: scoring {what} under run id {run_id}")
         total = len(instance_ids) if instance_ids else self.count
         with ProgressWatch(self.settings.scratch, run_id, total, self.settings.log, prefix=f"{self.preds.key}: "):
-            report = evaluate_predictions(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
-                                          workers=self.workers, timeout=self.settings.timeout,
-                                          instance_ids=instance_ids, split=self.settings.split)
+            report = self.settings.evaluate(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
+                                            workers=self.workers, timeout=self.settings.timeout,
+                                            instance_ids=instance_ids, split=self.settings.split)
         self.meta.pop("crash", None)
         return report
 
