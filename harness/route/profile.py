@@ -4,8 +4,9 @@ in each cluster, smoothed toward its rate over all instances.
 The expected resolve rate of a model set S for an instance in cluster c is
 `(solved_c(S) + shrink * rate(S)) / (n_c + shrink)`, where solved_c(S) counts the cluster's fitted instances
 that some model of S resolved, and rate(S) is the share of all fitted instances S resolved. A small cluster
-thus says little, and a set is valued by its coverage, not by the sum of its members' rates. K is chosen by
-an inner held-out score on the fitted instances only.
+thus says little. Top-n routing sends an instance to its cluster's best model plus that model's best complement
+(by coverage, not by the members' own rates) on all fitted instances. K is chosen by an inner held-out score
+on the fitted instances only.
 """
 
 from __future__ import annotations
@@ -95,11 +96,33 @@ def expected_rates(profile: Profile, clusters: np.ndarray, sets: list[tuple[int,
 
 
 def route_sets(profile: Profile, clusters: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each cluster given: the best set of `size` models (instances x size) and its expected rate."""
-    sets = candidate_sets(profile, size)
-    rates = expected_rates(profile, clusters, sets)
-    best = rates.argmax(1)
-    return np.array([sets[b] for b in best]), rates[np.arange(len(clusters)), best]
+    """For each cluster given: `size` models (instances x size) and the set's expected rate.
+
+    The first is the cluster's best model; the others are the best complement of that model on all fitted
+    instances (per-cluster coverage of whole sets overfits: held out it does worse than a fixed set)."""
+    singles = candidate_sets(profile, 1)
+    rates = expected_rates(profile, clusters, singles)
+    first = rates.argmax(1)
+    completed = {int(m): complete_set(profile.results, int(m), size) for m in set(first.tolist())}
+    sets = [completed[int(m)] for m in first]
+    expected = [expected_rates(profile, np.array([c]), [s])[0, 0] for c, s in zip(clusters, sets)]
+    return np.array(sets), np.array(expected)
+
+
+def complete_set(results: np.ndarray, first: int, size: int) -> tuple[int, ...]:
+    """`first` and the `size - 1` other models that cover most of the fitted instances with it."""
+    others = [m for m in range(results.shape[1]) if m != first]
+    if size <= 1:
+        return (first,)
+    if len(others) > 40 and size > 3:
+        chosen = [first]
+        for _ in range(size - 1):
+            chosen.append(max((m for m in others if m not in chosen),
+                              key=lambda m: (results[:, chosen + [m]].max(1).sum(), results[:, m].sum())))
+        return tuple(chosen)
+    best = max(itertools.combinations(others, size - 1),
+               key=lambda s: (results[:, [first, *s]].max(1).sum(), results[:, list(s)].sum(), [-m for m in s]))
+    return (first, *best)
 
 
 def cover_order(results: np.ndarray, count: int) -> list[int]:
