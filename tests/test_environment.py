@@ -405,3 +405,46 @@ def test_remove_leftover_containers_spares_live_owners(docker_client, test_image
 
 def make_labelled_container(client, image: str, labels: dict[str, str]):
     return client.containers.create(image, entrypoint=["true"], labels={"patchmix": "1", **labels})
+
+
+def test_two_removers_of_the_same_leftovers_both_succeed(docker_client, test_image):
+    """Two processes starting at once (or a start meeting Ctrl-C's cleanup) remove the same leftovers: the one
+    that finds a removal under way (Docker's 409 "already in progress") or done (404) moves on."""
+    import threading
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    labels = {"patchmix.pid": str(child.pid), "patchmix.host": socket.gethostname()}
+    dead = [make_labelled_container(docker_client, test_image, labels) for _ in range(4)]
+    for container in dead:
+        container.start()
+    errors = []
+
+    def remove():
+        try:
+            remove_leftover_containers()
+        except Exception as error:  # noqa: BLE001 - any error is what this test is about
+            errors.append(error)
+
+    threads = [threading.Thread(target=remove) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert not any(container_exists(docker_client, container.name) for container in dead)
+
+
+def test_a_removal_under_way_is_told_from_other_docker_errors():
+    import requests
+
+    from harness.agent.container import is_removal_under_way
+
+    def make_error(status: int, text: str) -> docker.errors.APIError:
+        response = requests.Response()
+        response.status_code = status
+        return docker.errors.APIError("409 Client Error", response, explanation=text)
+
+    assert is_removal_under_way(make_error(409, 'removal of container abc is already in progress'))
+    assert not is_removal_under_way(make_error(409, 'You cannot remove a running container'))
+    assert not is_removal_under_way(make_error(500, 'removal of container abc is already in progress'))

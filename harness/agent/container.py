@@ -12,7 +12,7 @@ import socket
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import docker
 import requests
@@ -201,6 +201,11 @@ class Environment:
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             return  # already gone
+        except docker.errors.APIError as error:
+            if is_removal_under_way(error):
+                return  # another remover (Ctrl-C's cleanup, a next start) got there first
+            raise InfraError(f"cannot remove container {container.name}: {error}; remove it with "
+                             f"`docker rm -f {container.name}`") from error
         except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
             raise InfraError(f"cannot remove container {container.name}: {error}; remove it with "
                              f"`docker rm -f {container.name}`") from error
@@ -243,9 +248,16 @@ def remove_containers(select, client=None) -> list[str]:
         except docker.errors.NotFound:
             continue  # its owner removed it meanwhile
         except docker.errors.APIError as error:
+            if is_removal_under_way(error):
+                continue  # its owner (or the engine, for a killed one) is removing it right now
             raise InfraError(f"cannot remove patchmix container {container.id[:12]}: {error}") from error
         removed.append((container.attrs.get("Names") or [container.id[:12]])[0].lstrip("/"))
     return removed
+
+
+def is_removal_under_way(error: docker.errors.APIError) -> bool:
+    """Docker answers 409 "removal of container ... is already in progress" when two removers meet."""
+    return error.status_code == 409 and "already in progress" in str(error)
 
 
 def is_process_alive(pid: int) -> bool:
