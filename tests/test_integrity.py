@@ -170,6 +170,34 @@ def test_ignored_files_and_nested_repositories_are_listed_in_dropped(rows, run_s
         {"path": "build.log", "reason": "ignored"}, {"path": "vendored", "reason": "submodule"}]
 
 
+@pytest.mark.docker
+def test_an_edit_to_an_ignored_file_that_existed_at_start_is_listed_in_dropped(rows, run_scripted):
+    from harness.demo.published import EGG_INFO
+
+    steps = [bash(f"git status --short --ignored; echo 'Summary: edited' >> {EGG_INFO}/PKG-INFO"), FIX, SUBMIT]
+    prediction, traj, _ = run_scripted(rows[PUBLISHED], steps)
+    assert f"!! {EGG_INFO}/" in observations(traj)[0], "the image holds the ignored file before the run"
+    assert prediction["model_patch"] == rows[PUBLISHED]["patch"]
+    assert traj["info"]["patch_dropped"] == [{"path": f"{EGG_INFO}/PKG-INFO", "reason": "ignored"}]
+
+
+PRUNE_SETUP_COMMIT = "git reset -q HEAD~1 && git reflog expire --expire=now --all && git gc -q --prune=now"
+DELETE_OBJECTS = "rm -rf .git/objects/pack .git/objects/[0-9a-f][0-9a-f]"
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("instance_id", "command"), [(PUBLISHED, PRUNE_SETUP_COMMIT), (PUBLISHED, DELETE_OBJECTS),
+                                                      (UNITCONV, DELETE_OBJECTS)])
+def test_the_snapshot_keeps_its_objects_whatever_the_agent_does_to_the_repository(rows, run_scripted, instance_id,
+                                                                                  command):
+    row = rows[instance_id]
+    prediction, traj, _ = run_scripted(row, [FIX, bash(f"{command}; git cat-file -t HEAD"), SUBMIT])
+    if command == PRUNE_SETUP_COMMIT:  # the setup commit, and the tree the snapshot was taken from, are gone
+        assert observations(traj)[1].strip() == "commit"
+    assert traj["info"]["exit_status"] == "submitted"
+    assert prediction["model_patch"] == row["patch"] and traj["info"]["patch_dropped"] == []
+
+
 # ---------------------------------------------------------------- nothing to look up
 
 

@@ -2,9 +2,10 @@
 
 At container start, `take_snapshot` stages the whole work tree (`git add -A` semantics: tracked files as they
 are, untracked files that are not ignored) into a temporary index and writes it as a tree object. Index and
-objects live in a store outside the repository (`/var/lib/patchmix/<id>`, the repository's own objects reached as
-an alternate), so nothing the agent does to the repository (commits, resets, `git gc`, its own index) can see or
-move the snapshot. At the end, `make_patch` stages the work tree the same way and diffs the two trees:
+objects live in a store outside the repository (`/var/lib/patchmix/<id>`), which also holds hard links to the
+repository's objects as they were at start, so nothing the agent does to the repository (commits, resets,
+`git gc --prune=now`, its own index, even deleting `.git/objects`) can see or move the snapshot. At the end,
+`make_patch` stages the work tree the same way and diffs the two trees (each step is one exec):
 
 - setup commits and setup edits of the image are in both trees, so they never leak into a patch;
 - commits made by the agent are in the end tree, so they are captured;
@@ -12,7 +13,8 @@ move the snapshot. At the end, `make_patch` stages the work tree the same way an
   compressed contents, ASCII only), which `git apply` applies as it is and which survives JSON unchanged;
 - every file left out is listed in `dropped` with a reason: `test_file` (touched by the task's test patch),
   `test_infrastructure` (changes how tests run or are collected; see `find_test_infrastructure`), `binary`,
-  `submodule` (a submodule or nested repository changed), `ignored` (a new file under an ignored path).
+  `submodule` (a submodule or nested repository changed), `ignored` (a file under an ignored path that
+  is new or was edited; caches such as `__pycache__` aside).
 """
 
 from __future__ import annotations
@@ -35,56 +37,92 @@ TEST_SECTION = re.compile(r"pytest|tox|testenv", re.IGNORECASE)
 CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".hypothesis"}
 MAX_IGNORED_LISTED = 100
 
-# Shared by every script: git without the user's global config, with our own index and object store.
+# Shared by every script: git without the user's global config, with our own index and object store, and the
+# steps the scripts are made of (each a function in a subshell, so its environment stays its own).
 # $1 repo, $2 store dir.
 PRELUDE = r"""
 set -e
 cd "$1"
 git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true "$@"; }
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
+store=$2
 repo_objects=$(cd "$(git rev-parse --git-path objects)" && pwd)
-mkdir -p "$2/objects"
-export GIT_OBJECT_DIRECTORY="$2/objects" GIT_ALTERNATE_OBJECT_DIRECTORIES="$repo_objects"
+mkdir -p "$store/objects/pack"
+export GIT_OBJECT_DIRECTORY="$store/objects" GIT_ALTERNATE_OBJECT_DIRECTORIES="$repo_objects"
+
+# Stages the work tree into the index file $1 of the store and prints the tree's id. The agent's index is copied
+# (for its file stat data, so unchanged files are not hashed again) and reset to HEAD; the agent's own is never
+# written.
+stage() (
+  real=$(unset GIT_INDEX_FILE; git rev-parse --git-path index)
+  export GIT_INDEX_FILE="$store/$1"
+  if [ -f "$real" ]; then cp "$real" "$GIT_INDEX_FILE"; else rm -f "$GIT_INDEX_FILE"; fi
+  if git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --reset HEAD; else git read-tree --empty; fi
+  git add -A
+  git write-tree
+)
+
+# The repository's objects as they are now, hard-linked into the store (copied where links cannot be made):
+# whatever the agent does to the repository later (reset, reflog expire, gc --prune=now, rm -rf .git/objects),
+# the snapshot keeps every object it refers to.
+keep_objects() (
+  for pack in "$repo_objects"/pack/pack-*.pack "$repo_objects"/pack/pack-*.idx; do
+    [ -e "$pack" ] || continue
+    ln -f "$pack" "$store/objects/pack/" 2>/dev/null || cp -f "$pack" "$store/objects/pack/"
+  done
+  for dir in "$repo_objects"/[0-9a-f][0-9a-f]; do
+    [ -d "$dir" ] || continue
+    cp -alf "$dir" "$store/objects/" 2>/dev/null || cp -rf "$dir" "$store/objects/"
+  done
+)
+
+# One record per untracked ignored file of index $1: size, modification and change times, inode, TAB, path.
+list_ignored() (
+  GIT_INDEX_FILE="$store/$1" git ls-files -z --others --ignored --exclude-standard | sed -z 's|^|./|' \
+    | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -printf "%s %T@ %C@ %i\t%p\0"' find 2>/dev/null || true
+)
+
+# One record per gitlink of tree $1: a fingerprint of the nested repository's HEAD, status and diff, TAB, path.
+list_gitlinks() (
+  git ls-tree -r -z "$1" | while IFS= read -r -d '' record; do
+    case "$record" in 160000*) ;; *) continue ;; esac
+    path=${record#*$'\t'}
+    state=$( { git -C "$path" rev-parse HEAD; git -C "$path" status --porcelain -uall; git -C "$path" diff HEAD; } \
+             2>&1 | sha1sum | cut -c1-40)
+    printf '%s\t%s\0' "$state" "$path"
+  done
+)
 """
 
-# Stages the work tree into the index file $3 and prints the tree's id. The agent's index is copied (for its
-# file stat data, so unchanged files are not hashed again) and reset to HEAD; the agent's own is never written.
-STAGE = r"""
-real=$(unset GIT_INDEX_FILE; git rev-parse --git-path index)
-export GIT_INDEX_FILE="$2/$3"
-if [ -f "$real" ]; then cp "$real" "$GIT_INDEX_FILE"; else rm -f "$GIT_INDEX_FILE"; fi
-if git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --reset HEAD; else git read-tree --empty; fi
-git add -A
-git write-tree
+NOT_A_WORK_TREE = 10
+SNAPSHOT = r"""
+keep_objects
+tree=$(stage start-index)
+printf '%s\0' "$tree"
+list_ignored start-index
+printf -- '//gitlinks\0'
+list_gitlinks "$tree"
 """
 
-# Lists the untracked ignored files (NUL-separated) against the staged index $3, into $2/$4.
-LIST_IGNORED = r"""
-GIT_INDEX_FILE="$2/$3" git ls-files -z --others --ignored --exclude-standard > "$2/$4"
+# The end of a run in one exec: the end tree, the raw and numstat diffs from snapshot tree $3, the ignored files,
+# the gitlinks; each section after the first starts with a marker field ("//" is in no path git prints).
+END_STATE = r"""
+end=$(stage end-index)
+printf '%s\0' "$end"
+git diff-tree -r -z --no-renames --raw --full-index "$3" "$end"
+printf -- '//numstat\0'
+git diff-tree -r -z --no-renames --numstat "$3" "$end"
+printf -- '//ignored\0'
+list_ignored end-index
+printf -- '//gitlinks\0'
+list_gitlinks "$end"
 """
 
-# One line per gitlink of tree $3: a fingerprint of the nested repository's HEAD, status and diff, TAB, path.
-GITLINK_STATES = r"""
-git ls-tree -r -z "$3" | while IFS= read -r -d '' record; do
-  case "$record" in 160000*) ;; *) continue ;; esac
-  path=${record#*$'\t'}
-  state=$( { git -C "$path" rev-parse HEAD; git -C "$path" status --porcelain -uall; git -C "$path" diff HEAD; } \
-           2>&1 | sha1sum | cut -c1-40)
-  printf '%s\t%s\0' "$state" "$path"
-done
-"""
-
-# The end tree with only the kept changes: snapshot tree $3, plus the index-info records on stdin.
-KEPT_TREE = r"""
-export GIT_INDEX_FILE="$2/kept-index"
-git read-tree "$3"
-git update-index -z --index-info
-git write-tree
-"""
-
-DIFF = r"""
+# The diff from snapshot tree $3 to that tree plus only the kept changes (index-info records on stdin).
+KEPT_DIFF = r"""
+kept=$(export GIT_INDEX_FILE="$store/kept-index"; git read-tree "$3"; git update-index -z --index-info; git write-tree)
 git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmpty=false diff-tree -p -r \
-  --no-renames --no-color --no-ext-diff --no-textconv --src-prefix=a/ --dst-prefix=b/ "$3" "$4"
+  --no-renames --no-color --no-ext-diff --no-textconv --src-prefix=a/ --dst-prefix=b/ "$3" "$kept"
 """
 
 
@@ -92,7 +130,8 @@ git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmp
 class Snapshot:
     tree: str
     store: str
-    ignored: set[str] = field(default_factory=set)
+    ignored: dict[str, str] = field(default_factory=dict)
+    """Untracked ignored file -> its size, times and inode at start (an edit changes them)."""
     gitlinks: dict[str, str] = field(default_factory=dict)
 
 
@@ -119,14 +158,19 @@ class GitRunner:
     def __init__(self, exec_, workdir: str, store: str, container: str):
         self.exec_, self.workdir, self.store, self.container = exec_, workdir, store, container
 
-    def run(self, script: str, *args: str, stdin: bytes | None = None, action: str = "") -> bytes:
-        result = self.exec_(["bash", "-c", PRELUDE + script, "patch", self.workdir, self.store, *args],
+    def run(self, script: str, *args: str, stdin: bytes | None = None, action: str = "", before: str = "",
+            allowed: tuple[int, ...] = (0,)):
+        """stdout of `script` (after PRELUDE, and after `before` if given); an exit code outside `allowed` is an
+        InfraError, one inside it (other than 0) is returned as an int."""
+        result = self.exec_(["bash", "-c", before + PRELUDE + script, "patch", self.workdir, self.store, *args],
                             stdin, 600)
-        if result.exit_code != 0:
-            message = result.stderr.decode("utf-8", errors="replace").strip()
-            raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
-                             f"the patch (exit code {result.exit_code}): {message}")
-        return result.stdout
+        if result.exit_code == 0:
+            return result.stdout
+        if result.exit_code in allowed:
+            return result.exit_code
+        message = result.stderr.decode("utf-8", errors="replace").strip()
+        raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
+                         f"the patch (exit code {result.exit_code}): {message}")
 
     def cat(self, sha: str) -> bytes:
         if sha == EMPTY_BLOB:
@@ -135,52 +179,66 @@ class GitRunner:
 
 
 def take_snapshot(exec_, workdir: str, container: str) -> Snapshot | None:
-    """Stage the work tree as it is now into a store of its own; the tree the patch is measured from.
-    None when `workdir` is not a git work tree (there is then no patch to make)."""
-    check = exec_(["git", "-c", "safe.directory=*", "-C", workdir, "rev-parse", "--is-inside-work-tree"], None, 60)
-    if check.exit_code != 0:
-        return None
+    """Stage the work tree as it is now into a store of its own, with the objects it refers to; the tree the
+    patch is measured from. None when `workdir` is not a git work tree (there is then no patch to make).
+    One exec in all."""
     git = GitRunner(exec_, workdir, f"{STORE_ROOT}/{uuid.uuid4().hex}", container)
-    tree = git.run(STAGE, "start-index", action="snapshot the work tree").decode().strip()
-    git.run(LIST_IGNORED, "start-index", "start-ignored", action="list the ignored files")
-    ignored = split_nul(git.run('cat "$2/$3"', "start-ignored", action="read the ignored files"))
-    return Snapshot(tree, git.store, set(ignored), read_gitlinks(git, tree))
-
-
-def read_gitlinks(git: GitRunner, tree: str) -> dict[str, str]:
-    states = {}
-    for record in split_nul(git.run(GITLINK_STATES, tree, action="read the submodules")):
-        state, path = record.split("\t", 1)
-        states[path] = state
-    return states
+    check = (f"git -c safe.directory='*' -C \"$1\" rev-parse --is-inside-work-tree >/dev/null 2>&1 "
+             f"|| exit {NOT_A_WORK_TREE}\n")
+    output = git.run(SNAPSHOT, before=check, allowed=(NOT_A_WORK_TREE,), action="snapshot the work tree")
+    if output == NOT_A_WORK_TREE:
+        return None
+    tree, *rest = split_nul(output)
+    sections = split_marked(rest, ["//gitlinks"])
+    return Snapshot(tree, git.store, dict(read_records(sections[""])),
+                    dict(read_records(sections["//gitlinks"])))
 
 
 def make_patch(exec_, workdir: str, container: str, snapshot: Snapshot, exclude_paths: set[str],
                keep_test_infrastructure: bool = False) -> PatchResult:
     """The diff from the snapshot to the work tree now, ready for `git apply`, and what was left out."""
     git = GitRunner(exec_, workdir, snapshot.store, container)
-    end = git.run(STAGE, "end-index", action="stage the work tree").decode().strip()
-    changes = read_changes(git, snapshot.tree, end)
+    output = git.run(END_STATE, snapshot.tree, action="stage and compare the work tree")
+    end, *rest = split_nul(output)
+    sections = split_marked(rest, ["//numstat", "//ignored", "//gitlinks"])
+    changes = read_changes(sections[""], sections["//numstat"])
     excluded = {normalize_repo_path(path, workdir) for path in exclude_paths}
     kept, dropped = [], []
     for change in changes:
         reason = classify(git, change, excluded, keep_test_infrastructure)
         (dropped.append({"path": change.path, "reason": reason}) if reason else kept.append(change))
-    dropped += find_submodule_edits(git, snapshot, end, {c.path for c in changes})
-    dropped += find_new_ignored(git, snapshot)
+    gitlinks = dict(read_records(sections["//gitlinks"]))
+    dropped += find_submodule_edits(snapshot, gitlinks, {c.path for c in changes})
+    dropped += find_ignored_changes(snapshot, dict(read_records(sections["//ignored"])))
     patch = render_patch(git, snapshot.tree, kept) if kept else ""
     return PatchResult(patch, dropped)
 
 
-def read_changes(git: GitRunner, start: str, end: str) -> list[Change]:
-    raw = git.run('git diff-tree -r -z --no-renames --raw --full-index "$3" "$4"', start, end,
-                  action="compare the snapshot with the work tree")
-    numstat = git.run('git diff-tree -r -z --no-renames --numstat "$3" "$4"', start, end,
-                      action="count the changed lines")
+def split_marked(fields: list[str], markers: list[str]) -> dict[str, list[str]]:
+    """NUL-separated fields cut at marker fields into sections: "" before the first marker, then by marker."""
+    sections, current = {"": [], **{marker: [] for marker in markers}}, ""
+    for item in fields:
+        if item in markers:
+            current = item
+            continue
+        sections[current].append(item)
+    return sections
+
+
+def read_records(fields: list[str]) -> list[tuple[str, str]]:
+    """(path, fingerprint) of each `fingerprint TAB path` record."""
+    records = []
+    for record in fields:
+        fingerprint, path = record.split("\t", 1)
+        records.append((path[2:] if path.startswith("./") else path, fingerprint))
+    return records
+
+
+def read_changes(raw: list[str], numstat: list[str]) -> list[Change]:
+    """The changed files from `diff-tree --raw -z` fields (a header then a path, in turn) and `--numstat -z`."""
     binary = {path for path, is_binary in parse_numstat(numstat) if is_binary}
     changes = []
-    fields = split_nul(raw)
-    for header, path in zip(fields[0::2], fields[1::2]):
+    for header, path in zip(raw[0::2], raw[1::2]):
         old_mode, new_mode, old_sha, new_sha, _status = header.lstrip(":").split(" ")
         changes.append(Change(old_mode, new_mode, old_sha, new_sha, path, path in binary))
     return changes
@@ -224,21 +282,20 @@ def read_test_sections(data: bytes) -> dict[str, str]:
     return sections
 
 
-def find_submodule_edits(git: GitRunner, snapshot: Snapshot, end: str, listed: set[str]) -> list[dict]:
+def find_submodule_edits(snapshot: Snapshot, now: dict[str, str], listed: set[str]) -> list[dict]:
     """Submodules and nested repositories whose own work tree changed: their edits cannot be in the patch."""
-    now = read_gitlinks(git, end)
     return [{"path": path, "reason": "submodule"} for path, state in sorted(now.items())
             if path not in listed and snapshot.gitlinks.get(path) != state]
 
 
-def find_new_ignored(git: GitRunner, snapshot: Snapshot) -> list[dict]:
-    """New files under ignored paths (caches such as __pycache__ aside), at most MAX_IGNORED_LISTED of them."""
-    git.run(LIST_IGNORED, "end-index", "end-ignored", action="list the ignored files")
-    now = split_nul(git.run('cat "$2/$3"', "end-ignored", action="read the ignored files"))
-    new = sorted(path for path in now if path not in snapshot.ignored and not is_cache(path))
-    dropped = [{"path": path, "reason": "ignored"} for path in new[:MAX_IGNORED_LISTED]]
-    if len(new) > MAX_IGNORED_LISTED:
-        dropped.append({"path": f"... and {len(new) - MAX_IGNORED_LISTED} more files under ignored paths",
+def find_ignored_changes(snapshot: Snapshot, now: dict[str, str]) -> list[dict]:
+    """Files under ignored paths that are new or were edited (caches such as __pycache__ aside), at most
+    MAX_IGNORED_LISTED of them."""
+    changed = sorted(path for path, fingerprint in now.items()
+                     if snapshot.ignored.get(path) != fingerprint and not is_cache(path))
+    dropped = [{"path": path, "reason": "ignored"} for path in changed[:MAX_IGNORED_LISTED]]
+    if len(changed) > MAX_IGNORED_LISTED:
+        dropped.append({"path": f"... and {len(changed) - MAX_IGNORED_LISTED} more files under ignored paths",
                         "reason": "ignored"})
     return dropped
 
@@ -253,8 +310,7 @@ def render_patch(git: GitRunner, start: str, kept: list[Change]) -> str:
     records = b"".join(f"{c.new_mode} {c.new_sha}\t".encode() + c.path.encode("utf-8", "surrogateescape") + b"\0"
                        if c.new_mode != "000000" else b"0 " + EMPTY_BLOB.encode() + b"\t"
                        + c.path.encode("utf-8", "surrogateescape") + b"\0" for c in kept)
-    kept_tree = git.run(KEPT_TREE, start, stdin=records, action="build the patched tree").decode().strip()
-    raw = git.run(DIFF, start, kept_tree, action="diff the work tree")
+    raw = git.run(KEPT_DIFF, start, stdin=records, action="diff the work tree")
     sections = split_sections(raw)
     if len(sections) != len(kept):
         raise InfraError(f"git printed {len(sections)} file diffs for {len(kept)} changed files; cannot make the "
@@ -275,14 +331,12 @@ def split_sections(raw: bytes) -> list[bytes]:
     return [raw[start:end] for start, end in zip(starts, starts[1:] + [len(raw)])]
 
 
-def parse_numstat(output: bytes) -> list[tuple[str, bool]]:
+def parse_numstat(records: list[str]) -> list[tuple[str, bool]]:
     """(path, is_binary) for each record of `git diff --numstat -z --no-renames`."""
     entries = []
-    for record in output.split(b"\0"):
-        if not record:
-            continue
-        added, _deleted, path = record.split(b"\t", 2)
-        entries.append((path.decode("utf-8", errors="surrogateescape"), added == b"-"))
+    for record in records:
+        added, _deleted, path = record.split("\t", 2)
+        entries.append((path, added == "-"))
     return entries
 
 

@@ -9,7 +9,9 @@ Made from the bundled `unitconv` task, with what sets the published images apart
 - the Python environment that has the dependency (/opt/testbed, a venv with pytest and `tinyunits`, the
   repository installed in it through a .pth file) is activated only by /root/.bashrc; the default PATH leads
   to another python (/opt/venv) that has pytest but not the dependency; like a conda environment, the
-  python has no sitecustomize of its own (Debian's is removed), so one in the repository would be loaded.
+  python has no sitecustomize of its own (Debian's is removed), so one in the repository would be loaded;
+- files under ignored paths exist before any run, as an editable install leaves them (`unitconv.egg-info/`,
+  ignored through `.git/info/exclude`).
 
 Its row (`tasks/published.jsonl`, instance `patchmix__unitconv-published`) has an eval script that activates
 the environment first, as the published ones do, so the official harness scores it like any other.
@@ -28,12 +30,13 @@ from harness.pipeline.dataset import derive_image_name
 SOURCE_TASK = "unitconv"
 INSTANCE_ID = "patchmix__unitconv-published"
 ROWS_FILE = "published.jsonl"
-RECIPE = "2"
+RECIPE = "3"
 """Bump when the image recipe changes, so that existing images are rebuilt."""
 RECIPE_LABEL = "patchmix.recipe"
 ENV_DIR = "/opt/testbed"
 FUTURE_TAG = "v1.1"
 UPSTREAM_URL = "https://github.com/patchmix/unitconv.git"
+EGG_INFO = "unitconv.egg-info"
 SETUP_PIN = 'dependencies = ["tinyunits==1.0"]'
 
 TINYUNITS = '''"""Reference points of temperature scales (a stand-in for a repository's dependency)."""
@@ -104,6 +107,11 @@ def make_testbed(task_dir: Path, row: dict, dest: Path) -> None:
     pyproject = dest / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('dependencies = ["tinyunits"]', SETUP_PIN))
     run_git(dest, "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-am", "SWE-bench")
+    (dest / ".git" / "info").mkdir(exist_ok=True)
+    with open(dest / ".git" / "info" / "exclude", "a") as exclude:
+        exclude.write("*.egg-info/\n")
+    (dest / EGG_INFO).mkdir()
+    (dest / EGG_INFO / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: unitconv\nVersion: 1.0.0\n")
 
 
 def build_published_image(client, tasks_dir: Path, force: bool = False, log=print) -> dict:
