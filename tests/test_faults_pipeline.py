@@ -197,3 +197,46 @@ def test_container_removed_while_submit_is_answered_is_redone_on_resume_with_its
     assert info["exit_status"] == "submitted" and "NOTES.txt" in info["patch"]
     preds = read_jsonl(tmp_path / "runs" / "gone" / "iter_1" / "fixer" / "preds.jsonl")
     assert preds[0]["model_patch"] == info["patch"]
+
+
+def pin_a_file_in_the_upper_layer(container) -> Path:
+    """A file in the container's writable layer that the engine cannot delete (the immutable attribute of the
+    host's ext4): Docker's own removal of that container then fails, as it does on a busy or failing disk."""
+    container.reload()
+    pin = Path(container.attrs["GraphDriver"]["Data"]["UpperDir"]) / "patchmix-pin"
+    pin.write_text("pinned by the test\n")
+    subprocess.run(["chattr", "+i", str(pin)], check=True)
+    return pin
+
+
+def test_a_failed_container_removal_after_collection_keeps_the_run_and_its_patch(
+        bundled_rows, docker_client, tmp_path):
+    pinned = []
+
+    def pin_container(model, step, reply):
+        if reply is SUBMIT and not pinned:
+            [container] = docker_client.containers.list(
+                all=True, filters={"label": [f"patchmix.pid={os.getpid()}", f"patchmix.instance={TASK}"]})
+            pinned.append((container.id, pin_a_file_in_the_upper_layer(container)))
+
+    script = make_script({"fixer": [EDIT, SUBMIT]})
+    try:
+        with ScriptedServer(script, on_reply=pin_container) as server:
+            path = write_config(tmp_path / "p.yaml", make_config(server.api_base, "stuck", ["fixer"]))
+            assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+            billed = len(server.bills)
+            [(container_id, pin)] = pinned
+            assert docker_client.containers.get(container_id)  # the engine could not remove it
+            info = json.loads((tmp_path / "runs" / "stuck" / "iter_1" / "fixer" / f"{TASK}.traj.json")
+                              .read_text())["info"]
+            assert info["exit_status"] == "submitted" and "NOTES.txt" in info["patch"]
+            assert "cannot remove container" in info["container_error"] and "docker rm -f" in info["container_error"]
+            preds = read_jsonl(tmp_path / "runs" / "stuck" / "iter_1" / "fixer" / "preds.jsonl")
+            assert preds[0]["model_patch"] == info["patch"]
+            assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+            assert len(server.bills) == billed == 2  # the resume kept the run: no model call was made again
+    finally:
+        for container_id, pin in pinned:
+            subprocess.run(["chattr", "-i", str(pin)], check=False)
+            pin.unlink(missing_ok=True)
+            subprocess.run(["docker", "rm", "-f", container_id], check=False, capture_output=True)
