@@ -19,8 +19,8 @@ import requests
 
 from harness.agent.config import ContainerConfig
 from harness.agent.execs import run_exec
-from harness.agent.patch import PatchResult, Snapshot, make_patch, take_snapshot
-from harness.agent.prepare import PROBE_COMMAND, SCRUB_HISTORY, check_python_env, read_probe
+from harness.agent.patch import NOT_A_WORK_TREE, PatchResult, Snapshot, make_patch
+from harness.agent.prepare import check_python_env, make_prepare_command, read_probe, read_steps
 from harness.agent.shell import PersistentShell, join_note
 from harness.exceptions import InfraError
 
@@ -33,6 +33,8 @@ SHELL_ENVIRONMENT = {
 }
 """Set in the agent's shell so that no tool waits for a terminal or floods the output with progress bars."""
 
+PREPARE_TIMEOUT = 600
+"""Seconds the history scrub, the snapshot and the python probe may take together at a container's start."""
 KEEP_ALIVE = ["/bin/sh", "-c", "while :; do sleep 86400; done"]
 """The container's main process: it only keeps the container running (works without GNU `sleep infinity`)."""
 
@@ -112,21 +114,26 @@ class Environment:
         self.prepare()
 
     def prepare(self) -> None:
-        """Before the first step: the history after the base commit goes, the shell's python is checked, and
-        the work tree is snapshot (the patch is measured from it)."""
-        workdir = self.config.workdir
-        if self.base_commit:
-            result = self._exec(["bash", "-c", SCRUB_HISTORY, "scrub", workdir, self.base_commit], timeout=600)
-            if result.exit_code != 0:
-                raise InfraError(f"cannot prepare the repository in {workdir} of {self.image}: "
-                                 f"{decode(result.stderr).strip()}")
-        with docker_errors(f"cannot probe the python of the shell in container {self.name}"):
-            probe = self.shell.run(PROBE_COMMAND, 120, 100_000)
-        self.python_env = read_probe(probe.output)
+        """Before the first step, in one command of the agent's shell: the history after the base commit goes,
+        the work tree is snapshot (the patch is measured from it), and the shell's python is checked."""
+        workdir, snapshot = self.config.workdir, Snapshot()
+        command = make_prepare_command(workdir, self.base_commit, snapshot.store)
+        with docker_errors(f"cannot prepare container {self.name}"):
+            result = self.shell.run(command, PREPARE_TIMEOUT, 200_000)
+        steps = read_steps(result.output)
+        if result.timed_out or "snapshot" not in steps:
+            raise InfraError(f"preparing {workdir} in container {self.name} did not finish within "
+                             f"{PREPARE_TIMEOUT} s: {result.output[-500:]}")
+        code, output = steps.get("scrub", (0, ""))
+        if code != 0:
+            raise InfraError(f"cannot prepare the repository in {workdir} of {self.image}: {output}")
+        code, output = steps["snapshot"]
+        if code not in (0, NOT_A_WORK_TREE):
+            raise InfraError(f"cannot snapshot {workdir} in container {self.name} (exit code {code}): {output}")
+        self.snapshot = snapshot if code == 0 else None
+        self.python_env = read_probe(result.output)
         if self.config.check_python:
             check_python_env(self.python_env, workdir)
-        with docker_errors(f"cannot snapshot {workdir} in container {self.name}"):
-            self.snapshot = take_snapshot(self._exec, workdir, self.name)
 
     def execute(self, command: str, timeout: float | None = None) -> CommandResult:
         """The `bash` tool: runs `command` in the persistent shell, stderr merged, output capped."""

@@ -42,6 +42,7 @@ MAX_IGNORED_LISTED = 100
 # $1 repo, $2 store dir.
 PRELUDE = r"""
 set -e
+shopt -s inherit_errexit 2>/dev/null || true  # a failure inside $(...) stops the script too
 cd "$1"
 git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true "$@"; }
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
@@ -95,30 +96,37 @@ list_gitlinks() (
 """
 
 NOT_A_WORK_TREE = 10
+# Run in the agent's shell before the first step (no exec of its own); its findings stay in "$store/start":
+# the tree's id, the ignored files' records, then the gitlinks' after a marker field.
 SNAPSHOT = r"""
+git -c safe.directory='*' -C "$1" rev-parse --is-inside-work-tree >/dev/null 2>&1 || exit 10
+""" + PRELUDE + r"""
 keep_objects
 tree=$(stage start-index)
-printf '%s\0' "$tree"
-list_ignored start-index
-printf -- '//gitlinks\0'
-list_gitlinks "$tree"
+{ printf '%s\0' "$tree"; list_ignored start-index; printf -- '//start-gitlinks\0'; list_gitlinks "$tree"; } \
+  > "$store/start.tmp"
+mv "$store/start.tmp" "$store/start"
 """
 
-# The end of a run in one exec: the end tree, the raw and numstat diffs from snapshot tree $3, the ignored files,
-# the gitlinks; each section after the first starts with a marker field ("//" is in no path git prints).
+# The end of a run in one exec: the snapshot's findings, then the end tree, the raw and numstat diffs from the
+# snapshot tree, the ignored files, the gitlinks; each section after the first starts with a marker field ("//"
+# is in no path git prints).
 END_STATE = r"""
+cat "$store/start"
+start=$(head -z -n 1 "$store/start" | tr -d '\0')
 end=$(stage end-index)
-printf '%s\0' "$end"
-git diff-tree -r -z --no-renames --raw --full-index "$3" "$end"
+printf '//end\0%s\0' "$end"
+git diff-tree -r -z --no-renames --raw --full-index "$start" "$end"
 printf -- '//numstat\0'
-git diff-tree -r -z --no-renames --numstat "$3" "$end"
+git diff-tree -r -z --no-renames --numstat "$start" "$end"
 printf -- '//ignored\0'
 list_ignored end-index
 printf -- '//gitlinks\0'
 list_gitlinks "$end"
 """
+END_MARKERS = ["//start-gitlinks", "//end", "//numstat", "//ignored", "//gitlinks"]
 
-# The diff from snapshot tree $3 to that tree plus only the kept changes (index-info records on stdin).
+# The diff from the snapshot tree $3 to that tree plus only the kept changes (index-info records on stdin).
 KEPT_DIFF = r"""
 kept=$(export GIT_INDEX_FILE="$store/kept-index"; git read-tree "$3"; git update-index -z --index-info; git write-tree)
 git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmpty=false diff-tree -p -r \
@@ -128,11 +136,8 @@ git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmp
 
 @dataclass
 class Snapshot:
-    tree: str
-    store: str
-    ignored: dict[str, str] = field(default_factory=dict)
-    """Untracked ignored file -> its size, times and inode at start (an edit changes them)."""
-    gitlinks: dict[str, str] = field(default_factory=dict)
+    """Where the snapshot of a run's start lives in its container (see SNAPSHOT)."""
+    store: str = field(default_factory=lambda: f"{STORE_ROOT}/{uuid.uuid4().hex}")
 
 
 @dataclass
@@ -158,19 +163,13 @@ class GitRunner:
     def __init__(self, exec_, workdir: str, store: str, container: str):
         self.exec_, self.workdir, self.store, self.container = exec_, workdir, store, container
 
-    def run(self, script: str, *args: str, stdin: bytes | None = None, action: str = "", before: str = "",
-            allowed: tuple[int, ...] = (0,)):
-        """stdout of `script` (after PRELUDE, and after `before` if given); an exit code outside `allowed` is an
-        InfraError, one inside it (other than 0) is returned as an int."""
-        result = self.exec_(["bash", "-c", before + PRELUDE + script, "patch", self.workdir, self.store, *args],
-                            stdin, 600)
-        if result.exit_code == 0:
-            return result.stdout
-        if result.exit_code in allowed:
-            return result.exit_code
-        message = result.stderr.decode("utf-8", errors="replace").strip()
-        raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
-                         f"the patch (exit code {result.exit_code}): {message}")
+    def run(self, script: str, *args: str, stdin: bytes | None = None, action: str = "") -> bytes:
+        result = self.exec_(["bash", "-c", PRELUDE + script, "patch", self.workdir, self.store, *args], stdin, 600)
+        if result.exit_code != 0:
+            message = result.stderr.decode("utf-8", errors="replace").strip()
+            raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
+                             f"the patch (exit code {result.exit_code}): {message}")
+        return result.stdout
 
     def cat(self, sha: str) -> bytes:
         if sha == EMPTY_BLOB:
@@ -178,39 +177,26 @@ class GitRunner:
         return self.run('git cat-file blob "$3"', sha, action=f"read blob {sha[:12]}")
 
 
-def take_snapshot(exec_, workdir: str, container: str) -> Snapshot | None:
-    """Stage the work tree as it is now into a store of its own, with the objects it refers to; the tree the
-    patch is measured from. None when `workdir` is not a git work tree (there is then no patch to make).
-    One exec in all."""
-    git = GitRunner(exec_, workdir, f"{STORE_ROOT}/{uuid.uuid4().hex}", container)
-    check = (f"git -c safe.directory='*' -C \"$1\" rev-parse --is-inside-work-tree >/dev/null 2>&1 "
-             f"|| exit {NOT_A_WORK_TREE}\n")
-    output = git.run(SNAPSHOT, before=check, allowed=(NOT_A_WORK_TREE,), action="snapshot the work tree")
-    if output == NOT_A_WORK_TREE:
-        return None
-    tree, *rest = split_nul(output)
-    sections = split_marked(rest, ["//gitlinks"])
-    return Snapshot(tree, git.store, dict(read_records(sections[""])),
-                    dict(read_records(sections["//gitlinks"])))
-
-
 def make_patch(exec_, workdir: str, container: str, snapshot: Snapshot, exclude_paths: set[str],
                keep_test_infrastructure: bool = False) -> PatchResult:
     """The diff from the snapshot to the work tree now, ready for `git apply`, and what was left out."""
     git = GitRunner(exec_, workdir, snapshot.store, container)
-    output = git.run(END_STATE, snapshot.tree, action="stage and compare the work tree")
-    end, *rest = split_nul(output)
-    sections = split_marked(rest, ["//numstat", "//ignored", "//gitlinks"])
-    changes = read_changes(sections[""], sections["//numstat"])
+    output = git.run(END_STATE, action="stage and compare the work tree")
+    start, *rest = split_nul(output)
+    sections = split_marked(rest, END_MARKERS)
+    start_ignored = dict(read_records(sections[""]))
+    start_gitlinks = dict(read_records(sections["//start-gitlinks"]))
+    end, *raw = sections["//end"]
+    changes = read_changes(raw, sections["//numstat"])
     excluded = {normalize_repo_path(path, workdir) for path in exclude_paths}
     kept, dropped = [], []
     for change in changes:
         reason = classify(git, change, excluded, keep_test_infrastructure)
         (dropped.append({"path": change.path, "reason": reason}) if reason else kept.append(change))
-    gitlinks = dict(read_records(sections["//gitlinks"]))
-    dropped += find_submodule_edits(snapshot, gitlinks, {c.path for c in changes})
-    dropped += find_ignored_changes(snapshot, dict(read_records(sections["//ignored"])))
-    patch = render_patch(git, snapshot.tree, kept) if kept else ""
+    dropped += find_submodule_edits(start_gitlinks, dict(read_records(sections["//gitlinks"])),
+                                    {c.path for c in changes})
+    dropped += find_ignored_changes(start_ignored, dict(read_records(sections["//ignored"])))
+    patch = render_patch(git, start, kept) if kept else ""
     return PatchResult(patch, dropped)
 
 
@@ -282,17 +268,17 @@ def read_test_sections(data: bytes) -> dict[str, str]:
     return sections
 
 
-def find_submodule_edits(snapshot: Snapshot, now: dict[str, str], listed: set[str]) -> list[dict]:
+def find_submodule_edits(start: dict[str, str], now: dict[str, str], listed: set[str]) -> list[dict]:
     """Submodules and nested repositories whose own work tree changed: their edits cannot be in the patch."""
     return [{"path": path, "reason": "submodule"} for path, state in sorted(now.items())
-            if path not in listed and snapshot.gitlinks.get(path) != state]
+            if path not in listed and start.get(path) != state]
 
 
-def find_ignored_changes(snapshot: Snapshot, now: dict[str, str]) -> list[dict]:
+def find_ignored_changes(start: dict[str, str], now: dict[str, str]) -> list[dict]:
     """Files under ignored paths that are new or were edited (caches such as __pycache__ aside), at most
     MAX_IGNORED_LISTED of them."""
     changed = sorted(path for path, fingerprint in now.items()
-                     if snapshot.ignored.get(path) != fingerprint and not is_cache(path))
+                     if start.get(path) != fingerprint and not is_cache(path))
     dropped = [{"path": path, "reason": "ignored"} for path in changed[:MAX_IGNORED_LISTED]]
     if len(changed) > MAX_IGNORED_LISTED:
         dropped.append({"path": f"... and {len(changed) - MAX_IGNORED_LISTED} more files under ignored paths",

@@ -1,10 +1,13 @@
-"""What happens in a container between its start and the agent's first step.
+"""What happens in a container between its start and the agent's first step: one command sent to the agent's
+shell (`make_prepare_command`: one round trip, no exec of its own), whose steps each end with a STEP_MARKER line
+carrying their exit code.
 
 1. `SCRUB_HISTORY`: the repository keeps only the history of HEAD (the base commit and the image's own setup
    commits on top of it) and the tags of commits the base commit descends from. Every other branch, tag,
    remote, stash, reflog entry and `*_HEAD` file goes, and so do the objects only they reached (`git repack -a
    -d`, `git prune`): a later fix cannot be looked up with `git log --all`, `git show <sha>` or `git fsck`.
-2. `PYTHON_PROBE`, run in the agent's own shell (so after `~/.bashrc`): which `python` the agent gets, and
+2. `harness.agent.patch.SNAPSHOT`: the work tree as it is now, which the patch is measured from.
+3. `PYTHON_PROBE`, run in the agent's own shell (so after `~/.bashrc`): which `python` the agent gets, and
    whether it has the distributions the repository declares (`[project] dependencies` of pyproject.toml,
    `install_requires` of setup.cfg). One that lacks them is the wrong environment: `check_python_env` makes that
    an `InfraError` that says so, instead of every test failing on an import in the agent's hands.
@@ -13,8 +16,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 
+from harness.agent.patch import SNAPSHOT
 from harness.exceptions import InfraError
+
+STEP_MARKER = "__PATCHMIX_STEP__ "
+CLEAN_GIT_ENVIRONMENT = ("unset GIT_DIR GIT_WORK_TREE GIT_COMMON_DIR GIT_INDEX_FILE GIT_OBJECT_DIRECTORY "
+                         "GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_NAMESPACE")
 
 SCRUB_HISTORY = r"""
 set -e
@@ -147,3 +156,34 @@ def check_python_env(info: dict, workdir: str) -> None:
             f"{', '.join(info['missing'])} declared in {' and '.join(info.get('declared_in') or [])} of {workdir}: "
             "it is not the environment the tests use. Make ~/.bashrc (or PATH in the image) activate that "
             "environment, or set container.check_python: false to run anyway")
+
+
+def make_prepare_command(workdir: str, base_commit: str | None, store: str) -> str:
+    """The command for the agent's shell before its first step: the history scrub (when `base_commit` is given),
+    the snapshot into `store`, then the python probe. The first two run as scripts of their own, with the git
+    variables the shell's ~/.bashrc may set removed; the probe runs in the shell itself."""
+    steps = []
+    if base_commit:
+        steps.append(make_step("scrub", SCRUB_HISTORY, workdir, base_commit))
+    steps.append(make_step("snapshot", SNAPSHOT, workdir, store))
+    return "\n".join(steps) + "\n" + PROBE_COMMAND
+
+
+def make_step(name: str, script: str, *args: str) -> str:
+    delimiter = f"__PATCHMIX_{name.upper()}_SCRIPT__"
+    quoted = " ".join(shlex.quote(arg) for arg in args)
+    return (f"( {CLEAN_GIT_ENVIRONMENT}; bash -c \"$(cat <<'{delimiter}'\n{script.strip()}\n{delimiter}\n)\" "
+            f"{name} {quoted} ) 2>&1; echo \"{STEP_MARKER}{name} $?\"")
+
+
+def read_steps(output: str) -> dict[str, tuple[int, str]]:
+    """Each step's exit code and output, by name."""
+    steps, lines = {}, []
+    for line in output.splitlines():
+        if line.startswith(STEP_MARKER):
+            name, code = line[len(STEP_MARKER):].rsplit(" ", 1)
+            steps[name] = (int(code), "\n".join(lines).strip())
+            lines = []
+        elif not line.startswith(PROBE_MARKER):
+            lines.append(line)
+    return steps
