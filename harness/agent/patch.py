@@ -53,13 +53,14 @@ export GIT_OBJECT_DIRECTORY="$store/objects" GIT_ALTERNATE_OBJECT_DIRECTORIES="$
 
 # Stages the work tree into the index file $1 of the store and prints the tree's id. The agent's index is copied
 # (for its file stat data, so unchanged files are not hashed again) and reset to HEAD; the agent's own is never
-# written.
+# written. Stat data is compared by size and modification time only: a container's files keep the image's
+# times but not its inodes or change times, which would have every file hashed again at every start.
 stage() (
   real=$(unset GIT_INDEX_FILE; git rev-parse --git-path index)
   export GIT_INDEX_FILE="$store/$1"
   if [ -f "$real" ]; then cp "$real" "$GIT_INDEX_FILE"; else rm -f "$GIT_INDEX_FILE"; fi
   if git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --reset HEAD; else git read-tree --empty; fi
-  git add -A
+  git -c core.checkStat=minimal -c core.trustctime=false add -A
   git write-tree
 )
 
@@ -85,8 +86,7 @@ list_ignored() (
 
 # One record per gitlink of tree $1: a fingerprint of the nested repository's HEAD, status and diff, TAB, path.
 list_gitlinks() (
-  git ls-tree -r -z "$1" | while IFS= read -r -d '' record; do
-    case "$record" in 160000*) ;; *) continue ;; esac
+  git ls-tree -r -z "$1" | { grep -z '^160000 ' || true; } | while IFS= read -r -d '' record; do
     path=${record#*$'\t'}
     state=$( { git -C "$path" rev-parse HEAD; git -C "$path" status --porcelain -uall; git -C "$path" diff HEAD; } \
              2>&1 | sha1sum | cut -c1-40)

@@ -29,7 +29,7 @@ SCRUB_HISTORY = r"""
 set -e
 cd "$1"
 git() { command git -c safe.directory='*' "$@"; }
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 LC_ALL=C
 base=$2
 git cat-file -e "$base^{commit}" 2>/dev/null || { echo "base commit $base is not in the repository at $1" >&2; exit 3; }
 head=$(git rev-parse -q --verify 'HEAD^{commit}' || true)
@@ -39,15 +39,11 @@ if [ -z "$head" ] || ! git merge-base --is-ancestor "$base" "$head"; then
 fi
 current=$(git symbolic-ref -q HEAD || true)
 for remote in $(git remote); do git remote remove "$remote"; done
-git for-each-ref --format='%(refname)' | while IFS= read -r ref; do
-  [ "$ref" = "$current" ] && continue
-  case "$ref" in
-    refs/tags/*)
-      target=$(git rev-parse -q --verify "$ref^{commit}" || true)
-      if [ -n "$target" ] && git merge-base --is-ancestor "$target" "$base"; then continue; fi ;;
-  esac
-  git update-ref -d "$ref"
-done
+keep=$(mktemp)
+{ git for-each-ref --merged "$base" --format='%(refname)' refs/tags; [ -z "$current" ] || echo "$current"; } \
+  | sort > "$keep"
+git for-each-ref --format='%(refname)' | sort | comm -23 - "$keep" | sed 's/^/delete /' | git update-ref --stdin
+rm -f "$keep"
 gitdir=$(git rev-parse --git-dir)
 rm -f "$gitdir/FETCH_HEAD" "$gitdir/ORIG_HEAD" "$gitdir/MERGE_HEAD" "$gitdir/CHERRY_PICK_HEAD" "$gitdir/REVERT_HEAD"
 git reflog expire --expire=now --expire-unreachable=now --all
