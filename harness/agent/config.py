@@ -22,6 +22,7 @@ class ModelConfig(Strict):
     label: str = ""
     """A short name used in folders, reports and prompts (defaults to the last part of `name`)."""
     temperature: float | None = 0.0
+    """Not sent when `extra` sets `thinking` (Anthropic's extended thinking accepts only its default, 1)."""
     max_tokens: int | None = None
     """Cap on the tokens of one reply."""
     api_base: str | None = None
@@ -44,7 +45,8 @@ class ModelConfig(Strict):
     call to the provider starts) before it ends `infra_error`, to be redone on resume."""
     send_reasoning: bool = True
     """Send the model's reasoning (`reasoning_content`, Anthropic thinking blocks) back with its earlier replies,
-    as reasoning models with tool calls require; false drops it from requests (it is kept in the trajectory)."""
+    as reasoning models with tool calls require; false drops it from requests (it is kept in the trajectory).
+    Anthropic refuses false while `extra` turns `thinking` on: a tool turn must start with its thinking block."""
 
     def model_post_init(self, _context) -> None:
         if not self.label:

@@ -92,8 +92,7 @@ class Model:
             raise ConfigError(f"model {config.label!r}: environment variable {config.api_key_env} is not set")
 
     def make_kwargs(self, messages: list[dict], tools: list[dict], deadline: float | None, call: str) -> dict:
-        if not self.config.send_reasoning:
-            messages = [{k: v for k, v in m.items() if k not in REASONING_KEYS} for m in messages]
+        messages = prepare_messages(messages, self.config.send_reasoning)
         extra = dict(self.config.extra)
         headers = {**extra.pop("extra_headers", {}), CALL_HEADER: call}
         kwargs = {
@@ -101,7 +100,9 @@ class Model:
             "timeout": self.get_timeout(deadline), "max_retries": 0, "num_retries": 0,
             "extra_headers": headers, **extra,
         }
-        optional = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens,
+        # Anthropic's extended thinking refuses any temperature but 1: the config's (0 by default) is not sent
+        temperature = None if "thinking" in extra else self.config.temperature
+        optional = {"temperature": temperature, "max_tokens": self.config.max_tokens,
                     "api_base": self.config.api_base}
         kwargs.update({key: value for key, value in optional.items() if value is not None})
         if self.config.api_key_env:
@@ -290,6 +291,20 @@ def make_assistant_message(content: str | None, calls: list[dict], reasoning: st
             for c in calls
         ]
     return message
+
+
+def prepare_messages(messages: list[dict], send_reasoning: bool) -> list[dict]:
+    """The conversation as litellm gets it: without reasoning unless `send_reasoning`, and an assistant turn of
+    only tool calls with `content: null` (OpenAI's own shape): litellm replaces an empty text of an Anthropic
+    request by a placeholder sentence the model never wrote, wedged between its thinking and its tool_use."""
+    prepared = []
+    for message in messages:
+        if not send_reasoning:
+            message = {k: v for k, v in message.items() if k not in REASONING_KEYS}
+        if message.get("role") == "assistant" and message.get("tool_calls") and message.get("content") == "":
+            message = {**message, "content": None}
+        prepared.append(message)
+    return prepared
 
 
 def get_provider(config: ModelConfig) -> str:

@@ -1,4 +1,6 @@
-"""A scripted OpenAI-compatible chat server on 127.0.0.1, the stand-in for a model provider.
+"""A scripted chat server on 127.0.0.1, the stand-in for a model provider: it speaks OpenAI's chat completions
+(`POST .../chat/completions`, at `api_base`) and Anthropic's Messages API (`POST /v1/messages`, at
+`anthropic_base`; the shaping is in harness/demo/anthropic.py).
 
 The real litellm client talks to it over HTTP, so everything but the model's judgement is exercised for
 real: request building, tool schemas, retries, error mapping, usage and cost. It is used by the tests and by
@@ -26,12 +28,18 @@ A script is data (a dict, or YAML):
             - content: "cut"                           # a 200 reply as a provider shapes it:
               finish_reason: length                    #   the reply was cut off at max_tokens
               reasoning_content: "I think..."          #   a reasoning model's thoughts beside the reply
+            - thinking: "First I look..."              # Anthropic route only: a thinking block, signed
+              tool_calls: [{name: submit, arguments: {}}]   #   deterministically (anthropic.sign)
             - empty_choices: true                      # a 200 reply with `choices: []`
           loop_last: false            # once the replies run out, repeat the last one (else: plain text "done")
 
 The server is stateless about conversations: the reply index is the number of assistant messages in the
 request, so retries, parallel workers and resumed runs all see the same script. Only injected errors keep a
-count, per (model, script, step).
+count, per (model, script, step). Both routes play the same scripts; on the Anthropic route a scripted error
+answers in Anthropic's shape (`{"type": "error", "error": {"type": "overloaded_error", ...}}` for a 529), a tool
+call's `raw_arguments` does not apply (Anthropic's `input` is always an object), and a request that sends back a
+thinking block with a wrong signature, or leaves it out while `thinking` is on, is refused with a 400 as
+Anthropic does. Every request is kept in `requests` as {"path", "model", "body"}.
 
 Like a provider, it bills: every completion it delivers is appended to `bills` with its tokens (and the
 client's `X-Patchmix-Call` header, if sent); a client that left before the answer was written is not billed.
@@ -49,6 +57,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.demo import anthropic
 from harness.demo.faults import get_preset
 
 CHARS_PER_TOKEN = 4
@@ -76,36 +85,43 @@ def pick_reply(script: dict, step: int) -> dict:
     return {"content": "I have nothing more to do."}
 
 
+def get_arguments(call: dict) -> str:
+    arguments = call.get("raw_arguments")
+    return json.dumps(call.get("arguments", {})) if arguments is None else arguments
+
+
 def make_tool_calls(reply: dict) -> list[dict]:
-    calls = []
-    for call in reply.get("tool_calls", []):
-        arguments = call.get("raw_arguments")
-        if arguments is None:
-            arguments = json.dumps(call.get("arguments", {}))
-        calls.append({
-            "id": f"call_{uuid.uuid4().hex[:12]}",
-            "type": "function",
-            "function": {"name": call["name"], "arguments": arguments},
-        })
-    return calls
+    return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+             "function": {"name": call["name"], "arguments": get_arguments(call)}}
+            for call in reply.get("tool_calls", [])]
 
 
-def make_completion(model: str, reply: dict, prompt_chars: int, auth: str) -> dict:
+def get_text(reply: dict, auth: str) -> str | None:
     content = reply.get("content")
     if reply.get("echo_authorization"):
         content = f"{content or ''} (I was called with {auth})"
-    calls = make_tool_calls(reply)
-    message = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = calls
-    if reply.get("reasoning_content"):
-        message["reasoning_content"] = reply["reasoning_content"]
-    completion_chars = len(content or "") + sum(len(c["function"]["arguments"]) for c in calls)
+    return content
+
+
+def count_usage(reply: dict, prompt_chars: int, text: str | None) -> dict:
+    """The reply's tokens (OpenAI's names): the script's `usage`, else its characters / CHARS_PER_TOKEN."""
+    completion_chars = (len(text or "") + len(reply.get("thinking") or "")
+                        + sum(len(get_arguments(call)) for call in reply.get("tool_calls", [])))
     usage = reply.get("usage") or {
         "prompt_tokens": max(1, prompt_chars // CHARS_PER_TOKEN),
         "completion_tokens": max(1, completion_chars // CHARS_PER_TOKEN),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return usage
+
+
+def make_completion(model: str, reply: dict, text: str | None, usage: dict) -> dict:
+    calls = make_tool_calls(reply)
+    message = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = calls
+    if reply.get("reasoning_content"):
+        message["reasoning_content"] = reply["reasoning_content"]
     finish_reason = reply.get("finish_reason") or ("tool_calls" if calls else "stop")
     choices = [] if reply.get("empty_choices") else [{"index": 0, "message": message, "finish_reason": finish_reason}]
     return {
@@ -141,6 +157,11 @@ class ScriptedServer:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
+    @property
+    def anthropic_base(self) -> str:
+        """The `api_base` of an `anthropic/...` model: litellm appends `/v1/messages` to it."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
     def start(self) -> "ScriptedServer":
         self.thread.start()
         return self
@@ -156,43 +177,54 @@ class ScriptedServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def answer(self, body: dict, auth: str) -> tuple[int, dict | str, dict]:
-        """Return (HTTP status, body, headers) for one chat completion request."""
+    def answer(self, path: str, body: dict, auth: str) -> tuple[int, dict | str, dict]:
+        """Return (HTTP status, body, headers) for one chat request (`path` says which API)."""
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return self.play(body, auth)
+            return self.play(path, body, auth)
         finally:
             with self.lock:
                 self.in_flight -= 1
 
-    def play(self, body: dict, auth: str) -> tuple[int, dict | str, dict]:
+    def play(self, path: str, body: dict, auth: str) -> tuple[int, dict | str, dict]:
         model, messages = body.get("model", ""), body.get("messages", [])
+        is_anthropic = path == anthropic.PATH
         with self.lock:
-            self.requests.append({"model": model, "body": body})
+            self.requests.append({"path": path, "model": model, "body": body})
+        refusal = anthropic.check_request(body) if is_anthropic else None
+        if refusal:
+            return 400, anthropic.make_error(400, refusal), {}
         found = pick_script(self.script.get("models", {}).get(model, []), messages)
         if found is None:
-            return 404, {"error": {"message": f"no script for model {model!r}", "type": "not_found"}}, {}
+            message = f"no script for model {model!r}"
+            if is_anthropic:
+                return 404, anthropic.make_error(404, message), {}
+            return 404, {"error": {"message": message, "type": "not_found"}}, {}
         index, script = found
         step = sum(1 for m in messages if m.get("role") == "assistant")
         reply = pick_reply(script, step)
         if self.on_reply is not None:
             self.on_reply(model, step, reply)
-        error = self.take_error(reply, (model, index, step))
+        error = self.take_error(reply, (model, index, step), is_anthropic)
         if error:
             return error
         time.sleep(float(reply.get("delay", 0)))
-        return 200, make_completion(model, reply, len(json.dumps(messages)), auth), {}
+        text = get_text(reply, auth)
+        usage = count_usage(reply, len(json.dumps(messages)), text)
+        if is_anthropic:
+            return 200, anthropic.make_message(model, reply, text, usage), {}
+        return 200, make_completion(model, reply, text, usage), {}
 
     def bill(self, call: str, completion: dict) -> None:
-        usage = completion.get("usage") or {}
+        usage = completion.get("usage") or {}  # OpenAI's or Anthropic's names
         with self.lock:
             self.bills.append({"call": call, "model": completion.get("model"),
-                               "prompt_tokens": usage.get("prompt_tokens", 0),
-                               "completion_tokens": usage.get("completion_tokens", 0)})
+                               "prompt_tokens": usage.get("prompt_tokens", usage.get("input_tokens", 0)),
+                               "completion_tokens": usage.get("completion_tokens", usage.get("output_tokens", 0))})
 
-    def take_error(self, reply: dict, key: tuple) -> tuple[int, dict | str, dict] | None:
+    def take_error(self, reply: dict, key: tuple, is_anthropic: bool = False) -> tuple[int, dict | str, dict] | None:
         """The injected failure for this request, if any: (status, body, headers); status 0 drops the
         connection, NEVER holds it without an answer."""
         spec = reply.get("error")
@@ -217,6 +249,8 @@ class ScriptedServer:
         if "body" in spec:
             return status, spec["body"], headers
         message = spec.get("message", f"scripted error {status}")
+        if is_anthropic:
+            return status, anthropic.make_error(status, message, spec.get("type")), headers
         return status, {"error": {"message": message, "type": spec.get("type", "server_error"),
                                   "code": spec.get("code")}}, headers
 
@@ -228,9 +262,11 @@ def make_handler(server: ScriptedServer):
         def do_POST(self):  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            path = self.path.split("?")[0].rstrip("/")
+            if not (path.endswith("/chat/completions") or path == anthropic.PATH):
                 return self.send(404, {"error": {"message": f"unknown path {self.path}"}}, {})
-            status, payload, headers = server.answer(body, self.headers.get("Authorization", ""))
+            auth = self.headers.get("Authorization") or self.headers.get("x-api-key", "")
+            status, payload, headers = server.answer(path, body, auth)
             if status == 0:  # an injected dropped connection: no answer at all
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
