@@ -51,19 +51,21 @@ def find_secret(text: str) -> str | None:
     return None
 
 
-def redact(text: str) -> str:
-    for value in get_secret_values():
+def redact(text: str, values: list[str] | None = None) -> str:
+    """`text` with every secret value masked (`values`: the secrets, if the caller already has them)."""
+    for value in get_secret_values() if values is None else values:
         if value in text:
             text = text.replace(value, MASK)
     return text
 
 
-def redact_data(data):
-    """Redact every string inside nested dicts and lists."""
+def redact_data(data, values: list[str] | None = None):
+    """Redact every string inside nested dicts and lists (the environment is read once for all of them)."""
+    values = get_secret_values() if values is None else values
     if isinstance(data, str):
-        return redact(data)
+        return redact(data, values)
     if isinstance(data, dict):
-        return {key: redact_data(value) for key, value in data.items()}
+        return {key: redact_data(value, values) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
-        return [redact_data(value) for value in data]
+        return [redact_data(value, values) for value in data]
     return data

@@ -4,6 +4,8 @@ checks the model's calls against them and carries them out in the environment.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,9 @@ class ToolSpec:
     parameters: dict
 
     def get_schema(self) -> dict:
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+        """The schema as sent to the model; a copy, since specs are shared by every run of the process."""
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": copy.deepcopy(self.parameters)}}
 
 
 @dataclass
@@ -42,6 +45,12 @@ class Observation:
 
 
 def load_tools(tools_dir: Path = TOOLS_DIR, names: tuple[str, ...] = DEFAULT_TOOLS) -> dict[str, ToolSpec]:
+    """The tools' schemas by name (read once per process: every run of a pipeline uses the same)."""
+    return dict(read_tools(Path(tools_dir), tuple(names)))
+
+
+@functools.lru_cache(maxsize=None)
+def read_tools(tools_dir: Path, names: tuple[str, ...]) -> dict[str, ToolSpec]:
     specs = {}
     for name in names:
         path = Path(tools_dir) / name / "config.yaml"
