@@ -147,12 +147,7 @@ def make_horizontal_bar_chart(
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.35 * len(ordered) + 1.2)))
     bars = ax.barh([k for k, _ in ordered], [v for _, v in ordered], color=RESOLVED_COLOR)
     label_bars(ax, bars)
-    ax.set_title(title, fontsize=12)
-    ax.set_xlabel(xlabel)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.margins(x=0.12)
-    if whole_numbers:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    finish_axes(ax, title, xlabel, whole_numbers, axis="x", margin=0.12)
     return save_figure(fig, path)
 
 
@@ -203,11 +198,14 @@ def annotate_matrix(ax, matrix: Sequence[Sequence[int]]) -> None:
             ax.text(x, y, str(value), ha="center", va="center", color=color, fontsize=9)
 
 
-def finish_axes(ax, title: str, ylabel: str, whole_numbers: bool = True) -> None:
-    """Title, label and frame; an axis of counts gets whole-number ticks only."""
+def finish_axes(
+    ax, title: str, label: str, whole_numbers: bool = True, axis: str = "y", margin: float = 0.15
+) -> None:
+    """Title, label and frame; `axis` ("y", or "x" for horizontal bars) is the value axis: it gets the label,
+    the margin, and, for counts, whole-number ticks only."""
     ax.set_title(title, fontsize=12)
-    ax.set_ylabel(ylabel)
+    getattr(ax, f"set_{axis}label")(label)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.margins(y=0.15)
+    ax.margins(**{axis: margin})
     if whole_numbers:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
