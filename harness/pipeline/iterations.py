@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness import exceptions as ex
 
-from harness.pipeline.agreement import skip_agreed
+from harness.pipeline.agreement import read_drawn_on, skip_agreed
 from harness.pipeline.routing import skip_unrouted
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.executors import LocalExecutor
@@ -37,17 +37,13 @@ class Job:
 
 def collect_candidates(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> list[dict] | None:
     """The patches this run's prompt shows, unranked; None while a drawn-on run is unfinished."""
-    candidates = []
-    for earlier in config.iterations[iteration - 1].draws_on:
-        for label in config.iterations[earlier - 1].models:
-            if not rundir.is_finished(earlier, label, instance_id):
-                return None
-            info = rundir.read_info(earlier, label, instance_id)
-            candidate = make_candidate(info, earlier, label, config.max_patch_chars,
-                                       config.iterations[iteration - 1].show_earlier)
-            if candidate:
-                candidates.append(candidate)
-    return candidates
+    runs = read_drawn_on(config, rundir, iteration, instance_id)
+    if runs is None:
+        return None
+    show = config.iterations[iteration - 1].show_earlier
+    candidates = [make_candidate(run["info"], run["iteration"], run["model"], config.max_patch_chars, show)
+                  for run in runs]
+    return [candidate for candidate in candidates if candidate]
 
 
 def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows: list[dict]):
