@@ -11,18 +11,9 @@ import pytest
 from harness.exceptions import PatchmixError
 from harness.select.pool import is_scored, load_pool
 
+from selectkit import write_run
+
 PATCH = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = x - 1\n+y = x + 1\n"
-
-
-def write_run(run, candidates, resolved):
-    for iteration, model, instance, patch, status in candidates:
-        path = run / f"iter_{iteration}" / model / f"{instance}.traj.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"info": {"exit_status": status, "patch": patch, "finished_at": "2026-01-01"}}))
-    for (iteration, model), ids in resolved.items():
-        path = run / "eval" / f"iter_{iteration}" / model / "report.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"resolved_ids": sorted(ids)}))
 
 
 def test_a_run_folder_gives_one_system_per_iteration_and_model_with_verdicts(tmp_path):

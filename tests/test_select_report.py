@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from test_select_pool import write_run
+from selectkit import write_run
 
 from harness.analysis.report import write_report
 

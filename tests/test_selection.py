@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from harness.exceptions import PatchmixError
 from harness.select.rules import normalize_patch, select_patches
 
+from selectkit import write_run
+
 P1 = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = x - 1\n+y = x + 1\n"
 P1_NOISY = ("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -5,2 +5,4 @@\n z = 0\n-y = x - 1\n"
             "+# fixed: off by one\n+\n+y = x + 1\n")
 P2 = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = x - 1\n+y = x\n"
 P3 = "diff --git a/n.py b/n.py\n--- a/n.py\n+++ b/n.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n"
-
-
-def write_run(run: Path, candidates: list[tuple], resolved: dict) -> None:
-    """candidates: (iteration, model, instance, patch, exit_status); resolved: (iteration, model) -> ids."""
-    for iteration, model, instance, patch, status in candidates:
-        path = run / f"iter_{iteration}" / model / f"{instance}.traj.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"info": {"exit_status": status, "patch": patch, "finished_at": "2026-01-01"}}))
-    for (iteration, model), ids in resolved.items():
-        path = run / "eval" / f"iter_{iteration}" / model / "report.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"resolved_ids": sorted(ids)}))
 
 
 def test_normalizing_ignores_comments_blank_lines_context_and_positions():
