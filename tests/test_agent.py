@@ -172,6 +172,18 @@ def test_container_start_failure_is_an_infra_error_with_no_patch(bundled_rows, r
     assert server.requests == []
 
 
+def test_a_start_that_fails_while_the_model_is_called_ends_the_run_infra_error(bundled_rows, run_scripted):
+    """The container is created before the first model call (a missing image costs nothing, above); it starts
+    and is prepared while that call runs, and a failure there ends the run at its first use of the container."""
+    row = {**bundled_rows[UNITCONV], "base_commit": "0" * 40}
+    edit = {"tool_calls": [{"name": "bash", "arguments": {"command": "echo never >> README.md"}}]}
+    prediction, traj, server = run_scripted(row, [edit, SUBMIT])
+    info = traj["info"]
+    assert info["exit_status"] == "infra_error" and prediction["model_patch"] == ""
+    assert f"base commit {'0' * 40} is not in the repository" in info["exit_detail"]
+    assert len(server.requests) == 1, "one call was made while the container started; none after the failure"
+
+
 def test_old_observations_can_be_left_out_of_requests_but_stay_in_the_trajectory(bundled_rows, run_scripted):
     view = {"tool_calls": [{"name": "str_replace_editor", "arguments": {"command": "view", "path": TEMPERATURE}}]}
     _, traj, server = run_scripted(bundled_rows[UNITCONV], [view, view, view, SUBMIT], keep_observations=2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -79,21 +80,56 @@ class Environment:
         self.snapshot: Snapshot | None = None
         self.python_env: dict = {}
         """Which `python` the agent's shell runs and which declared dependencies it lacks (`prepare`)."""
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     @property
     def name(self) -> str:
         return self.container.name if self.container is not None else ""
 
-    def start(self) -> None:
-        if self.container is not None:
+    def start(self, background: bool = False) -> Environment:
+        """Creates the container, then starts it and its shell and prepares it (`prepare`). With `background`,
+        all after the creation (which finds a missing image at once, before any money is spent) happens in a
+        thread while the caller goes on, e.g. with the model's first call; every use of the container waits for
+        it, and a failure to start is raised there."""
+        if self.container is not None or self._starting is not None:
             raise RuntimeError("this Environment was already started; create a new one for another run")
         with docker_errors(f"cannot create a container from {self.image}"):
             self.client = self.client or docker.from_env(timeout=max(60, int(self.config.start_timeout)))
             self.container = self.client.containers.create(**self._container_options())
+        if not background:
+            self._start_created()
+            return self
+        self._starting = threading.Thread(target=self._start_in_background, daemon=True,
+                                          name=f"start-{self.container.name}")
+        self._starting.start()
+        return self
+
+    def _start_in_background(self) -> None:
+        try:
+            self._start_created()
+        except BaseException as error:  # noqa: BLE001 - raised in the thread that uses the container
+            self._start_error = error
+
+    def wait_started(self) -> None:
+        """Returns once a start under way has ended; raises its error, if it failed."""
+        starting = self._starting
+        if starting is not None and starting is not threading.current_thread():
+            starting.join()
+        if self._start_error is not None:
+            error = self._start_error
+            if isinstance(error, InfraError):
+                raise error
+            raise InfraError(f"the container from {self.image} did not start: {error!r}") from error
+
+    def _start_created(self) -> None:
         try:
             self._start_container_and_shell()
         except BaseException:
-            self.close()
+            if self._starting is None:
+                self.close()
+            else:
+                self._remove_container()  # close() is for the thread that owns this Environment
             raise
 
     def _container_options(self) -> dict:
@@ -177,6 +213,7 @@ class Environment:
     def make_patch(self, exclude_paths: set[str] = frozenset()) -> PatchResult:
         """The diff from the snapshot taken at start to the work tree now (new files and the agent's commits
         included), ready for `git apply`; what was left out is in `dropped` (see `harness.agent.patch`)."""
+        self.wait_started()
         if self.snapshot is None:
             raise InfraError(f"{self.config.workdir} in container {self.name} was not a git work tree at start, "
                              "so there is no patch to make; the image must hold the repository there")
@@ -185,6 +222,7 @@ class Environment:
                               self.config.keep_test_infrastructure)
 
     def _require_shell(self) -> PersistentShell:
+        self.wait_started()
         if self.shell is None or self.container is None:
             raise RuntimeError("the Environment is not running: call start() first (or use it as a context manager)")
         return self.shell
@@ -192,6 +230,8 @@ class Environment:
     def close(self) -> None:
         """Stops the shell and removes the container; safe to call more than once."""
         try:
+            if self._starting is not None and self._starting is not threading.current_thread():
+                self._starting.join()  # a start under way ends first, else its container would outlive this
             self._remove_container()
         finally:
             if self.own_client and self.client is not None:
@@ -218,7 +258,8 @@ class Environment:
                              f"`docker rm -f {container.name}`") from error
 
     def __enter__(self) -> Environment:
-        self.start()
+        if self.container is None and self._starting is None:
+            self.start()
         return self
 
     def __exit__(self, *exc_info) -> None:

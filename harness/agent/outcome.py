@@ -31,11 +31,12 @@ def get_test_files(row: dict) -> set[str]:
 def collect_patch(env, row: dict, exit_status: str, steps: list[dict] | None = None) -> dict:
     """The patch of every edit since the run started, labelled `complete` when submitted and
     `breaker:<status>` otherwise, with the shell's python and the command flags of the run."""
-    extra = {"environment": env.python_env, "flags": flag_steps(steps or [])}
     try:
-        result = env.make_patch(get_test_files(row))
+        result = env.make_patch(get_test_files(row))  # waits for a start still under way
     except InfraError as error:
+        extra = {"environment": env.python_env, "flags": flag_steps(steps or [])}
         return {"patch": "", "patch_label": None, "patch_dropped": [], "patch_error": str(error), **extra}
+    extra = {"environment": env.python_env, "flags": flag_steps(steps or [])}
     secret = find_secret(result.patch)
     if secret:
         message = (f"the patch was refused: it holds the value of ${secret}, a secret; no patch is kept for "

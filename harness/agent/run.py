@@ -64,7 +64,8 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
     labels = {"patchmix.instance": row["instance_id"]}
     patch_info = None
     try:
-        with Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"]) as env:
+        env = Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"])
+        with env.start(background=True):  # the container gets ready while the model makes its first call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
                           keep_observations=config.keep_observations)
