@@ -12,72 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.demo.models import make_demo_script
 from harness.exceptions import ConfigError
-from harness.fileio import read_jsonl
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.progress import Progress
 from harness.demo.scripted import ScriptedServer
 
-ROOT = Path(__file__).resolve().parent.parent
-DATASET = ROOT / "tasks" / "bundled.jsonl"
-TASKS = ["patchmix__unitconv-1", "patchmix__daterange-1"]  # a one-hunk fix and a two-file fix
-PRICE = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
-
-
-def make_config(api_base: str, name: str = "t", **overrides) -> dict:
-    model = {"api_base": api_base, "api_key_env": "SCRIPTED_API_KEY", "retry_wait": 0.01, **PRICE}
-    config = {
-        "name": name,
-        "dataset": {"path": str(DATASET)},
-        "instances": {"ids": TASKS},
-        "defaults": {"limits": {"step_limit": 6}, "container": {"command_timeout": 30}},
-        "models": {label: {"name": f"openai/{label}", **model} for label in ("fixer", "breaker", "tripper", "merger")},
-        "iterations": [
-            {"models": ["fixer", "breaker", "tripper"]},
-            {"models": ["merger"], "instance_template": "instance_with_patches.j2", "draws_on": [1]},
-            {"models": ["merger"], "instance_template": "instance_refine.j2", "draws_on": [2]},
-        ],
-        "workers": 2,
-    }
-    config.update(overrides)
-    return config
-
-
-def write_config(path: Path, config: dict) -> Path:
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def load_rows() -> list[dict]:
-    return [row for row in read_jsonl(DATASET) if row["instance_id"] in TASKS]
-
-
-def make_slow_script(delay: float) -> dict:
-    """The demo script with every reply delayed, so that a run is still under way when a test interrupts it."""
-    script = make_demo_script(load_rows())
-    for model in script["models"].values():
-        for conversation in model:
-            conversation["replies"] = [{**reply, "delay": delay} for reply in conversation["replies"]]
-    return script
-
-
-def first_prompts(server: ScriptedServer, model: str) -> list[str]:
-    """The first user message of each conversation the model was asked about."""
-    prompts = []
-    for request in server.requests:
-        messages = request["body"]["messages"]
-        if request["model"] == model and not any(m["role"] == "assistant" for m in messages):
-            prompts.append(next(m["content"] for m in messages if m["role"] == "user"))
-    return prompts
-
-
-def get_patches(run_dir: Path) -> dict:
-    return {(p.parent.parent.name, p.parent.name, row["instance_id"]): row["model_patch"]
-            for p in sorted(run_dir.glob("iter_*/*/preds.jsonl")) for row in read_jsonl(p)}
+from pipelinekit import TASKS, first_prompts, get_patches, load_rows, make_config, make_slow_script, write_config
 
 
 @pytest.mark.docker

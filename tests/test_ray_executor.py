@@ -20,7 +20,7 @@ from harness.demo.scripted import ScriptedServer
 from harness.fileio import read_jsonl
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from test_pipeline import get_patches, load_rows, make_config, make_slow_script, write_config
+from pipelinekit import get_patches, load_rows, make_config, make_slow_script, write_config
 
 SLOTS = {"patchmix_container": 2}
 NODE_LINE = re.compile(r"attempt ran on Ray node (\w+)")

@@ -9,7 +9,7 @@ from harness.exceptions import ConfigError
 from harness.pipeline.load import load_pipeline_config
 from harness.resources import BUNDLED_NAMES, get_bundled_dir
 
-from test_pipeline import make_config, write_config
+from pipelinekit import make_config, write_config
 
 
 def test_every_bundled_folder_is_found_with_its_files():

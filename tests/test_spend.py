@@ -16,6 +16,8 @@ from harness.pipeline.agreement import find_agreement
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 
+from pipelinekit import first_prompts
+
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "tasks" / "bundled.jsonl"
 AGREED, DISPUTED = "patchmix__unitconv-1", "patchmix__daterange-1"
@@ -44,15 +46,6 @@ def run(tmp_path: Path, server: ScriptedServer, iterations: list[dict]) -> Path:
 
 def read_info(run_dir: Path, iteration: int, label: str, instance: str) -> dict:
     return json.loads((run_dir / f"iter_{iteration}" / label / f"{instance}.traj.json").read_text())["info"]
-
-
-def first_prompts(server: ScriptedServer, model: str) -> list[str]:
-    prompts = []
-    for request in server.requests:
-        messages = request["body"]["messages"]
-        if request["model"] == model and not any(m["role"] == "assistant" for m in messages):
-            prompts.append(next(m["content"] for m in messages if m["role"] == "user"))
-    return prompts
 
 
 def answer_key_texts(rows: list[dict]) -> list[str]:
