@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.agent import container
 from harness.fileio import write_jsonl_atomic
 
 pytestmark = pytest.mark.docker
@@ -172,16 +173,32 @@ def test_container_start_failure_is_an_infra_error_with_no_patch(bundled_rows, r
     assert server.requests == []
 
 
-def test_a_start_that_fails_while_the_model_is_called_ends_the_run_infra_error(bundled_rows, run_scripted):
-    """The container is created before the first model call (a missing image costs nothing, above); it starts
-    and is prepared while that call runs, and a failure there ends the run at its first use of the container."""
+def test_a_start_that_fails_while_the_model_is_called_ends_the_run_infra_error(bundled_rows, run_scripted,
+                                                                               monkeypatch):
+    """The container is created before the first model call (a missing image costs nothing, above); once a
+    container of its image was prepared in this process, it starts and is prepared while that call runs, and a
+    failure there ends the run at its first use of the container."""
     row = {**bundled_rows[UNITCONV], "base_commit": "0" * 40}
+    monkeypatch.setattr(container, "PREPARED_IMAGES", {row["image"]})
     edit = {"tool_calls": [{"name": "bash", "arguments": {"command": "echo never >> README.md"}}]}
     prediction, traj, server = run_scripted(row, [edit, SUBMIT])
     info = traj["info"]
     assert info["exit_status"] == "infra_error" and prediction["model_patch"] == ""
     assert f"base commit {'0' * 40} is not in the repository" in info["exit_detail"]
     assert len(server.requests) == 1, "one call was made while the container started; none after the failure"
+    assert info["exit_detail"].startswith("the container failed:")
+
+
+def test_the_first_container_of_an_image_is_ready_before_the_first_model_call(bundled_rows, run_scripted,
+                                                                              monkeypatch):
+    """An image not yet prepared in this process is started and checked before any call is paid for."""
+    row = {**bundled_rows[UNITCONV], "base_commit": "0" * 40}
+    monkeypatch.setattr(container, "PREPARED_IMAGES", set())
+    prediction, traj, server = run_scripted(row, [SUBMIT])
+    assert traj["info"]["exit_status"] == "infra_error" and prediction["model_patch"] == ""
+    assert f"base commit {'0' * 40} is not in the repository" in traj["info"]["exit_detail"]
+    assert not server.requests
+    assert container.PREPARED_IMAGES == set(), "a failed start proves nothing about the image"
 
 
 def test_old_observations_can_be_left_out_of_requests_but_stay_in_the_trajectory(bundled_rows, run_scripted):

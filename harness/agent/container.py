@@ -36,6 +36,9 @@ SHELL_ENVIRONMENT = {
 
 PREPARE_TIMEOUT = 600
 """Seconds the history scrub, the snapshot and the python probe may take together at a container's start."""
+PREPARED_IMAGES: set[str] = set()
+"""Images a container of this process was started and prepared from (its shell's python passed the check)."""
+
 KEEP_ALIVE = ["/bin/sh", "-c", "while :; do sleep 86400; done"]
 """The container's main process: it only keeps the container running (works without GNU `sleep infinity`)."""
 
@@ -60,6 +63,12 @@ def docker_errors(action: str):
         raise InfraError(f"{action}: the image is not present locally; build or pull it first ({error})") from error
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as error:
         raise InfraError(f"{action}: {error}") from error
+
+
+def was_prepared(image: str) -> bool:
+    """Whether a container of `image` was started and prepared in this process (so a fault of the image itself,
+    such as a shell python without the repository's dependencies, is already ruled out)."""
+    return image in PREPARED_IMAGES
 
 
 class Environment:
@@ -91,13 +100,14 @@ class Environment:
         """Creates the container, then starts it and its shell and prepares it (`prepare`). With `background`,
         all after the creation (which finds a missing image at once, before any money is spent) happens in a
         thread while the caller goes on, e.g. with the model's first call; every use of the container waits for
-        it, and a failure to start is raised there."""
+        it, and a failure to start is raised there. Only an image prepared before in this process starts in the
+        background (see `was_prepared`): the first container of an image is checked before any call is paid."""
         if self.container is not None or self._starting is not None:
             raise RuntimeError("this Environment was already started; create a new one for another run")
         with docker_errors(f"cannot create a container from {self.image}"):
             self.client = self.client or docker.from_env(timeout=max(60, int(self.config.start_timeout)))
             self.container = self.client.containers.create(**self._container_options())
-        if not background:
+        if not (background and was_prepared(self.image)):
             self._start_created()
             return self
         self._starting = threading.Thread(target=self._start_in_background, daemon=True,
@@ -170,6 +180,7 @@ class Environment:
         self.python_env = read_probe(result.output)
         if self.config.check_python:
             check_python_env(self.python_env, workdir)
+        PREPARED_IMAGES.add(self.image)
 
     def execute(self, command: str, timeout: float | None = None) -> CommandResult:
         """The `bash` tool: runs `command` in the persistent shell, stderr merged, output capped."""

@@ -65,12 +65,13 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
     patch_info = None
     try:
         env = Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"])
-        with env.start(background=True):  # the container gets ready while the model makes its first call
+        with env.start(background=True):  # once its image proved sound, it gets ready during the first model call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
                           keep_observations=config.keep_observations)
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
+            env.wait_started()  # a start that failed is told as such, not as a patch that could not be collected
             patch_info = collect_patch(env, row, state.exit_status, state.steps)
             if "patch_error" in patch_info:  # never `submitted` with an empty patch: redone on resume
                 traj.save(exit_status=ex.INFRA_ERROR, ended_before=state.exit_status,
