@@ -14,6 +14,7 @@ from harness.pipeline.launch import run_pipeline
 from harness.analysis.report import write_report
 from harness.demo.scripted import ScriptedServer
 from harness.fileio import write_text_atomic
+from harness.select.stage import refresh_verdicts, select_after_run
 from harness.resources import get_bundled_dir
 
 DEMO_CONFIG = get_bundled_dir("demo") / "pipeline.yaml"
@@ -30,9 +31,12 @@ def run_demo(runs_dir: Path, workers: int | None = None) -> Path:
     with ScriptedServer(make_demo_script(rows)) as server:
         os.environ["PATCHMIX_SCRIPTED_API_BASE"] = server.api_base
         os.environ.setdefault("PATCHMIX_SCRIPTED_KEY", DEMO_KEY)
-        run_pipeline(config_path, runs_dir=runs_dir, workers=workers)
+        picked = select_after_run(config_path, runs_dir) if run_pipeline(config_path, runs_dir, workers=workers) == 0 else None
+    if picked:
+        print(picked)
     run_dir = runs_dir / "demo"
     evaluate_run(run_dir, workers=2)
+    refresh_verdicts(run_dir)
     return write_report(run_dir)
 
 

@@ -97,6 +97,24 @@ class ExecutorConfig(Strict):
     """The Ray cluster to join, e.g. `10.0.0.1:6379`; none: `auto`, the cluster this machine belongs to."""
 
 
+class SelectConfig(Strict):
+    """The pipeline's last stage: one patch per instance among the patches of every finished run (see
+    `harness.select`), written to `runs/<name>/selected/` and shown by `patchmix report` beside the iterations and
+    the oracle. The simple rules (`last`, `vote`, `last-complete`) always run; the fitted selector runs when
+    `selector` or `fit_on` names where its weights come from. It reads no verdict of this run's own instances."""
+
+    selector: str | None = None
+    """A selector.json written by an earlier `patchmix select` (relative to the config file's folder)."""
+    fit_on: list[str] = Field(default_factory=list)
+    """Scored pools to fit the selector on: run folders, predictions files or candidates files (relative to the
+    config file's folder), e.g. an earlier evaluated run of the same models."""
+    top_k: int | None = Field(None, ge=1)
+    """Pick among the `top_k` most reliable systems (None: all)."""
+    execute: bool = False
+    """Check each pick by running the repository's existing tests for the changed modules in the instance's
+    container, before and after the patch; a pick that breaks a passing test gives way to the next candidate."""
+
+
 class PipelineConfig(Strict):
     name: str
     """The run's name: results go to runs/<name>/."""
@@ -119,6 +137,8 @@ class PipelineConfig(Strict):
     """A folder of your own Jinja templates (relative to the config file), searched before the shipped ones."""
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     """Checking (and pulling) the instances' images at start."""
+    select: SelectConfig | None = None
+    """A select stage after the last iteration (see SelectConfig); may change between resumes."""
 
     def model_post_init(self, _context) -> None:
         for label, model in self.models.items():

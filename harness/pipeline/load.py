@@ -56,7 +56,26 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
     resolve_prompts_dir(config, path.parent)
     check_pipeline(config)
     resolve_route_files(config, path.parent)
+    resolve_select_paths(config, path.parent)
     return config
+
+
+def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
+    """The select stage's selector and pools are taken relative to the config's folder, and must exist."""
+    stage = config.select
+    if stage is None:
+        return
+
+    def resolve(key: str, value: str) -> str:
+        candidate = Path(value) if Path(value).is_absolute() else (base / value).resolve()
+        if not candidate.exists():
+            raise ConfigError(f"config key {key}: {value} does not exist (looked at {candidate}); give a "
+                              "selector.json from `patchmix select`, or a scored run folder or pool file")
+        return str(candidate)
+
+    if stage.selector:
+        stage.selector = resolve("select.selector", stage.selector)
+    stage.fit_on = [resolve(f"select.fit_on.{n}", pool) for n, pool in enumerate(stage.fit_on)]
 
 
 def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:

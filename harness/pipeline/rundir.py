@@ -21,7 +21,7 @@ from harness.exceptions import RETRYABLE_STATUSES, ConfigError
 from harness.fileio import write_jsonl_atomic, write_text_atomic
 
 # Settings that change how a run is carried out but not what it produces: they may change between resumes.
-RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images", "executor")
+RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images", "executor", "select")
 MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
                       "rate_limit_patience")
 

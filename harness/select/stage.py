@@ -1,0 +1,58 @@
+"""The pipeline's select stage (`select:` in its config): after the last iteration, the rules' picks and, when
+the config says where its weights come from, the fitted selector's picks go to `runs/<name>/selected/`. After
+scoring, `refresh_verdicts` gives those picks the verdicts of the candidates they are, so the report's
+`## Selection` table counts what they resolve. Nothing here reads a verdict to choose a patch of the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.fileio import read_json, read_jsonl, write_json_atomic
+from harness.pipeline.config import SelectConfig
+from harness.pipeline.load import load_pipeline_config
+from harness.pipeline.lock import RunLock
+from harness.select.pool import read_run_folder
+from harness.select.rules import format_selection, select_patches
+
+COMBINED = Path("selected") / "combined"
+
+
+def select_after_run(config_path: Path, runs_dir: Path, iteration: int | None = None) -> str | None:
+    """The select stage of the pipeline in `config_path`, once `patchmix run` has finished every run (call it
+    after `run_pipeline` returned 0); None when the config has no stage or only an earlier iteration was run."""
+    config = load_pipeline_config(config_path)
+    if config.select is None or iteration not in (None, len(config.iterations)):
+        return None
+    run_dir = Path(runs_dir) / config.name
+    with RunLock(run_dir):
+        return run_select_stage(run_dir, config.select, config.dataset.path)
+
+
+def run_select_stage(run_dir: Path, stage: SelectConfig, dataset: str | None) -> str:
+    """Pick one patch per instance with the rules, and with the selector when `stage` names one; returns lines
+    to print."""
+    from harness.select.command import run_selection
+
+    lines = [format_selection(select_patches(run_dir))]
+    if stage.selector or stage.fit_on:
+        lines.append(run_selection([str(run_dir)], run_dir / COMBINED, stage.fit_on or None,
+                                   Path(stage.selector) if stage.selector else None, stage.top_k,
+                                   dataset if stage.execute else None))
+    return "\n".join(lines)
+
+
+def refresh_verdicts(run_dir: Path) -> bool:
+    """Bring the picks in `run_dir/selected/` up to date with the run's verdicts: the rules are applied again
+    (they read no verdict, so they pick the same patches) and each of the selector's picks takes the verdict of
+    the candidate with the same instance and patch. False when selection never ran in this folder."""
+    if not (run_dir / "selected" / "summary.json").is_file():
+        return False
+    select_patches(run_dir)
+    summary_path = run_dir / COMBINED / "summary.json"
+    if summary_path.is_file():
+        verdicts = {(c.instance_id, c.patch): c.resolved for c in read_run_folder(run_dir) if c.resolved is not None}
+        picks = [(row["instance_id"], row["model_patch"]) for row in read_jsonl(run_dir / COMBINED / "preds.jsonl")]
+        scored = [verdicts[pick] for pick in picks if pick in verdicts]
+        write_json_atomic(summary_path, {**read_json(summary_path), "scored": len(scored), "resolved": sum(scored)})
+    return True
+

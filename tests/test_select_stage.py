@@ -1,0 +1,91 @@
+"""The pipeline's select stage (`select:` in its config): after the last iteration the rules' and the fitted
+selector's picks are in runs/<name>/selected/ (`patchmix run`); `patchmix evaluate` gives them their verdicts without changing
+them, and `patchmix report` shows them beside the oracle."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pipelinekit import make_config, write_config
+
+from harness.demo.models import make_demo_script
+from harness.demo.scripted import ScriptedServer
+from harness.exceptions import ConfigError
+from harness.fileio import read_jsonl
+from harness.pipeline.launch import run_pipeline
+from harness.pipeline.load import load_pipeline_config
+from harness.pipeline.progress import Progress
+from harness.select.pool import read_run_folder
+from harness.select.stage import refresh_verdicts, select_after_run
+
+SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "iter_2/merger": 0.5,
+           "iter_3/merger": 0.5}
+
+
+def write_scored_pool(path) -> None:
+    """A scored pool of other instances made by systems named like this run's: the fixer resolves all of them."""
+    rows = []
+    for n in range(16):
+        for system, rate in SYSTEMS.items():
+            resolved = (n % 4) < rate * 4
+            patch = f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-y = 0\n+y = {n if resolved else -n}\n"
+            rows.append({"instance_id": f"own__repo-{n}", "system": system, "model_patch": patch,
+                         "resolved": resolved})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+@pytest.mark.docker
+def test_a_pipeline_ending_with_a_select_stage_picks_scores_and_reports(bundled_rows, tmp_path, capsys):
+    from harness.analysis.report import write_report
+    from harness.scoring.run import evaluate_run
+
+    write_scored_pool(tmp_path / "pool.jsonl")
+    rows = [bundled_rows[i] for i in ("patchmix__unitconv-1", "patchmix__daterange-1")]
+    with ScriptedServer(make_demo_script(rows)) as server:
+        config = make_config(server.api_base, name="staged", select={"fit_on": ["pool.jsonl"], "top_k": 2})
+        path = write_config(tmp_path / "pipeline.yaml", config)
+        assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+        print(select_after_run(path, tmp_path / "runs"))
+    run_dir = tmp_path / "runs" / "staged"
+    printed = capsys.readouterr().out
+    assert "the oracle resolves" in printed and "2 instances picked among 2 systems" in printed
+
+    combined = run_dir / "selected" / "combined"
+    picks = read_jsonl(combined / "preds.jsonl")
+    assert len(picks) == 2 and json.loads((combined / "summary.json").read_text())["scored"] == 0
+    reasons = [json.loads(line) for line in (combined / "reasons.jsonl").read_text().splitlines()]
+    assert all({c["system"] for c in r["candidates"]} <= {"iter_1/fixer", "iter_2/merger", "iter_3/merger"}
+               for r in reasons), "top_k 2 picks among the two most reliable systems of the pool fitted on"
+    assert (run_dir / "selected" / "vote" / "preds.jsonl").is_file()
+
+    evaluate_run(run_dir, workers=2, log=lambda line: None)
+    assert refresh_verdicts(run_dir)
+    assert read_jsonl(combined / "preds.jsonl") == picks, "the verdicts change no pick"
+    verdicts = {(c.instance_id, c.patch): c.resolved for c in read_run_folder(run_dir)}
+    expected = sum(verdicts[(p["instance_id"], p["model_patch"])] for p in picks)
+    summary = json.loads((combined / "summary.json").read_text())
+    assert summary["scored"] == 2 and summary["resolved"] == expected
+    rules = json.loads((run_dir / "selected" / "summary.json").read_text())
+    assert rules["scored"] and all(entry["scored"] == 2 for entry in rules["strategies"].values())
+
+    text = write_report(run_dir).read_text()
+    selection = text.split("## Selection", 1)[1].split("\n## ", 1)[0]
+    assert f"| {expected} |" in selection and "| oracle |" in selection and "| vote |" in selection
+    assert "pool.jsonl" in selection, "the selector's row says what it was fitted on"
+
+    config["select"] = {}  # the stage may change between resumes: nothing is run again, only the rules pick
+    with ScriptedServer(make_demo_script(rows)) as server:
+        config = {**config, "models": {label: {**model, "api_base": server.api_base}
+                                       for label, model in config["models"].items()}}
+        assert run_pipeline(write_config(path, config), runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+        assert "the oracle resolves" in select_after_run(path, tmp_path / "runs")
+        assert not server.requests
+
+
+def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):
+    config = make_config("http://127.0.0.1:9/v1", select={"selector": "nowhere/selector.json"})
+    with pytest.raises(ConfigError) as error:
+        load_pipeline_config(write_config(tmp_path / "pipeline.yaml", config))
+    message = str(error.value)
+    assert "config key select.selector: nowhere/selector.json does not exist" in message and "\n" not in message
