@@ -89,3 +89,11 @@ def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):
         load_pipeline_config(write_config(tmp_path / "pipeline.yaml", config))
     message = str(error.value)
     assert "config key select.selector: nowhere/selector.json does not exist" in message and "\n" not in message
+
+
+def test_a_select_stage_with_nothing_to_pick_says_so_in_one_line(tmp_path):
+    path = write_config(tmp_path / "pipeline.yaml", make_config("http://127.0.0.1:9/v1", name="empty", select={}))
+    (tmp_path / "runs" / "empty").mkdir(parents=True)
+    said = select_after_run(path, tmp_path / "runs")
+    assert said.startswith("the select stage picked nothing: ") and "has no finished run with a patch" in said
+    assert "\n" not in said and not (tmp_path / "runs" / "empty" / "selected").exists()

@@ -31,7 +31,8 @@ def run_demo(runs_dir: Path, workers: int | None = None) -> Path:
     with ScriptedServer(make_demo_script(rows)) as server:
         os.environ["PATCHMIX_SCRIPTED_API_BASE"] = server.api_base
         os.environ.setdefault("PATCHMIX_SCRIPTED_KEY", DEMO_KEY)
-        picked = select_after_run(config_path, runs_dir) if run_pipeline(config_path, runs_dir, workers=workers) == 0 else None
+        finished = run_pipeline(config_path, runs_dir=runs_dir, workers=workers) == 0
+    picked = select_after_run(config_path, runs_dir) if finished else None
     if picked:
         print(picked)
     run_dir = runs_dir / "demo"

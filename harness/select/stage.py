@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.exceptions import PatchmixError
 from harness.fileio import read_json, read_jsonl, write_json_atomic
 from harness.pipeline.config import SelectConfig
 from harness.pipeline.load import load_pipeline_config
@@ -24,8 +25,11 @@ def select_after_run(config_path: Path, runs_dir: Path, iteration: int | None = 
     if config.select is None or iteration not in (None, len(config.iterations)):
         return None
     run_dir = Path(runs_dir) / config.name
-    with RunLock(run_dir):
-        return run_select_stage(run_dir, config.select, config.dataset.path)
+    try:
+        with RunLock(run_dir):
+            return run_select_stage(run_dir, config.select, config.dataset.path)
+    except PatchmixError as error:  # the runs are finished and kept; only the picks are missing
+        return f"the select stage picked nothing: {error}"
 
 
 def run_select_stage(run_dir: Path, stage: SelectConfig, dataset: str | None) -> str:
