@@ -56,25 +56,17 @@ def cmd_run_one(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from harness.pipeline.launch import run_pipeline
-    from harness.select.stage import select_after_run
+    from harness.select.stage import run_then_select
 
-    code = run_pipeline(Path(args.config), runs_dir=Path(args.runs_dir), iteration=args.iteration,
-                        workers=args.workers, executor=args.executor)
-    picked = select_after_run(Path(args.config), Path(args.runs_dir), args.iteration) if code == 0 else None
-    if picked:
-        print(picked)
-    return code
+    return run_then_select(Path(args.config), runs_dir=Path(args.runs_dir), iteration=args.iteration,
+                           workers=args.workers, executor=args.executor)
 
 
 def cmd_evaluate(args) -> int:
-    from harness.scoring.run import evaluate_run
-    from harness.select.stage import refresh_verdicts
+    from harness.select.stage import evaluate_then_refresh
 
-    evaluate_run(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
-                 max_retries=args.max_retries, executor=args.executor, address=args.address)
-    if refresh_verdicts(Path(args.run)):
-        print(f"the picks in {Path(args.run) / 'selected'} now count the verdicts")
+    evaluate_then_refresh(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
+                          max_retries=args.max_retries, executor=args.executor, address=args.address)
     return 0
 
 

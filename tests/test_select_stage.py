@@ -1,6 +1,6 @@
 """The pipeline's select stage (`select:` in its config): after the last iteration the rules' and the fitted
-selector's picks are in runs/<name>/selected/ (`patchmix run`); `patchmix evaluate` gives them their verdicts without changing
-them, and `patchmix report` shows them beside the oracle."""
+selector's picks are in runs/<name>/selected/ (`patchmix run`); `patchmix evaluate` gives them their verdicts
+without changing them, and `patchmix report` shows them beside the oracle."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from harness.demo.models import make_demo_script
 from harness.demo.scripted import ScriptedServer
 from harness.exceptions import ConfigError
 from harness.fileio import read_jsonl
-from harness.pipeline.launch import run_pipeline
 from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.progress import Progress
 from harness.select.pool import read_run_folder
-from harness.select.stage import refresh_verdicts, select_after_run
+from harness.select.stage import evaluate_then_refresh, run_then_select, select_after_run
 
 SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "iter_2/merger": 0.5,
            "iter_3/merger": 0.5}
@@ -38,15 +37,13 @@ def write_scored_pool(path) -> None:
 @pytest.mark.docker
 def test_a_pipeline_ending_with_a_select_stage_picks_scores_and_reports(bundled_rows, tmp_path, capsys):
     from harness.analysis.report import write_report
-    from harness.scoring.run import evaluate_run
 
     write_scored_pool(tmp_path / "pool.jsonl")
     rows = [bundled_rows[i] for i in ("patchmix__unitconv-1", "patchmix__daterange-1")]
     with ScriptedServer(make_demo_script(rows)) as server:
         config = make_config(server.api_base, name="staged", select={"fit_on": ["pool.jsonl"], "top_k": 2})
         path = write_config(tmp_path / "pipeline.yaml", config)
-        assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
-        print(select_after_run(path, tmp_path / "runs"))
+        assert run_then_select(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
     run_dir = tmp_path / "runs" / "staged"
     printed = capsys.readouterr().out
     assert "the oracle resolves" in printed and "2 instances picked among 2 systems" in printed
@@ -59,8 +56,9 @@ def test_a_pipeline_ending_with_a_select_stage_picks_scores_and_reports(bundled_
                for r in reasons), "top_k 2 picks among the two most reliable systems of the pool fitted on"
     assert (run_dir / "selected" / "vote" / "preds.jsonl").is_file()
 
-    evaluate_run(run_dir, workers=2, log=lambda line: None)
-    assert refresh_verdicts(run_dir)
+    told = []
+    evaluate_then_refresh(run_dir, workers=2, log=told.append)
+    assert any("now count the verdicts" in line for line in told)
     assert read_jsonl(combined / "preds.jsonl") == picks, "the verdicts change no pick"
     verdicts = {(c.instance_id, c.patch): c.resolved for c in read_run_folder(run_dir)}
     expected = sum(verdicts[(p["instance_id"], p["model_patch"])] for p in picks)
@@ -78,9 +76,10 @@ def test_a_pipeline_ending_with_a_select_stage_picks_scores_and_reports(bundled_
     with ScriptedServer(make_demo_script(rows)) as server:
         config = {**config, "models": {label: {**model, "api_base": server.api_base}
                                        for label, model in config["models"].items()}}
-        assert run_pipeline(write_config(path, config), runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
-        assert "the oracle resolves" in select_after_run(path, tmp_path / "runs")
+        write_config(path, config)
+        assert run_then_select(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
         assert not server.requests
+    assert "the oracle resolves" in capsys.readouterr().out
 
 
 def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):

@@ -10,11 +10,10 @@ import yaml
 
 from harness.demo.models import make_demo_script
 from harness.demo.images import build_images
-from harness.pipeline.launch import run_pipeline
 from harness.analysis.report import write_report
 from harness.demo.scripted import ScriptedServer
 from harness.fileio import write_text_atomic
-from harness.select.stage import refresh_verdicts, select_after_run
+from harness.select.stage import evaluate_then_refresh, run_then_select
 from harness.resources import get_bundled_dir
 
 DEMO_CONFIG = get_bundled_dir("demo") / "pipeline.yaml"
@@ -23,21 +22,15 @@ DEMO_KEY = "sk-demo-not-a-real-key-0000"
 
 def run_demo(runs_dir: Path, workers: int | None = None) -> Path:
     """Run, score and report the demo; returns the path of the summary."""
-    from harness.scoring.run import evaluate_run
-
     tasks_dir = get_bundled_dir("tasks")
     rows = build_images(tasks_dir)
     config_path = write_demo_config(runs_dir, tasks_dir / "bundled.jsonl")
     with ScriptedServer(make_demo_script(rows)) as server:
         os.environ["PATCHMIX_SCRIPTED_API_BASE"] = server.api_base
         os.environ.setdefault("PATCHMIX_SCRIPTED_KEY", DEMO_KEY)
-        finished = run_pipeline(config_path, runs_dir=runs_dir, workers=workers) == 0
-    picked = select_after_run(config_path, runs_dir) if finished else None
-    if picked:
-        print(picked)
+        run_then_select(config_path, runs_dir=runs_dir, workers=workers)
     run_dir = runs_dir / "demo"
-    evaluate_run(run_dir, workers=2)
-    refresh_verdicts(run_dir)
+    evaluate_then_refresh(run_dir, workers=2)
     return write_report(run_dir)
 
 

@@ -18,6 +18,28 @@ from harness.select.rules import format_selection, select_patches
 COMBINED = Path("selected") / "combined"
 
 
+def run_then_select(config_path: Path, runs_dir: Path = Path("runs"), **options) -> int:
+    """`patchmix run`: the pipeline (`run_pipeline` with `options`), then its select stage once every run is
+    finished; the pipeline's exit code."""
+    from harness.pipeline.launch import run_pipeline
+
+    code = run_pipeline(config_path, runs_dir=runs_dir, **options)
+    picked = select_after_run(config_path, runs_dir, options.get("iteration")) if code == 0 else None
+    if picked:
+        print(picked)
+    return code
+
+
+def evaluate_then_refresh(run_dir: Path, **options) -> dict:
+    """`patchmix evaluate`: the scoring (`evaluate_run` with `options`), then the verdicts of the picks."""
+    from harness.scoring.run import evaluate_run
+
+    summary = evaluate_run(run_dir, **options)
+    if refresh_verdicts(run_dir):
+        options.get("log", print)(f"the picks in {run_dir / 'selected'} now count the verdicts")
+    return summary
+
+
 def select_after_run(config_path: Path, runs_dir: Path, iteration: int | None = None) -> str | None:
     """The select stage of the pipeline in `config_path`, once `patchmix run` has finished every run (call it
     after `run_pipeline` returned 0); None when the config has no stage or only an earlier iteration was run."""
