@@ -39,7 +39,7 @@ def test_reply_carries_tool_calls_tokens_and_cost():
     assert sent["tools"][0]["function"]["name"] == "bash" and sent["temperature"] == 0.0
 
 
-@pytest.mark.parametrize("status", [429, 500, 503])
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
 def test_transient_errors_are_retried_then_succeed(status):
     with serve({**BASH_LS, "error": {"status": status, "times": 2}}) as server:
         reply = make_model(server).query(MESSAGES, TOOLS)
