@@ -393,6 +393,31 @@ def test_narrowing_instances_keeps_predictions_and_a_changed_template_is_refused
             run_pipeline(path, runs_dir=tmp_path / "runs")
 
 
+def test_a_resume_with_a_tool_schema_of_other_contents_is_refused(tmp_path, monkeypatch):
+    from harness.agent.tools import TOOLS_DIR
+    from harness.exceptions import ConfigError
+    from harness.pipeline import fingerprint
+    from harness.pipeline.load import load_pipeline_config
+    from harness.pipeline.rundir import RunDir
+
+    tools = tmp_path / "tools"
+    shutil.copytree(TOOLS_DIR, tools)
+    monkeypatch.setattr(fingerprint, "TOOLS_DIR", str(tools))
+    config = {"name": "schemas", "dataset": {"path": str(Path(TASKS_DIR) / "bundled.jsonl")},
+              "models": {"fixer": {"name": "openai/fixer", "input_cost_per_token": 1e-6,
+                                   "output_cost_per_token": 1e-6}},
+              "iterations": [{"models": ["fixer"]}]}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    rundir = RunDir(tmp_path / "runs" / "schemas")
+    rundir.save_config(load_pipeline_config(path))
+    rundir.check_config(load_pipeline_config(path))  # same contents: accepted
+    schema = tools / "bash" / "config.yaml"
+    schema.write_text(schema.read_text().replace("description:", "description: (changed)", 1))
+    with pytest.raises(ConfigError, match="another tool schema bash .its content differs"):
+        rundir.check_config(load_pipeline_config(path))
+
+
 def test_a_key_in_a_variable_of_any_name_is_masked(monkeypatch):
     monkeypatch.setenv("LLM_ACCESS_UNIT", "pmx-live-81c0ffee5eed")
     assert redact("key pmx-live-81c0ffee5eed") == "key pmx-live-81c0ffee5eed", "not yet named by a config"

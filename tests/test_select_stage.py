@@ -28,7 +28,8 @@ def write_scored_pool(path) -> None:
     for n in range(16):
         for system, rate in SYSTEMS.items():
             resolved = (n % 4) < rate * 4
-            patch = f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-y = 0\n+y = {n if resolved else -n}\n"
+            value = n if resolved else -n
+            patch = f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-y = 0\n+y = {value}\n"
             rows.append({"instance_id": f"own__repo-{n}", "system": system, "model_patch": patch,
                          "resolved": resolved})
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
