@@ -97,7 +97,9 @@ def test_ten_sigkills_at_four_workers_then_resume_same_predictions_and_ledger_ma
         assert (end["tokens_in"], end["tokens_out"]) == (billed[call]["prompt_tokens"], billed[call]["completion_tokens"])
     lost_dollars = sum(billed[c]["prompt_tokens"] * 1e-6 + billed[c]["completion_tokens"] * 2e-6 for c in lost)
     assert ledger_dollars + lost_dollars == pytest.approx(server_dollars, abs=1e-12)
-    assert len(lost) <= 4
+    # A SIGKILL can cut each worker's call between the server's answer and its ledger line, never more; each
+    # such call still has its start line and estimate (billed <= starts, above), so the budget counted it.
+    assert len(lost) <= len(moments) * 4
 
 
 @pytest.mark.docker
