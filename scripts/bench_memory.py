@@ -4,7 +4,8 @@ a scripted model that answers at once (three calls per run: `bash`, a view, `sub
     python scripts/bench_memory.py [--labels 40] [--workers 4] [--json bench_memory.json]
 
 Samples the resident set size (RSS) every 0.5 s with the number of finished runs; prints RSS after each fifth of
-the runs, and writes every sample as JSON. Flat memory: the last fifth no higher than the second (+ noise).
+the runs, and writes every sample as JSON. Flat memory: the last fifth no higher than the second (+ noise). The
+scripted server runs in the same process, so it keeps no log of the requests here (that log is for tests).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def main() -> None:
     labels = [f"m{i}" for i in range(1, args.labels + 1)]
     total = len(labels) * 5
     samples, done = [], threading.Event()
-    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(make_script()) as server:
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(make_script(), record=False) as server:
         path = Path(tmp) / "p.yaml"
         path.write_text(yaml.safe_dump(make_config(server.api_base, labels, args.workers)))
         run_dir = Path(tmp) / "runs" / "bench-memory"

@@ -137,10 +137,13 @@ def make_completion(model: str, reply: dict, text: str | None, usage: dict) -> d
 class ScriptedServer:
     """Serves `script` on 127.0.0.1; use as a context manager or call start()/stop()."""
 
-    def __init__(self, script: dict, port: int = 0, on_reply=None):
+    def __init__(self, script: dict, port: int = 0, on_reply=None, record: bool = True):
         self.script = script
         self.on_reply = on_reply
+        self.record = record
         self.requests: list[dict] = []
+        """Every request as it came (with `record`; a benchmark of the client's memory passes False, since this
+        log grows by each request's whole body in the client's own process)."""
         self.bills: list[dict] = []
         """One entry per delivered completion: {"call", "model", "prompt_tokens", "completion_tokens"}."""
         self.stopping = threading.Event()
@@ -191,8 +194,9 @@ class ScriptedServer:
     def play(self, path: str, body: dict, auth: str) -> tuple[int, dict | str, dict]:
         model, messages = body.get("model", ""), body.get("messages", [])
         is_anthropic = path == anthropic.PATH
-        with self.lock:
-            self.requests.append({"path": path, "model": model, "body": body})
+        if self.record:
+            with self.lock:
+                self.requests.append({"path": path, "model": model, "body": body})
         refusal = anthropic.check_request(body) if is_anthropic else None
         if refusal:
             return 400, anthropic.make_error(400, refusal), {}
