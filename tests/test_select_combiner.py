@@ -62,3 +62,15 @@ def test_a_saved_combiner_reads_back_with_its_strength():
     combiner = fit_combiner(make_instances(60, True))
     again = Combiner.from_json(combiner.to_json())
     assert np.allclose(again.weights, combiner.weights) and again.strength == combiner.strength
+
+
+def test_a_column_constant_up_to_rounding_gets_no_blown_up_weight():
+    instances = make_instances(60, True)
+    lines = FEATURES.index("log_lines")
+    for rows, _ in instances:
+        rows[:, lines] = [0.1 + 0.2, 0.3, 0.3, 0.1 + 0.2, 0.3]  # equal but for the last bit
+    combiner = fit_combiner(instances)
+    assert combiner.scale[lines] == 1.0
+    shifted = np.zeros((2, len(FEATURES)))
+    shifted[1, lines] = 1.0  # a candidate elsewhere with one more log-line of patch
+    assert abs(np.diff(combiner.score(shifted))[0]) < 1.0

@@ -22,11 +22,12 @@ SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "i
            "iter_3/merger": 0.5}
 
 
-def write_scored_pool(path) -> None:
-    """A scored pool of other instances made by systems named like this run's: the fixer resolves all of them."""
+def write_scored_pool(path, systems: dict[str, float] = SYSTEMS) -> None:
+    """A scored pool of other instances made by systems named like this run's (by default the fixer resolves
+    all of them), each system resolving its share of them."""
     rows = []
     for n in range(16):
-        for system, rate in SYSTEMS.items():
+        for system, rate in systems.items():
             resolved = (n % 4) < rate * 4
             value = n if resolved else -n
             patch = f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-y = 0\n+y = {value}\n"
@@ -81,6 +82,30 @@ def test_a_pipeline_ending_with_a_select_stage_picks_scores_and_reports(bundled_
         assert run_then_select(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
         assert not server.requests
     assert "the oracle resolves" in capsys.readouterr().out
+
+
+@pytest.mark.docker
+def test_a_select_stage_with_execute_drops_a_pick_that_breaks_passing_tests(bundled_rows, tmp_path):
+    """The breaker is the most reliable system of the pool fitted on, but its patch on daterange breaks the module
+    it edits: with `execute: true` the stage runs the repository's own tests in the instance's container and the
+    pick falls to the fixer's patch, which breaks none; the reasons show both results."""
+    write_scored_pool(tmp_path / "pool.jsonl", {"iter_1/breaker": 1.0, "iter_1/fixer": 0.25, "iter_1/tripper": 0.0,
+                                                "iter_2/merger": 0.0, "iter_3/merger": 0.0})
+    rows = [bundled_rows["patchmix__daterange-1"]]
+    with ScriptedServer(make_demo_script(rows)) as server:
+        config = make_config(server.api_base, name="executed", instances={"ids": ["patchmix__daterange-1"]},
+                             iterations=[{"models": ["fixer", "breaker"]}],
+                             select={"fit_on": ["pool.jsonl"], "top_k": 2, "execute": True})
+        path = write_config(tmp_path / "pipeline.yaml", config)
+        assert run_then_select(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+    combined = tmp_path / "runs" / "executed" / "selected" / "combined"
+    [reason] = [json.loads(line) for line in (combined / "reasons.jsonl").read_text().splitlines()]
+    assert reason["candidates"][0]["system"] == "iter_1/breaker", "the combiner alone ranks the breaker first"
+    assert reason["chosen"] == "iter_1/fixer"
+    checked = {c["system"]: (c["dropped"], c["broken_tests"] > 0) for c in reason["candidates"]}
+    assert checked == {"iter_1/breaker": (True, True), "iter_1/fixer": (False, False)}
+    [pick] = read_jsonl(combined / "preds.jsonl")
+    assert "patchmix_demo_missing_module" not in pick["model_patch"] and pick["model_patch"].strip()
 
 
 def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):

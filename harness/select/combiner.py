@@ -124,7 +124,7 @@ def fit_combiner(instances: list[tuple[np.ndarray, np.ndarray]], seed: int = 0) 
         weights = np.array([1.0 if name == "prior_repo" else 0.0 for name in FEATURES])
         return Combiner(weights, np.ones(len(FEATURES)))
     scale = data.rows.std(axis=0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-9] = 1.0  # a constant column (up to rounding) would blow up its weight elsewhere
     data = Stacked(data.rows / scale, data.resolved, data.starts)
     strength = choose_strength(data, seed)
     return Combiner(fit_listwise(data, strength), scale, FEATURES, strength)
