@@ -102,7 +102,9 @@ def count_top_resolved(data: Stacked, weights: np.ndarray) -> int:
 
 
 def choose_strength(data: Stacked, seed: int) -> float:
-    """The STRENGTHS value whose fits resolve the most held-out training instances (CHOICE_FOLDS folds)."""
+    """The strongest STRENGTHS value whose fits resolve, on held-out training instances (CHOICE_FOLDS folds),
+    within one standard error of the best one's count (the one-standard-error rule: a weaker pull must earn its
+    place, since weights fitted on some systems are applied to others)."""
     order = list(range(len(data.starts)))
     random.Random(seed).shuffle(order)
     folds = [sorted(order[k::CHOICE_FOLDS]) for k in range(CHOICE_FOLDS)]
@@ -113,7 +115,10 @@ def choose_strength(data: Stacked, seed: int) -> float:
         resolved[strength] = sum(
             count_top_resolved(data.take(held), fit_listwise(data.take(sorted(set(order) - set(held))), strength))
             for held in folds)
-    return max(STRENGTHS, key=lambda strength: resolved[strength])  # max keeps the first of equals
+    best = max(resolved.values())
+    share = best / len(order)
+    error = (len(order) * share * (1 - share)) ** 0.5
+    return next(strength for strength in STRENGTHS if resolved[strength] >= best - error)
 
 
 def fit_combiner(instances: list[tuple[np.ndarray, np.ndarray]], seed: int = 0) -> Combiner:
