@@ -4,9 +4,9 @@ Within each scored instance, the probability that a candidate is the one picked 
 the instance's candidates; fitting maximises the probability mass on the resolving candidates, so the weights
 serve what picking one needs: the top of each instance. Instances where all or none resolve teach nothing. The
 pull toward zero weights (the regularisation) is chosen among STRENGTHS by cross-validation on the training
-instances alone, by how many of them the top-scored candidate resolves; on a pool where the signals beyond the
-priors do not help held-out, the strongest pull wins and the selector falls back to the most reliable system
-that made a change. The pick is the candidate with the highest score. Saved as JSON (names, scale, weights), so
+instances alone, by how many of them the top-scored candidate resolves, with the one-standard-error rule; on a
+pool where the signals beyond the priors do not help held-out, the strongest pull wins and the selector falls
+back to the most reliable system that made a change. The pick is the candidate with the highest score. Saved as JSON (names, scale, weights), so
 a combiner fitted on one pool is applied to another.
 """
 
