@@ -92,7 +92,8 @@ def write_png(rows: list[dict], path: Path) -> None:
     ax.set_xticks(workers, [str(w) for w in workers])
     ax.set_xlabel("workers")
     ax.set_ylabel("runs per minute")
-    ax.set_title(f"{rows[0]['runs']} runs, {rows[0]['calls']} calls of {rows[0]['delay']:g} s each, {os.cpu_count()} cores")
+    first = rows[0]
+    ax.set_title(f"{first['runs']} runs, {first['calls']} calls of {first['delay']:g} s each, {os.cpu_count()} cores")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -118,8 +119,8 @@ def main() -> None:
             seconds = time_batch(workers, args.delay, Path(tmp), executor, args.calls)
             rate, ideal = runs / seconds * 60, get_ideal(runs, workers, args.delay, args.calls)
             statuses = count_statuses(Path(tmp) / "runs" / f"bench-w{workers}")
-            rows.append({"workers": workers, "runs": runs, "calls": args.calls, "delay": args.delay, "wall_seconds": round(seconds, 2),
-                         "exit_statuses": statuses,
+            rows.append({"workers": workers, "runs": runs, "calls": args.calls, "delay": args.delay,
+                         "wall_seconds": round(seconds, 2), "exit_statuses": statuses,
                          "runs_per_min": round(rate, 2), "ideal_runs_per_min": round(ideal, 2),
                          "fraction_of_ideal": round(rate / ideal, 3)})
             print(f"{workers} workers: {seconds:.1f} s, exit statuses {statuses}", flush=True)

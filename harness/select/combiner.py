@@ -6,8 +6,8 @@ serve what picking one needs: the top of each instance. Instances where all or n
 pull toward zero weights (the regularisation) is chosen among STRENGTHS by cross-validation on the training
 instances alone, by how many of them the top-scored candidate resolves, with the one-standard-error rule; on a
 pool where the signals beyond the priors do not help held-out, the strongest pull wins and the selector falls
-back to the most reliable system that made a change. The pick is the candidate with the highest score. Saved as JSON (names, scale, weights), so
-a combiner fitted on one pool is applied to another.
+back to the most reliable system that made a change. The pick is the candidate with the highest score. Saved as
+JSON (names, scale, weights), so a combiner fitted on one pool is applied to another.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from scipy.optimize import minimize
 
 from harness.select.features import FEATURES
 
-STRENGTHS = (0.01, 0.1, 1.0)  # inverse regularisation (scikit-learn's C), strongest pull first: ties go to it
+STRENGTHS = (0.01, 0.1, 1.0)  # inverse regularisation (scikit-learn's C), strongest pull first
 CHOICE_FOLDS = 3
 
 
