@@ -49,7 +49,7 @@ def start_cluster():
 
 
 def run_batch(folder: Path, kind: str, delay: float) -> tuple[float, dict]:
-    with ScriptedServer(make_script(delay, 2)) as server:
+    with ScriptedServer(make_script(delay)) as server:
         config = make_config(server.api_base, 4, {"kind": kind})
         config["name"] = f"bench-{kind}"
         path = folder / f"{kind}.yaml"

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = [f"m{i}" for i in range(1, 9)]
 
 
-def make_script(delay: float, calls: int) -> dict:
+def make_script(delay: float, calls: int = 2) -> dict:
     bash = {"tool_calls": [{"name": "bash", "arguments": {"command": "git status --short"}}], "delay": delay}
     replies = [bash] * (calls - 1) + [{"tool_calls": [{"name": "submit", "arguments": {}}], "delay": delay}]
     return {"models": {"bench": [{"match": "", "replies": replies}]}}

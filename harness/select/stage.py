@@ -81,4 +81,3 @@ def refresh_verdicts(run_dir: Path) -> bool:
         scored = [verdicts[pick] for pick in picks if pick in verdicts]
         write_json_atomic(summary_path, {**read_json(summary_path), "scored": len(scored), "resolved": sum(scored)})
     return True
-
