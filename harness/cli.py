@@ -96,7 +96,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from harness.select.command import parse_top_k, run_evaluation, run_selection
+    from harness.select.command import make_checks, parse_top_k, run_evaluation, run_selection
     from harness.select.rules import format_selection, select_patches
 
     sources = args.sources
@@ -113,9 +113,10 @@ def cmd_select(args) -> int:
         print(f"picks in {run / 'selected'}/<strategy>/preds.jsonl")
     out = Path(args.out) if args.out else (run / "selected" / "combined" if is_run else Path("selected"))
     top_k = parse_top_k(args.top_k[0]) if args.top_k else None
+    checks = make_checks(args.dataset, args.models, args.reproduce, args.judge, args.judge_budget)
     try:
         print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
-                            args.dataset))
+                            checks))
     except PatchmixError as error:
         if not is_run:
             raise
@@ -219,6 +220,13 @@ def make_parser() -> argparse.ArgumentParser:
     select.add_argument("--selector", help="apply a selector.json written by an earlier `patchmix select`")
     select.add_argument("--dataset", help="the candidates' dataset: each pick is then checked by running the "
                                           "repository's existing tests in the instance's container (Docker)")
+    select.add_argument("--models", metavar="FILE", help="a YAML file with a `models:` section (a pipeline config "
+                                                         "serves) for --reproduce and --judge")
+    select.add_argument("--reproduce", metavar="LABEL", help="with --dataset: this model writes a reproduction "
+                        "script per instance from the issue; the picks it passes on come first")
+    select.add_argument("--judge", metavar="LABEL", help="with --dataset: this model compares the top groups of "
+                        "changes and may overrule the selector (or abstain)")
+    select.add_argument("--judge-budget", type=float, metavar="USD", help="stop asking the judge once this is spent")
     select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
                                       "runs/select-<pool> with --evaluate)")
     select.set_defaults(func=cmd_select)

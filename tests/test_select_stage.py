@@ -122,3 +122,41 @@ def test_a_select_stage_with_nothing_to_pick_says_so_in_one_line(tmp_path):
     said = select_after_run(path, tmp_path / "runs")
     assert said.startswith("the select stage picked nothing: ") and "has no finished run with a patch" in said
     assert "\n" not in said and not (tmp_path / "runs" / "empty" / "selected").exists()
+
+
+@pytest.mark.docker
+def test_a_select_stage_with_a_judge_lets_it_overrule_the_combiner_and_counts_its_cost(bundled_rows, tmp_path):
+    """Without execution the combiner picks the breaker (the most reliable system of the pool fitted on); the judge,
+    shown the breaker's change as A and the fixer's as B, chooses B, and its cost is in the stage's summary."""
+    write_scored_pool(tmp_path / "pool.jsonl", {"iter_1/breaker": 1.0, "iter_1/fixer": 0.25, "iter_1/tripper": 0.0,
+                                                "iter_2/merger": 0.0, "iter_3/merger": 0.0})
+    rows = [bundled_rows["patchmix__daterange-1"]]
+    script = make_demo_script(rows)
+    script["models"]["judge"] = [{"match": "", "replies": [
+        {"tool_calls": [{"name": "choose", "arguments": {"candidate": "B", "reason": "A deletes a module"}}]}]}]
+    with ScriptedServer(script) as server:
+        config = make_config(server.api_base, name="judged", instances={"ids": ["patchmix__daterange-1"]},
+                             iterations=[{"models": ["fixer", "breaker"]}],
+                             select={"fit_on": ["pool.jsonl"], "top_k": 2, "judge": "judge", "judge_budget": 1.0})
+        config["models"]["judge"] = {**config["models"]["fixer"], "name": "openai/judge"}
+        path = write_config(tmp_path / "pipeline.yaml", config)
+        assert run_then_select(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+    assert [r["model"] for r in server.requests].count("judge") == 1
+    combined = tmp_path / "runs" / "judged" / "selected" / "combined"
+    [reason] = [json.loads(line) for line in (combined / "reasons.jsonl").read_text().splitlines()]
+    assert reason["candidates"][0]["system"] == "iter_1/breaker" and reason["chosen"] == "iter_1/fixer"
+    assert {c["system"]: c["judge"] for c in reason["candidates"]} == {"iter_1/breaker": "shown",
+                                                                       "iter_1/fixer": "chosen"}
+    summary = json.loads((combined / "summary.json").read_text())
+    assert summary["judged"] and summary["cost"]["judge"] == reason["judge"]["cost"] > 0
+
+
+@pytest.mark.parametrize("select, expected", [
+    ({"judge": "oracle"}, "config key select.judge: unknown model 'oracle'"),
+    ({"reproduce": "fixer"}, "config key select.reproduce: a reproduction script is run in the instance's container"),
+])
+def test_a_select_stage_with_a_bad_judge_or_reproducer_is_refused_at_start(tmp_path, select, expected):
+    path = write_config(tmp_path / "pipeline.yaml", make_config("http://127.0.0.1:9/v1", select=select))
+    with pytest.raises(ConfigError) as error:
+        load_pipeline_config(path)
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)

@@ -113,6 +113,14 @@ class SelectConfig(Strict):
     execute: bool = False
     """Check each pick by running the repository's existing tests for the changed modules in the instance's
     container, before and after the patch; a pick that breaks a passing test gives way to the next candidate."""
+    reproduce: str | None = None
+    """With `execute`: the label (in `models`) of the model that writes a reproduction script per instance from
+    the issue alone; kept if it fails on the original code, the candidates it passes on come first."""
+    judge: str | None = None
+    """The label (in `models`) of a model that compares the top groups of changes and may overrule the selector
+    or abstain."""
+    judge_budget: float | None = Field(None, gt=0)
+    """Dollars the judge may spend over the stage (None: no cap)."""
 
 
 class PipelineConfig(Strict):

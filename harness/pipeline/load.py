@@ -65,6 +65,14 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
     stage = config.select
     if stage is None:
         return
+    for key in ("reproduce", "judge"):
+        label = getattr(stage, key)
+        if label and label not in config.models:
+            raise ConfigError(f"config key select.{key}: unknown model {label!r} (the models section has: "
+                              f"{', '.join(config.models) or 'none'})")
+    if stage.reproduce and not stage.execute:
+        raise ConfigError("config key select.reproduce: a reproduction script is run in the instance's container; "
+                          "set select.execute: true as well")
 
     def resolve(key: str, value: str) -> str:
         candidate = Path(value) if Path(value).is_absolute() else (base / value).resolve()

@@ -4,7 +4,13 @@ figures on a scored pool. Thin glue between the pool, the selector, the evaluati
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from harness.agent.config import ModelConfig
 
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
@@ -65,21 +71,75 @@ def load_selector(path: Path) -> Selector:
         raise PatchmixError(f"{path}: not a selector written by `patchmix select` ({error}); fit one again") from error
 
 
-def check_picks(picks: list[Pick], dataset: str) -> list[Pick]:
-    """Each pick re-made with the regression signal, in the instance's container (rows of `dataset`)."""
+@dataclass
+class Checks:
+    """What runs on each pick after the combiner; every one needs the rows of `dataset` (the issue, the image)."""
+
+    dataset: str
+    execute: bool = True  # the regression signal (the repository's tests) in the instance's container
+    reproduce: ModelConfig | None = None  # the reproduction agent's model (needs execute)
+    judge: ModelConfig | None = None
+    judge_budget: float | None = None  # dollars; None: no cap
+
+
+def load_models(path: Path) -> dict[str, ModelConfig]:
+    """The `models:` section of a YAML file (a pipeline config serves), by label."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return {label: ModelConfig(**{"label": label, **settings}) for label, settings in data["models"].items()}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, ValidationError) as error:
+        first = str(error).splitlines()[0]
+        raise PatchmixError(f"{path}: no usable `models:` section ({first}); give a pipeline config or a YAML "
+                            "file with `models: {LABEL: {name: ..., api_base: ..., api_key_env: ...}}`") from None
+
+
+def make_checks(dataset: str | None, models_file: str | None = None, reproduce: str | None = None,
+                judge: str | None = None, judge_budget: float | None = None) -> Checks | None:
+    """The checks `patchmix select` was asked for; a clear error for a missing piece."""
+    if not (reproduce or judge):
+        return Checks(dataset) if dataset else None
+    if not dataset or not models_file:
+        raise PatchmixError("--reproduce and --judge need --dataset (the issues and images) and --models FILE "
+                            "(a YAML file with a `models:` section, e.g. the pipeline config)")
+    models = load_models(Path(models_file))
+    for label in (reproduce, judge):
+        if label and label not in models:
+            raise PatchmixError(f"{models_file} has no model {label!r} (it has: {', '.join(models) or 'none'})")
+    return Checks(dataset, True, models.get(reproduce or ""), models.get(judge or ""), judge_budget)
+
+
+def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick], dict]:
+    """Each pick re-made with the execution signals and the judge; returns the picks and what they cost."""
+    from harness.agent.config import AgentConfig
     from harness.pipeline.dataset import load_rows
     from harness.select.execute import pick_with_regressions
+    from harness.select.judge import Judge, judge_pick
+    from harness.select.reproduce import write_reproduction
 
-    rows = {row["instance_id"]: row for row in load_rows(dataset)}
+    rows = {row["instance_id"]: row for row in load_rows(checks.dataset)}
     missing = [p.instance_id for p in picks if p.instance_id not in rows]
     if missing:
-        raise PatchmixError(f"{dataset} has no row for {missing[0]} (and {len(missing) - 1} more): give the "
-                            "dataset the candidates were made on")
-    return [pick_with_regressions(p, rows[p.instance_id]) for p in picks]
+        raise PatchmixError(f"{checks.dataset} has no row for {missing[0]} (and {len(missing) - 1} more): give "
+                            "the dataset the candidates were made on")
+    judge = Judge(checks.judge, checks.judge_budget) if checks.judge else None
+    costs, checked = {"reproduce": 0.0, "judge": 0.0}, []
+    for chosen in picks:
+        row, script = rows[chosen.instance_id], ""
+        if checks.reproduce and checks.execute:
+            reproduction = write_reproduction(row, AgentConfig(model=checks.reproduce),
+                                              out / "reproduce" / f"{chosen.instance_id}.traj.json")
+            script, costs["reproduce"] = reproduction.script, costs["reproduce"] + reproduction.cost
+        if checks.execute:
+            chosen = pick_with_regressions(chosen, row, script=script)
+        if judge:
+            chosen = judge_pick(chosen, row, judge)
+        checked.append(chosen)
+    costs["judge"] = judge.spent if judge else 0.0
+    return checked, costs
 
 
 def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selector_file: Path | None,
-                  top_k: int | None, dataset: str | None = None) -> str:
+                  top_k: int | None, checks: Checks | None = None) -> str:
     """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`."""
     pool = load_pool(sources)
     views = make_views(pool)
@@ -96,8 +156,9 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     if not set(selector.systems) & set(systems):  # fitted on other systems: pick among this pool's
         selector.systems = selector.reliability.rank(systems)[:top_k or None]
     picks = [p for p in (pick(selector, view, i) for i, view in views.items()) if p is not None]
-    if dataset:
-        picks = check_picks(picks, dataset)
+    costs = {}
+    if checks:
+        picks, costs = check_picks(picks, checks, out)
     write_jsonl_atomic(out / "preds.jsonl", [{"instance_id": p.instance_id, "model_name_or_path": "select",
                                                "model_patch": p.chosen.patch} for p in picks])
     write_jsonl_atomic(out / "reasons.jsonl", [p.get_reasons() for p in picks])
@@ -105,7 +166,9 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     resolved = [p.chosen.resolved for p in picks if p.chosen.resolved is not None]
     write_json_atomic(out / "summary.json", {"picked": len(picks), "scored": len(resolved),
                                              "resolved": sum(resolved), "selector": origin,
-                                             "executed": bool(dataset)})
+                                             "executed": bool(checks and checks.execute),
+                                             "judged": bool(checks and checks.judge), "cost": costs})
     verdict = f"; {sum(resolved)} of {len(resolved)} scored picks resolve" if resolved else ""
+    verdict += "".join(f"; {name} cost ${cost:.4f}" for name, cost in costs.items() if cost)
     return (f"{len(picks)} instances picked among {len(selector.systems)} systems, selector {origin}{verdict}\n"
             f"predictions {out / 'preds.jsonl'}, reasons {out / 'reasons.jsonl'}, selector {out / 'selector.json'}")

@@ -1,5 +1,7 @@
-"""Execution signal: the repository's own existing tests of the changed modules, run in the instance's container
+"""Execution signals: the repository's own existing tests of the changed modules, run in the instance's container
 on the original code and on each candidate. A candidate that breaks a test that passed before is dropped.
+With a reproduction script (harness.select.reproduce), the same container runs it on the original code: it is
+kept only if it fails there, and then each candidate is marked by whether the script passes with it applied.
 
 The tests are found from the source tree (tracked test files named after a changed module, else every test
 file), never from the instance's answer key: only the row's `image`, `base_commit` and the candidates' patches
@@ -19,6 +21,8 @@ from harness.agent.container import Environment
 PASSED = re.compile(r"^PASSED (\S+)", re.M)
 MAX_TEST_FILES = 20
 TEST_TIMEOUT = 600.0
+SCRIPT_TIMEOUT = 120.0
+SCRIPT_PATH = ".patchmix_reproduce.py"  # in the work tree, so that the repository imports as from the agent's shell
 
 
 @dataclass
@@ -30,6 +34,8 @@ class RegressionResult:
     applies: dict[str, bool] = field(default_factory=dict)
     broken: dict[str, list[str]] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)  # every command and stdin sent to the container
+    reproduction_kept: bool | None = None  # None: no script; False: it passed on the original code (or errored)
+    reproduces: dict[str, bool] = field(default_factory=dict)  # the kept script passes with the candidate
 
     def is_dropped(self, system: str) -> bool:
         return not self.applies.get(system, False) or bool(self.broken.get(system))
@@ -63,12 +69,22 @@ class RegressionCheck:
         named = [path for path in tests if any(stem in PurePosixPath(path).stem for stem in stems)]
         return sorted(named or tests)[:MAX_TEST_FILES]
 
-    def check(self, patches: dict[str, str]) -> RegressionResult:
-        """Run the tests on the original code, then on each candidate (applied, tested, reverted)."""
+    def run_script(self) -> bool:
+        """Whether the reproduction script passes (exit status 0) on the work tree as it is."""
+        command = f"timeout {SCRIPT_TIMEOUT:.0f} python {SCRIPT_PATH}"
+        self.result.commands.append(command)
+        return self.env.execute(command, timeout=SCRIPT_TIMEOUT + 10).exit_code == 0
+
+    def check(self, patches: dict[str, str], script: str = "") -> RegressionResult:
+        """Run the tests (and the script) on the original code, then on each candidate (applied, run, reverted)."""
         with self.env:
             self.result.tests = self.find_tests(list(patches.values()))
             before = self.run_tests() if self.result.tests else set()
             self.result.passed_before = sorted(before)
+            if script:
+                path = f"{self.env.config.workdir}/{SCRIPT_PATH}"
+                written, _ = self.run(["sh", "-c", f"cat > {path}"], script)
+                self.result.reproduction_kept = written == 0 and not self.run_script()
             for system, patch in patches.items():
                 self.check_one(system, patch, before)
         return self.result
@@ -81,12 +97,15 @@ class RegressionCheck:
             return
         after = self.run_tests() if self.result.tests else set()
         self.result.broken[system] = sorted(before - after)
+        if self.result.reproduction_kept:
+            self.result.reproduces[system] = self.run_script()
         code, output = self.run(["git", "-C", workdir, "apply", "-R", "--whitespace=nowarn", "-"], patch)
         if code != 0:
             raise RuntimeError(f"cannot revert {system}'s patch in {self.env.name}: {output.strip()}")
 
 
 def check_regressions(row: dict, patches: dict[str, str], config: ContainerConfig | None = None,
-                      client=None) -> RegressionResult:
-    """The regression signal of each candidate patch (system -> patch) of one instance."""
-    return RegressionCheck(row, config, client).check(patches)
+                      client=None, script: str = "") -> RegressionResult:
+    """The regression signal of each candidate patch (system -> patch) of one instance, and the reproduction
+    signal when a `script` is given."""
+    return RegressionCheck(row, config, client).check(patches, script)

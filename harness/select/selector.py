@@ -39,11 +39,12 @@ class Pick:
     rows: np.ndarray  # one row of FEATURES per candidate
     scores: np.ndarray
     extra: dict[str, dict] = field(default_factory=dict)  # system -> more signals (execution), shown in reasons
+    notes: dict = field(default_factory=dict)  # signals of the whole pick (the judge's cost and reason)
 
     def get_reasons(self) -> dict:
         """Why the pick won: every signal's value and the score of every candidate, the chosen one first."""
         order = np.argsort(-self.scores, kind="stable")
-        return {"instance_id": self.instance_id, "chosen": self.chosen.system, "candidates": [
+        return {"instance_id": self.instance_id, "chosen": self.chosen.system, **self.notes, "candidates": [
             {"system": self.candidates[i].system, "score": round(float(self.scores[i]), 4),
              **{name: round(float(value), 4) for name, value in zip(FEATURES, self.rows[i])},
              **self.extra.get(self.candidates[i].system, {})} for i in order]}

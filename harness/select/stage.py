@@ -49,22 +49,32 @@ def select_after_run(config_path: Path, runs_dir: Path, iteration: int | None = 
     run_dir = Path(runs_dir) / config.name
     try:
         with RunLock(run_dir):
-            return run_select_stage(run_dir, config.select, config.dataset.path)
+            return run_select_stage(run_dir, config.select, config.dataset.path, config.models)
     except PatchmixError as error:  # the runs are finished and kept; only the picks are missing
         return f"the select stage picked nothing: {error}"
 
 
-def run_select_stage(run_dir: Path, stage: SelectConfig, dataset: str | None) -> str:
-    """Pick one patch per instance with the rules, and with the selector when `stage` names one; returns lines
-    to print."""
+def run_select_stage(run_dir: Path, stage: SelectConfig, dataset: str | None, models: dict | None = None) -> str:
+    """Pick one patch per instance with the rules, and with the selector when `stage` names one (then checked as
+    the stage asks: tests, reproduction, judge; `models` by label); returns lines to print."""
     from harness.select.command import run_selection
 
     lines = [format_selection(select_patches(run_dir))]
     if stage.selector or stage.fit_on:
         lines.append(run_selection([str(run_dir)], run_dir / COMBINED, stage.fit_on or None,
                                    Path(stage.selector) if stage.selector else None, stage.top_k,
-                                   dataset if stage.execute else None))
+                                   make_stage_checks(stage, dataset, models or {})))
     return "\n".join(lines)
+
+
+def make_stage_checks(stage: SelectConfig, dataset: str | None, models: dict):
+    """The checks the stage asks for, or None."""
+    from harness.select.command import Checks
+
+    if not dataset or not (stage.execute or stage.judge):
+        return None
+    return Checks(dataset, stage.execute, models.get(stage.reproduce or ""), models.get(stage.judge or ""),
+                  stage.judge_budget)
 
 
 def refresh_verdicts(run_dir: Path) -> bool:

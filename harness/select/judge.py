@@ -1,0 +1,140 @@
+"""The judge: any litellm model reads the issue and one representative of each group of candidates (the diff and,
+when there is one, a short summary of the run that made it) and names the one it thinks resolves the issue, or
+abstains. Its calls cost money: each is counted in `spent`, and once `budget` is spent the judge is not asked
+again. Only the issue text and the candidates reach it, never the answer key.
+
+`judge_pick` applies it to a pick: the candidates are grouped by the change they make (the static profile's key),
+the best-scoring member of each of the top groups represents it, and the judge's choice wins unless it abstains.
+After the execution signals, the candidates they dropped are not shown (nor, when a kept reproduction script
+passes on some, the others).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.agent.config import ModelConfig
+from harness.agent.model import Model
+from harness.agent.prompts import render
+from harness.exceptions import InfraError, RunEnded
+from harness.select.selector import Pick
+from harness.select.static import profile_patch
+
+TEMPLATE = "judge.j2"
+TOP_GROUPS = 4
+CHOOSE = {"type": "function", "function": {
+    "name": "choose",
+    "description": "Name the candidate that resolves the issue, or abstain.",
+    "parameters": {"type": "object", "required": ["candidate"], "properties": {
+        "candidate": {"type": "string", "description": "a candidate's label, or `abstain`"},
+        "reason": {"type": "string", "description": "one or two sentences"}}}}}
+TEXT_CHOICE = re.compile(r"\b(?:choose|candidate|choice)\W+([A-Z]|abstain)\b", re.I)
+
+
+@dataclass
+class Representative:
+    patch: str
+    summary: str = ""
+
+
+@dataclass
+class Verdict:
+    """The judge's answer: the index of the chosen representative, or None (it abstained, failed, or was not
+    asked: `skipped` says why)."""
+
+    choice: int | None
+    cost: float = 0.0
+    reason: str = ""
+    skipped: str | None = None
+
+
+def parse_choice(tool_calls: list[dict], content: str | None, count: int) -> tuple[int | None, str]:
+    """(index or None, reason) from a `choose` call, else from a reply in words ("I choose B")."""
+    label, reason = None, content or ""
+    for call in tool_calls:
+        if call["name"] == "choose":
+            try:
+                arguments = json.loads(call["arguments"] or "{}")
+            except json.JSONDecodeError:
+                continue
+            label, reason = str(arguments.get("candidate", "")).strip(), str(arguments.get("reason", ""))
+            break
+    if label is None:
+        match = TEXT_CHOICE.search(content or "")
+        label = match[1] if match else ""
+    label = label.strip("` ").upper()
+    index = string.ascii_uppercase.find(label) if len(label) == 1 else -1
+    return (index if 0 <= index < count else None), reason
+
+
+class Judge:
+    """One judge model with a budget in dollars (None: no cap); safe to share between threads."""
+
+    def __init__(self, config: ModelConfig, budget: float | None = None, on_call=None,
+                 prompts_dir: str | None = None):
+        self.model = Model(config, on_call=on_call)
+        self.budget = budget
+        self.prompts_dir = prompts_dir
+        self.spent = 0.0
+        self.lock = threading.Lock()
+
+    def judge(self, row: dict, representatives: list[Representative]) -> Verdict:
+        """Ask which representative resolves the issue of `row` (its `problem_statement` and `repo` are read)."""
+        if len(representatives) < 2:
+            return Verdict(None, skipped="fewer than two groups: nothing to judge")
+        if len(representatives) > len(string.ascii_uppercase):
+            raise ValueError(f"at most {len(string.ascii_uppercase)} representatives, not {len(representatives)}")
+        with self.lock:
+            if self.budget is not None and self.spent >= self.budget:
+                return Verdict(None, skipped=f"the judge's budget of ${self.budget:.2f} is spent")
+        candidates = [{"label": string.ascii_uppercase[i], "patch": r.patch.strip(), "summary": r.summary.strip()}
+                      for i, r in enumerate(representatives)]
+        prompt = render(TEMPLATE, {"problem_statement": row["problem_statement"], "repo": row.get("repo", ""),
+                                   "candidates": candidates}, self.prompts_dir)
+        try:
+            reply = self.model.query([{"role": "user", "content": prompt}], [CHOOSE])
+        except (InfraError, RunEnded) as error:
+            return Verdict(None, skipped=f"the judge failed: {error}")
+        with self.lock:
+            self.spent += reply.cost
+        choice, reason = parse_choice(reply.tool_calls, reply.message.get("content"), len(representatives))
+        return Verdict(choice, reply.cost, reason)
+
+
+def get_eligible(chosen: Pick) -> list[int]:
+    """The candidates the judge may see, best score first: not dropped by the execution signals, and only those
+    a kept reproduction script passes on when there are any."""
+    signals = [chosen.extra.get(c.system, {}) for c in chosen.candidates]
+    order = [int(i) for i in np.argsort(-chosen.scores, kind="stable") if not signals[i].get("dropped")]
+    reproducing = [i for i in order if signals[i].get("reproduces")]
+    return reproducing or order
+
+
+def judge_pick(chosen: Pick, row: dict, judge: Judge, summaries: dict[str, str] | None = None,
+               top_groups: int = TOP_GROUPS) -> Pick:
+    """The pick after the judge compared the top `top_groups` groups of changes (best score first); each
+    candidate's reasons say whether its group was shown and chosen, and the pick's the judge's cost."""
+    summaries = summaries or {}
+    groups: dict[str, list[int]] = {}
+    for i in get_eligible(chosen):
+        key = profile_patch(chosen.candidates[i].patch).key
+        if key:
+            groups.setdefault(key, []).append(i)
+    shown = list(groups.values())[:top_groups]
+    heads = [chosen.candidates[members[0]] for members in shown]
+    verdict = judge.judge(row, [Representative(c.patch, summaries.get(c.system, "")) for c in heads])
+    extra = {system: dict(values) for system, values in chosen.extra.items()}
+    for number, members in enumerate(shown):
+        for i in members:
+            extra.setdefault(chosen.candidates[i].system, {})["judge"] = (
+                "not asked" if verdict.skipped else "abstained" if verdict.choice is None
+                else "chosen" if verdict.choice == number else "shown")
+    winner = heads[verdict.choice] if verdict.choice is not None else chosen.chosen
+    notes = {**chosen.notes, "judge": {"cost": verdict.cost, "reason": verdict.reason, "skipped": verdict.skipped}}
+    return Pick(chosen.instance_id, winner, chosen.candidates, chosen.rows, chosen.scores, extra, notes)
