@@ -127,7 +127,8 @@ def test_a_select_stage_with_nothing_to_pick_says_so_in_one_line(tmp_path):
 @pytest.mark.docker
 def test_a_select_stage_with_a_judge_lets_it_overrule_the_combiner_and_counts_its_cost(bundled_rows, tmp_path):
     """Without execution the combiner picks the breaker (the most reliable system of the pool fitted on); the judge,
-    shown the breaker's change as A and the fixer's as B, chooses B, and its cost is in the stage's summary."""
+    shown the breaker's change as A and the fixer's as B with their runs' summaries, chooses B, and its cost is in
+    the stage's summary."""
     write_scored_pool(tmp_path / "pool.jsonl", {"iter_1/breaker": 1.0, "iter_1/fixer": 0.25, "iter_1/tripper": 0.0,
                                                 "iter_2/merger": 0.0, "iter_3/merger": 0.0})
     rows = [bundled_rows["patchmix__daterange-1"]]
@@ -136,12 +137,13 @@ def test_a_select_stage_with_a_judge_lets_it_overrule_the_combiner_and_counts_it
         {"tool_calls": [{"name": "choose", "arguments": {"candidate": "B", "reason": "A deletes a module"}}]}]}]
     with ScriptedServer(script) as server:
         config = make_config(server.api_base, name="judged", instances={"ids": ["patchmix__daterange-1"]},
-                             iterations=[{"models": ["fixer", "breaker"]}],
+                             iterations=[{"models": ["fixer", "breaker"], "summary_template": "summary.j2"}],
                              select={"fit_on": ["pool.jsonl"], "top_k": 2, "judge": "judge", "judge_budget": 1.0})
         config["models"]["judge"] = {**config["models"]["fixer"], "name": "openai/judge"}
         path = write_config(tmp_path / "pipeline.yaml", config)
         assert run_then_select(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
-    assert [r["model"] for r in server.requests].count("judge") == 1
+    [asked] = [r["body"]["messages"][0]["content"] for r in server.requests if r["model"] == "judge"]
+    assert asked.count("<account>") == 2  # each run's summary of its attempt is shown with its change
     combined = tmp_path / "runs" / "judged" / "selected" / "combined"
     [reason] = [json.loads(line) for line in (combined / "reasons.jsonl").read_text().splitlines()]
     assert reason["candidates"][0]["system"] == "iter_1/breaker" and reason["chosen"] == "iter_1/fixer"

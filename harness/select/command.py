@@ -132,7 +132,7 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
         if checks.execute:
             chosen = pick_with_regressions(chosen, row, script=script)
         if judge:
-            chosen = judge_pick(chosen, row, judge)
+            chosen = judge_pick(chosen, row, judge, {c.system: c.summary for c in chosen.candidates})
         checked.append(chosen)
     costs["judge"] = judge.spent if judge else 0.0
     return checked, costs

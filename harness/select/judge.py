@@ -118,8 +118,9 @@ def get_eligible(chosen: Pick) -> list[int]:
 
 def judge_pick(chosen: Pick, row: dict, judge: Judge, summaries: dict[str, str] | None = None,
                top_groups: int = TOP_GROUPS) -> Pick:
-    """The pick after the judge compared the top `top_groups` groups of changes (best score first); each
-    candidate's reasons say whether its group was shown and chosen, and the pick's the judge's cost."""
+    """The pick after the judge compared the top `top_groups` groups of changes (best score first), each shown
+    with the summary (system -> text) of the run that made it; each candidate's reasons say whether its group was
+    shown and chosen, and the pick's the judge's cost."""
     summaries = summaries or {}
     groups: dict[str, list[int]] = {}
     for i in get_eligible(chosen):

@@ -32,6 +32,7 @@ class Candidate:
     patch: str
     resolved: bool | None = None  # the official verdict, None when not scored
     exit_status: str | None = None  # how the run that made it ended, when known
+    summary: str = ""  # the run's own summary of its attempt, when it wrote one (shown to the judge)
 
     @property
     def repo(self) -> str:
@@ -87,7 +88,7 @@ def read_row(row: dict, path: Path, label: str) -> Candidate:
     system = label or row.get("system") or row.get("model_name_or_path") or path.name.split(".")[0]
     resolved = row.get("resolved")
     return Candidate(row["instance_id"], str(system), row.get("model_patch") or "",
-                     None if resolved is None else bool(resolved), row.get("exit_status"))
+                     None if resolved is None else bool(resolved), row.get("exit_status"), row.get("summary") or "")
 
 
 def read_run_folder(run_dir: Path, label: str = "") -> list[Candidate]:
@@ -103,7 +104,8 @@ def read_run_folder(run_dir: Path, label: str = "") -> list[Candidate]:
             if is_finished_info(info):
                 verdict = None if resolved is None else instance_id in resolved
                 found.append(Candidate(instance_id, f"{prefix}iter_{cell.iteration}/{cell.model}",
-                                       info.get("patch") or "", verdict, info.get("exit_status")))
+                                       info.get("patch") or "", verdict, info.get("exit_status"),
+                                       info.get("summary") or ""))
     return found
 
 
