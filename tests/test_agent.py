@@ -179,7 +179,7 @@ def test_a_start_that_fails_while_the_model_is_called_ends_the_run_infra_error(b
     container of its image was prepared in this process, it starts and is prepared while that call runs, and a
     failure there ends the run at its first use of the container."""
     row = {**bundled_rows[UNITCONV], "base_commit": "0" * 40}
-    monkeypatch.setattr(container, "PREPARED_IMAGES", {row["image"]})
+    monkeypatch.setattr(container, "PREPARED_IMAGES", {row["image"]: {"path": None}})
     edit = {"tool_calls": [{"name": "bash", "arguments": {"command": "echo never >> README.md"}}]}
     prediction, traj, server = run_scripted(row, [edit, SUBMIT])
     info = traj["info"]
@@ -193,12 +193,12 @@ def test_the_first_container_of_an_image_is_ready_before_the_first_model_call(bu
                                                                               monkeypatch):
     """An image not yet prepared in this process is started and checked before any call is paid for."""
     row = {**bundled_rows[UNITCONV], "base_commit": "0" * 40}
-    monkeypatch.setattr(container, "PREPARED_IMAGES", set())
+    monkeypatch.setattr(container, "PREPARED_IMAGES", {})
     prediction, traj, server = run_scripted(row, [SUBMIT])
     assert traj["info"]["exit_status"] == "infra_error" and prediction["model_patch"] == ""
     assert f"base commit {'0' * 40} is not in the repository" in traj["info"]["exit_detail"]
     assert not server.requests
-    assert container.PREPARED_IMAGES == set(), "a failed start proves nothing about the image"
+    assert container.PREPARED_IMAGES == {}, "a failed start proves nothing about the image"
 
 
 def test_old_observations_can_be_left_out_of_requests_but_stay_in_the_trajectory(bundled_rows, run_scripted):

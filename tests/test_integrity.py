@@ -271,6 +271,27 @@ def test_a_shell_python_without_the_dependencies_is_an_infra_error(rows, run_scr
     print(f"\n{info['exit_detail']}")
 
 
+def test_a_later_container_of_a_proven_image_is_not_probed_again(rows, docker_client, monkeypatch):
+    """The image is read-only, so its python is probed once per process; the next container reuses the finding
+    and still gets the shell options the syntax check assumes."""
+    from harness.agent import container
+    from harness.agent.config import ContainerConfig
+
+    row = rows[PUBLISHED]
+    monkeypatch.setattr(container, "PREPARED_IMAGES", {})
+    probes = []
+    make = container.make_prepare_command
+    monkeypatch.setattr(container, "make_prepare_command", lambda *args, probe=True: (probes.append(probe),
+                                                                                      make(*args, probe=probe))[1])
+    found = []
+    for _ in range(2):
+        with container.Environment(row["image"], ContainerConfig(), base_commit=row["base_commit"]) as env:
+            found.append(env.python_env)
+            assert env.execute("shopt extglob").output.split() == ["extglob", "on"]
+    assert probes == [True, False]
+    assert found[0] == found[1] and found[0]["path"] == "/opt/testbed/bin/python" and not found[0]["missing"]
+
+
 # ---------------------------------------------------------------- no gamed tests
 
 

@@ -36,8 +36,9 @@ SHELL_ENVIRONMENT = {
 
 PREPARE_TIMEOUT = 600
 """Seconds the history scrub, the snapshot and the python probe may take together at a container's start."""
-PREPARED_IMAGES: set[str] = set()
-"""Images a container of this process was started and prepared from (its shell's python passed the check)."""
+PREPARED_IMAGES: dict[str, dict] = {}
+"""Images a container of this process was started and prepared from (its shell's python passed the check), with
+what the python probe found: a later container of the same image is not probed again (the image is read-only)."""
 
 KEEP_ALIVE = ["/bin/sh", "-c", "while :; do sleep 86400; done"]
 """The container's main process: it only keeps the container running (works without GNU `sleep infinity`)."""
@@ -163,7 +164,8 @@ class Environment:
         """Before the first step, in one command of the agent's shell: the history after the base commit goes,
         the work tree is snapshot (the patch is measured from it), and the shell's python is checked."""
         workdir, snapshot = self.config.workdir, Snapshot()
-        command = make_prepare_command(workdir, self.base_commit, snapshot.store)
+        probed = PREPARED_IMAGES.get(self.image)
+        command = make_prepare_command(workdir, self.base_commit, snapshot.store, probe=probed is None)
         with docker_errors(f"cannot prepare container {self.name}"):
             result = self.shell.run(command, PREPARE_TIMEOUT, 200_000)
         steps = read_steps(result.output)
@@ -177,10 +179,10 @@ class Environment:
         if code not in (0, NOT_A_WORK_TREE):
             raise InfraError(f"cannot snapshot {workdir} in container {self.name} (exit code {code}): {output}")
         self.snapshot = snapshot if code == 0 else None
-        self.python_env = read_probe(result.output)
+        self.python_env = dict(probed) if probed is not None else read_probe(result.output)
         if self.config.check_python:
             check_python_env(self.python_env, workdir)
-        PREPARED_IMAGES.add(self.image)
+        PREPARED_IMAGES[self.image] = self.python_env
 
     def execute(self, command: str, timeout: float | None = None) -> CommandResult:
         """The `bash` tool: runs `command` in the persistent shell, stderr merged, output capped."""

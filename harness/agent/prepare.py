@@ -114,8 +114,9 @@ print(MARKER + json.dumps({"executable": sys.executable, "version": "%d.%d.%d" %
 
 # The command sent to the agent's shell: the shell options the syntax check assumes, then the probe with
 # whichever of `python` and `python3` the shell finds first.
+SHELL_OPTIONS = "shopt -s extglob"
 PROBE_COMMAND = f"""\
-shopt -s extglob
+{SHELL_OPTIONS}
 __patchmix_py=$(command -v python || command -v python3 || true)
 echo "{PROBE_MARKER}path $__patchmix_py"
 if [ -n "$__patchmix_py" ]; then "$__patchmix_py" -B - <<'__PATCHMIX_PROBE__'
@@ -154,15 +155,16 @@ def check_python_env(info: dict, workdir: str) -> None:
             "environment, or set container.check_python: false to run anyway")
 
 
-def make_prepare_command(workdir: str, base_commit: str | None, store: str) -> str:
+def make_prepare_command(workdir: str, base_commit: str | None, store: str, probe: bool = True) -> str:
     """The command for the agent's shell before its first step: the history scrub (when `base_commit` is given),
-    the snapshot into `store`, then the python probe. The first two run as scripts of their own, with the git
+    the snapshot into `store`, then the python probe (left out with `probe` false, when the image's python is
+    known already; the shell options are set either way). The first two run as scripts of their own, with the git
     variables the shell's ~/.bashrc may set removed; the probe runs in the shell itself."""
     steps = []
     if base_commit:
         steps.append(make_step("scrub", SCRUB_HISTORY, workdir, base_commit))
     steps.append(make_step("snapshot", SNAPSHOT, workdir, store))
-    return "\n".join(steps) + "\n" + PROBE_COMMAND
+    return "\n".join(steps) + "\n" + (PROBE_COMMAND if probe else SHELL_OPTIONS + "\n")
 
 
 def make_step(name: str, script: str, *args: str) -> str:
