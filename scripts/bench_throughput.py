@@ -1,13 +1,16 @@
 """Pipeline throughput: a 40-run batch (8 model labels x 5 bundled tasks, one iteration) for 1, 2, 4, 8 and 16
 workers against a scripted model that answers each call after 1 s, with the ideal beside each figure (every
-worker busy with model calls only, no harness or container time).
+worker busy with model calls only, no harness or container time). `--models N` makes the batch N x 5 runs: a
+longer batch shares the pipeline's start (the first container of each image, the client's first call) among
+more runs, as an overnight run of thousands does.
 
 A run is `--calls` model calls: `bash` calls (`git status --short`), then `submit`. The default, 2, is the
 hardest case for the harness (a container's start and removal shared by one step); a real agent run takes tens
 of steps, so `--calls 10` is still a short one.
 
-    python scripts/bench_throughput.py [--workers 1 2 4 8 16] [--delay 1.0] [--calls 2] [--json bench_throughput.json]
-                                       [--png bench_throughput.png] [--executor local|ray] [--address ADDR]
+    python scripts/bench_throughput.py [--workers 1 2 4 8 16] [--delay 1.0] [--calls 2] [--models 8]
+                                       [--json bench_throughput.json] [--png bench_throughput.png]
+                                       [--executor local|ray] [--address ADDR]
 
 Prints a table, writes JSON and a PNG. Needs Docker and the bundled images (scripts/setup.sh).
 """
@@ -38,6 +41,7 @@ from harness.pipeline.progress import Progress  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = [f"m{i}" for i in range(1, 9)]
+TASKS = 5
 
 
 def make_script(delay: float, calls: int = 2) -> dict:
@@ -46,11 +50,11 @@ def make_script(delay: float, calls: int = 2) -> dict:
     return {"models": {"bench": [{"match": "", "replies": replies}]}}
 
 
-def make_config(api_base: str, workers: int, executor: dict) -> dict:
+def make_config(api_base: str, workers: int, executor: dict, labels: list[str] = LABELS) -> dict:
     model = {"name": "openai/bench", "api_base": api_base, "api_key_env": "BENCH_API_KEY",
              "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6}
     return {"name": f"bench-w{workers}", "dataset": {"path": str(ROOT / "tasks" / "bundled.jsonl")},
-            "models": {label: model for label in LABELS}, "iterations": [{"models": LABELS}], "workers": workers,
+            "models": {label: model for label in labels}, "iterations": [{"models": labels}], "workers": workers,
             "executor": executor}
 
 
@@ -63,10 +67,11 @@ def count_statuses(run_dir: Path) -> dict:
     return counts
 
 
-def time_batch(workers: int, delay: float, folder: Path, executor: dict, calls: int = 2) -> float:
+def time_batch(workers: int, delay: float, folder: Path, executor: dict, calls: int = 2,
+               labels: list[str] = LABELS) -> float:
     with ScriptedServer(make_script(delay, calls)) as server:
         path = folder / f"w{workers}.yaml"
-        path.write_text(yaml.safe_dump(make_config(server.api_base, workers, executor)))
+        path.write_text(yaml.safe_dump(make_config(server.api_base, workers, executor, labels)))
         start = time.monotonic()
         with redirect_stdout(io.StringIO()):
             run_pipeline(path, runs_dir=folder / "runs", progress=Progress(Console(file=io.StringIO()), live=False))
@@ -104,6 +109,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--delay", type=float, default=1.0)
     parser.add_argument("--calls", type=int, default=2, help="model calls per run, the last one `submit` (>= 2)")
+    parser.add_argument("--models", type=int, default=len(LABELS), help="model labels: the batch is 5 runs each")
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument("--address", help="with --executor ray: the cluster (default: auto)")
     parser.add_argument("--json", default="bench_throughput.json")
@@ -111,12 +117,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.calls < 2:
         parser.error("--calls must be at least 2 (one `bash` call, then `submit`)")
-    runs = len(LABELS) * 5
+    labels = [f"m{i}" for i in range(1, args.models + 1)]
+    runs = len(labels) * TASKS
     executor = {"kind": args.executor, "address": args.address}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
-            seconds = time_batch(workers, args.delay, Path(tmp), executor, args.calls)
+            seconds = time_batch(workers, args.delay, Path(tmp), executor, args.calls, labels)
             rate, ideal = runs / seconds * 60, get_ideal(runs, workers, args.delay, args.calls)
             statuses = count_statuses(Path(tmp) / "runs" / f"bench-w{workers}")
             rows.append({"workers": workers, "runs": runs, "calls": args.calls, "delay": args.delay,

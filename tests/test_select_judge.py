@@ -56,6 +56,7 @@ def test_the_judges_choice_wins_and_its_cost_is_counted():
 
 
 def test_a_judge_that_abstains_leaves_the_pick_and_a_spent_budget_stops_the_asking():
+    """Its own budget, then the run folder's: once either is spent no call is made."""
     script = {"models": {"judge": [{"match": "", "replies": [choose("abstain", "neither is clearly right")]}]}}
     with ScriptedServer(script) as server:
         judge = Judge(make_scripted_model(server, "judge"), budget=1e-9)
@@ -66,6 +67,10 @@ def test_a_judge_that_abstains_leaves_the_pick_and_a_spent_budget_stops_the_aski
     assert len(server.requests) == 1  # the first call spent the budget
     assert second.notes["judge"]["skipped"] == "the judge's budget of $0.00 is spent"
     assert second.get_reasons()["candidates"][0]["judge"] == "not asked"
+    with ScriptedServer(script) as server:
+        spent_run = Judge(make_scripted_model(server, "judge"), is_spent=lambda: True)
+        third = judge_pick(make_pick(), ROW, spent_run)
+    assert third.notes["judge"]["skipped"] == "the run's budget is spent" and not server.requests
 
 
 def test_a_provider_that_refuses_makes_the_judge_step_aside():

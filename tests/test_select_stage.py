@@ -151,6 +151,11 @@ def test_a_select_stage_with_a_judge_lets_it_overrule_the_combiner_and_counts_it
                                                                        "iter_1/fixer": "chosen"}
     summary = json.loads((combined / "summary.json").read_text())
     assert summary["judged"] and summary["cost"]["judge"] == reason["judge"]["cost"] > 0
+    ledger = read_jsonl(tmp_path / "runs" / "judged" / "ledger.jsonl")
+    [start] = [line for line in ledger if line.get("stage") == "select"]
+    assert start["label"] == "judge" and start["event"] == "start"  # the run's spend counts the judge's calls
+    [end] = [line for line in ledger if line.get("call") == start["call"] and line["event"] == "end"]
+    assert end["cost"] == reason["judge"]["cost"]
 
 
 @pytest.mark.parametrize("select, expected", [

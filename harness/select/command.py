@@ -80,6 +80,8 @@ class Checks:
     reproduce: ModelConfig | None = None  # the reproduction agent's model (needs execute)
     judge: ModelConfig | None = None
     judge_budget: float | None = None  # dollars; None: no cap
+    ledger: Path | None = None  # a run folder's cost ledger: every call of the checks goes there too
+    budget: float = 0.0  # the run folder's budget (read from `ledger`): once spent, no more calls (0: none)
 
 
 def load_models(path: Path) -> dict[str, ModelConfig]:
@@ -112,6 +114,7 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
     """Each pick re-made with the execution signals and the judge; returns the picks and what they cost."""
     from harness.agent.config import AgentConfig
     from harness.pipeline.dataset import load_rows
+    from harness.pipeline.ledger import Budget, Ledger
     from harness.select.execute import pick_with_regressions
     from harness.select.judge import Judge, judge_pick
     from harness.select.reproduce import write_reproduction
@@ -121,13 +124,21 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
     if missing:
         raise PatchmixError(f"{checks.dataset} has no row for {missing[0]} (and {len(missing) - 1} more): give "
                             "the dataset the candidates were made on")
-    judge = Judge(checks.judge, checks.judge_budget) if checks.judge else None
+    ledger = Ledger(checks.ledger) if checks.ledger else None
+    is_spent = Budget(checks.budget, ledger).is_spent if ledger and checks.budget else (lambda: False)
+
+    def record(**where):
+        return ledger.make_recorder(stage="select", **where) if ledger else None
+
+    judge = Judge(checks.judge, checks.judge_budget, record(label=checks.judge.label), is_spent=is_spent) \
+        if checks.judge else None
     costs, checked = {"reproduce": 0.0, "judge": 0.0}, []
     for chosen in picks:
         row, script = rows[chosen.instance_id], ""
-        if checks.reproduce and checks.execute:
+        if checks.reproduce and checks.execute and not is_spent():
             reproduction = write_reproduction(row, AgentConfig(model=checks.reproduce),
-                                              out / "reproduce" / f"{chosen.instance_id}.traj.json")
+                                              out / "reproduce" / f"{chosen.instance_id}.traj.json",
+                                              on_call=record(label=checks.reproduce.label, instance=row["instance_id"]))
             script, costs["reproduce"] = reproduction.script, costs["reproduce"] + reproduction.cost
         if checks.execute:
             chosen = pick_with_regressions(chosen, row, script=script)

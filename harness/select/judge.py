@@ -74,12 +74,14 @@ def parse_choice(tool_calls: list[dict], content: str | None, count: int) -> tup
 
 
 class Judge:
-    """One judge model with a budget in dollars (None: no cap); safe to share between threads."""
+    """One judge model with a budget in dollars (None: no cap); `on_call` gets each call's ledger events and
+    `is_spent` says when a wider budget (the run folder's) is spent. Safe to share between threads."""
 
     def __init__(self, config: ModelConfig, budget: float | None = None, on_call=None,
-                 prompts_dir: str | None = None):
+                 prompts_dir: str | None = None, is_spent=None):
         self.model = Model(config, on_call=on_call)
         self.budget = budget
+        self.is_spent = is_spent or (lambda: False)
         self.prompts_dir = prompts_dir
         self.spent = 0.0
         self.lock = threading.Lock()
@@ -93,6 +95,8 @@ class Judge:
         with self.lock:
             if self.budget is not None and self.spent >= self.budget:
                 return Verdict(None, skipped=f"the judge's budget of ${self.budget:.2f} is spent")
+        if self.is_spent():
+            return Verdict(None, skipped="the run's budget is spent")
         candidates = [{"label": string.ascii_uppercase[i], "patch": r.patch.strip(), "summary": r.summary.strip()}
                       for i, r in enumerate(representatives)]
         prompt = render(TEMPLATE, {"problem_statement": row["problem_statement"], "repo": row.get("repo", ""),
