@@ -76,6 +76,8 @@ def test_a_scripted_agents_reproduction_fails_on_the_original_code_and_passes_on
         reproduction = write_reproduction(row, config, tmp_path / "reproduce.traj.json")
     assert reproduction.script == REPRODUCTION and reproduction.exit_status == "submitted"
     assert reproduction.cost > 0
+    again = write_reproduction(row, config, tmp_path / "reproduce.traj.json")  # the server is gone: read back
+    assert (again.script, again.exit_status, again.cost) == (REPRODUCTION, "submitted", 0.0)
     first = server.requests[0]["body"]["messages"]
     assert "Do not fix the issue" in first[1]["content"] and SCRIPT in first[1]["content"]
     run_output = [m for m in server.requests[2]["body"]["messages"] if m["role"] == "tool"][-1]["content"]

@@ -11,7 +11,6 @@ import yaml
 from pydantic import ValidationError
 
 from harness.agent.config import ModelConfig
-
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.select.combiner import Combiner

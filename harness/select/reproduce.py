@@ -20,6 +20,8 @@ from unidiff.errors import UnidiffParseError
 from harness.agent.config import AgentConfig
 from harness.agent.prompts import PROMPT_FIELDS
 from harness.agent.run import run_instance
+from harness.agent.trajectory import read_info
+from harness.pipeline.rundir import is_finished_info
 
 SCRIPT = "reproduce_issue.py"
 TEMPLATE = "reproduce.j2"
@@ -55,7 +57,12 @@ def extract_script(patch: str, path: str = SCRIPT) -> str:
 def write_reproduction(row: dict, config: AgentConfig, traj_path: Path, model_name: str = "reproduce",
                        **hooks) -> Reproduction:
     """Run the reproduction agent on `row` with `config` (its model, limits and container); the trajectory goes
-    to `traj_path`; `hooks` are run_instance's (limiter, on_cost, on_call, stop)."""
+    to `traj_path`; `hooks` are run_instance's (limiter, on_cost, on_call, stop). A finished trajectory already
+    at `traj_path` is read instead (a stage run again on resume pays nothing again; its cost then reads 0)."""
+    if traj_path.is_file():
+        info = read_info(traj_path)
+        if is_finished_info(info):
+            return Reproduction(extract_script(info.get("patch") or ""), info.get("exit_status"), 0.0)
     config = config.model_copy(update={"instance_template": TEMPLATE})
     prediction, info = run_instance(make_public_row(row), config, traj_path, model_name,
                                     extra_variables={"script": SCRIPT}, header={"role": "reproduce"}, **hooks)
