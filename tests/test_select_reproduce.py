@@ -18,6 +18,7 @@ from harness.select.regression import check_regressions
 from harness.select.reproduce import SCRIPT, make_public_row, write_reproduction
 from harness.select.selector import Pick
 from tests.conftest import make_scripted_model
+from tests.test_select_regression import BREAKS_COUNT
 
 REPRODUCTION = """from datetime import date
 
@@ -31,19 +32,9 @@ WRITE = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
     "command": "create", "path": f"/testbed/{SCRIPT}", "file_text": REPRODUCTION}}]}
 RUN = {"tool_calls": [{"name": "bash", "arguments": {"command": f"python {SCRIPT}"}}]}
 SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
-COMMENT_ONLY = """diff --git a/daterange/core.py b/daterange/core.py
---- a/daterange/core.py
-+++ b/daterange/core.py
-@@ -9,7 +9,7 @@ def iter_dates(start, end, step_days=1):
-         raise ValueError("step_days must be at least 1")
-     step = timedelta(days=step_days)
-     current = start
--    while current < end:
-+    while current < end:  # walk the range
-         yield current
-         current += step
- 
-"""
+# the first hunk of the breaker's patch with the condition kept and a comment added: applies, changes nothing
+COMMENT_ONLY = BREAKS_COUNT[:BREAKS_COUNT.index("@@ -17")].replace("+    while current <= end:",
+                                                                  "+    while current < end:  # walk the range")
 
 
 def find_answer_key(row: dict, sent: str) -> list[str]:
