@@ -85,6 +85,8 @@ def test_the_judges_reply_is_read_from_its_call_or_its_words():
     call = [{"name": "choose", "arguments": json.dumps({"candidate": "b", "reason": "r"})}]
     assert parse_choice(call, None, 2) == (1, "r")
     assert parse_choice([], "After reading both, I choose A.", 2) == (0, "After reading both, I choose A.")
+    assert parse_choice([], "Candidate A looks right, but I choose candidate B.", 2)[0] == 1  # the last one
+    assert parse_choice([], "I choose a careful reading: neither. Choice: abstain", 2)[0] is None
     assert parse_choice([{"name": "choose", "arguments": '{"candidate": "C"}'}], None, 2)[0] is None  # no such
     assert parse_choice([{"name": "choose", "arguments": "{not json"}], "no idea", 2)[0] is None
 

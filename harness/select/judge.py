@@ -34,7 +34,8 @@ CHOOSE = {"type": "function", "function": {
     "parameters": {"type": "object", "required": ["candidate"], "properties": {
         "candidate": {"type": "string", "description": "a candidate's label, or `abstain`"},
         "reason": {"type": "string", "description": "one or two sentences"}}}}}
-TEXT_CHOICE = re.compile(r"\b(?:choose|candidate|choice)\W+([A-Z]|abstain)\b", re.I)
+TEXT_CHOICE = re.compile(r"\b(?i:choose|choice|pick)\W+(?:(?i:candidate)\W+)?([A-Z]|(?i:abstain))\b")
+"""A choice in words, read from the last one: "I choose B", "Choice: abstain" (a capital label only)."""
 
 
 @dataclass
@@ -66,8 +67,8 @@ def parse_choice(tool_calls: list[dict], content: str | None, count: int) -> tup
             label, reason = str(arguments.get("candidate", "")).strip(), str(arguments.get("reason", ""))
             break
     if label is None:
-        match = TEXT_CHOICE.search(content or "")
-        label = match[1] if match else ""
+        found = TEXT_CHOICE.findall(content or "")
+        label = found[-1] if found else ""
     label = label.strip("` ").upper()
     index = string.ascii_uppercase.find(label) if len(label) == 1 else -1
     return (index if 0 <= index < count else None), reason
