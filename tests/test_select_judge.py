@@ -14,6 +14,7 @@ from harness.demo.scripted import ScriptedServer
 from harness.select.judge import Judge, judge_pick, parse_choice
 from harness.select.pool import Candidate
 from harness.select.selector import Pick
+from harness.select.static import profile_patch
 from tests.conftest import TASKS_DIR, make_scripted_model
 from tests.test_select_reproduce import COMMENT_ONLY, find_answer_key, get_texts
 
@@ -25,22 +26,23 @@ def choose(label: str, reason: str = "it keeps the end of the range") -> dict:
     return {"tool_calls": [{"name": "choose", "arguments": {"candidate": label, "reason": reason}}]}
 
 
-def make_pick() -> Pick:
+def make_pick(summary: str = "") -> Pick:
     """The combiner ranks a comment-only change first, then the gold patch and the gold patch reformatted (one
     group), then a change with nothing in it."""
     regrouped = ROW["patch"].replace("while current <= end:", "while current<=end:  # closed range")
     candidates = [Candidate(ROW["instance_id"], "comment", COMMENT_ONLY),
-                  Candidate(ROW["instance_id"], "gold", ROW["patch"]),
+                  Candidate(ROW["instance_id"], "gold", ROW["patch"], summary=summary),
                   Candidate(ROW["instance_id"], "gold-reformatted", regrouped),
                   Candidate(ROW["instance_id"], "nothing", "")]
-    return Pick(ROW["instance_id"], candidates[0], candidates, np.zeros((4, 3)), np.array([4.0, 3.0, 2.0, 1.0]))
+    return Pick(ROW["instance_id"], candidates[0], candidates, np.zeros((4, 3)), np.array([4.0, 3.0, 2.0, 1.0]),
+                keys=[profile_patch(c.patch).key for c in candidates])
 
 
 def test_the_judges_choice_wins_and_its_cost_is_counted():
     script = {"models": {"judge": [{"match": "", "replies": [choose("B")]}]}}
     with ScriptedServer(script) as server:
         judge = Judge(make_scripted_model(server, "judge"))
-        picked = judge_pick(make_pick(), ROW, judge, summaries={"gold": "Changed: iter_dates includes its end."})
+        picked = judge_pick(make_pick(summary="Changed: iter_dates includes its end."), ROW, judge)
     assert picked.chosen.system == "gold"
     assert len(server.requests) == 1 and len(server.bills) == 1
     reasons = picked.get_reasons()

@@ -167,3 +167,21 @@ def test_a_select_stage_with_a_bad_judge_or_reproducer_is_refused_at_start(tmp_p
     with pytest.raises(ConfigError) as error:
         load_pipeline_config(path)
     assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+
+
+def test_the_select_stage_checks_use_the_pipelines_models_defaults_prompts_and_ledger(tmp_path):
+    from harness.select.stage import make_stage_checks
+
+    (tmp_path / "pool.jsonl").write_text("")
+    (tmp_path / "mine").mkdir()
+    config = make_config("http://127.0.0.1:9/v1", select={"fit_on": ["pool.jsonl"], "execute": True,
+                                                          "reproduce": "fixer", "judge": "merger"},
+                         prompts_dir="mine", budget=3.0)
+    config["defaults"]["container"]["mem_limit"] = "3g"
+    loaded = load_pipeline_config(write_config(tmp_path / "pipeline.yaml", config))
+    checks = make_stage_checks(loaded, tmp_path / "runs" / "t")
+    assert checks.reproduce.model.label == "fixer" and checks.judge.label == "merger"
+    assert checks.reproduce.container.mem_limit == checks.container.mem_limit == "3g"
+    assert checks.reproduce.limits.step_limit == 6 and checks.reproduce.instance_template == "instance.j2"
+    assert checks.prompts_dir == checks.reproduce.prompts_dir == str(tmp_path / "mine")
+    assert checks.ledger == tmp_path / "runs" / "t" / "ledger.jsonl" and checks.budget == 3.0

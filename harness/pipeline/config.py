@@ -152,8 +152,10 @@ class PipelineConfig(Strict):
         for label, model in self.models.items():
             model.label = label
 
-    def get_agent_config(self, iteration: int, label: str) -> AgentConfig:
-        spec = self.iterations[iteration - 1]
+    def get_agent_config(self, iteration: int | None, label: str) -> AgentConfig:
+        """The agent of model `label` in `iteration`; None: with the defaults alone (the select stage's
+        reproduction agent)."""
+        spec = self.iterations[iteration - 1] if iteration else IterationConfig(models=[label])
         return AgentConfig(model=self.models[label], limits=spec.limits or self.defaults.limits,
                            container=self.defaults.container, system_template=spec.system_template,
                            instance_template=spec.instance_template,

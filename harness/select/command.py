@@ -10,8 +10,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from harness.agent.config import ModelConfig
+from harness.agent.config import AgentConfig, ContainerConfig, ModelConfig
 from harness.exceptions import PatchmixError
+from harness.pipeline.load import expand_env
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.select.combiner import Combiner
 from harness.select.evaluate import evaluate
@@ -76,17 +77,20 @@ class Checks:
 
     dataset: str
     execute: bool = True  # the regression signal (the repository's tests) in the instance's container
-    reproduce: ModelConfig | None = None  # the reproduction agent's model (needs execute)
+    reproduce: AgentConfig | None = None  # the reproduction agent: model, limits, container (needs execute)
     judge: ModelConfig | None = None
     judge_budget: float | None = None  # dollars; None: no cap
+    container: ContainerConfig | None = None  # the execution signals' containers (None: the defaults)
+    prompts_dir: str | None = None  # searched before the shipped prompts, for the judge's template
     ledger: Path | None = None  # a run folder's cost ledger: every call of the checks goes there too
     budget: float = 0.0  # the run folder's budget (read from `ledger`): once spent, no more calls (0: none)
 
 
 def load_models(path: Path) -> dict[str, ModelConfig]:
-    """The `models:` section of a YAML file (a pipeline config serves), by label."""
+    """The `models:` section of a YAML file (a pipeline config serves: `${VAR}` is expanded the same way), by
+    label."""
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(expand_env(Path(path).read_text())) or {}
         return {label: ModelConfig(**{"label": label, **settings}) for label, settings in data["models"].items()}
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, ValidationError) as error:
         first = str(error).splitlines()[0]
@@ -106,12 +110,12 @@ def make_checks(dataset: str | None, models_file: str | None = None, reproduce: 
     for label in (reproduce, judge):
         if label and label not in models:
             raise PatchmixError(f"{models_file} has no model {label!r} (it has: {', '.join(models) or 'none'})")
-    return Checks(dataset, True, models.get(reproduce or ""), models.get(judge or ""), judge_budget)
+    return Checks(dataset, True, AgentConfig(model=models[reproduce]) if reproduce else None, models.get(judge or ""),
+                  judge_budget)
 
 
 def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick], dict]:
     """Each pick re-made with the execution signals and the judge; returns the picks and what they cost."""
-    from harness.agent.config import AgentConfig
     from harness.pipeline.dataset import load_rows
     from harness.pipeline.ledger import Budget, Ledger
     from harness.select.execute import pick_with_regressions
@@ -129,20 +133,20 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
     def record(**where):
         return ledger.make_recorder(stage="select", **where) if ledger else None
 
-    judge = Judge(checks.judge, checks.judge_budget, record(label=checks.judge.label), is_spent=is_spent) \
-        if checks.judge else None
+    judge = Judge(checks.judge, checks.judge_budget, record(label=checks.judge.label), checks.prompts_dir,
+                  is_spent) if checks.judge else None
     costs, checked = {"reproduce": 0.0, "judge": 0.0}, []
     for chosen in picks:
         row, script = rows[chosen.instance_id], ""
         if checks.reproduce and checks.execute and not is_spent():
-            reproduction = write_reproduction(row, AgentConfig(model=checks.reproduce),
-                                              out / "reproduce" / f"{chosen.instance_id}.traj.json",
-                                              on_call=record(label=checks.reproduce.label, instance=row["instance_id"]))
+            traj_path = out / "reproduce" / f"{row['instance_id']}.traj.json"
+            reproduction = write_reproduction(row, checks.reproduce, traj_path, on_call=record(
+                label=checks.reproduce.model.label, instance=row["instance_id"]))
             script, costs["reproduce"] = reproduction.script, costs["reproduce"] + reproduction.cost
         if checks.execute:
-            chosen = pick_with_regressions(chosen, row, script=script)
+            chosen = pick_with_regressions(chosen, row, checks.container, script=script)
         if judge:
-            chosen = judge_pick(chosen, row, judge, {c.system: c.summary for c in chosen.candidates})
+            chosen = judge_pick(chosen, row, judge)
         checked.append(chosen)
     costs["judge"] = judge.spent if judge else 0.0
     return checked, costs

@@ -5,6 +5,8 @@ pick stands (there is nothing better to submit)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from harness.agent.config import ContainerConfig
@@ -31,9 +33,9 @@ def pick_with_regressions(chosen: Pick, row: dict, config: ContainerConfig | Non
     row = {key: row[key] for key in ROW_KEYS if key in row}  # the answer key never goes further
     result = check_regressions(row, patches, config, client, script) if patches else None
     extra = {system: describe_candidate(result, system) for system in patches} if result else {}
+    systems = [c.system for c in chosen.candidates]
     order = np.argsort(-chosen.scores, kind="stable")
-    kept = [i for i in order if chosen.candidates[i].system in extra and not extra[chosen.candidates[i].system]["dropped"]]
-    reproducing = [i for i in kept if extra[chosen.candidates[i].system].get("reproduces")]
+    kept = [i for i in order if systems[i] in extra and not extra[systems[i]]["dropped"]]
+    reproducing = [i for i in kept if extra[systems[i]].get("reproduces")]
     ranked = reproducing or kept
-    winner = chosen.candidates[ranked[0]] if ranked else chosen.chosen
-    return Pick(chosen.instance_id, winner, chosen.candidates, chosen.rows, chosen.scores, extra, chosen.notes)
+    return replace(chosen, chosen=chosen.candidates[ranked[0]] if ranked else chosen.chosen, extra=extra)

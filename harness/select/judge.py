@@ -3,7 +3,7 @@ when there is one, a short summary of the run that made it) and names the one it
 abstains. Its calls cost money: each is counted in `spent`, and once `budget` is spent the judge is not asked
 again. Only the issue text and the candidates reach it, never the answer key.
 
-`judge_pick` applies it to a pick: the candidates are grouped by the change they make (the static profile's key),
+`judge_pick` applies it to a pick: the candidates are grouped by the change they make (`Pick.keys`),
 the best-scoring member of each of the top groups represents it, and the judge's choice wins unless it abstains.
 After the execution signals, the candidates they dropped are not shown (nor, when a kept reproduction script
 passes on some, the others).
@@ -15,7 +15,7 @@ import json
 import re
 import string
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from harness.agent.model import Model
 from harness.agent.prompts import render
 from harness.exceptions import InfraError, RunEnded
 from harness.select.selector import Pick
-from harness.select.static import profile_patch
 
 TEMPLATE = "judge.j2"
 TOP_GROUPS = 4
@@ -121,20 +120,17 @@ def get_eligible(chosen: Pick) -> list[int]:
     return reproducing or order
 
 
-def judge_pick(chosen: Pick, row: dict, judge: Judge, summaries: dict[str, str] | None = None,
-               top_groups: int = TOP_GROUPS) -> Pick:
+def judge_pick(chosen: Pick, row: dict, judge: Judge, top_groups: int = TOP_GROUPS) -> Pick:
     """The pick after the judge compared the top `top_groups` groups of changes (best score first), each shown
-    with the summary (system -> text) of the run that made it; each candidate's reasons say whether its group was
-    shown and chosen, and the pick's the judge's cost."""
-    summaries = summaries or {}
+    with the summary of the run that made it (`Candidate.summary`); each candidate's reasons say whether its group
+    was shown and chosen, and the pick's the judge's cost."""
     groups: dict[str, list[int]] = {}
     for i in get_eligible(chosen):
-        key = profile_patch(chosen.candidates[i].patch).key
-        if key:
-            groups.setdefault(key, []).append(i)
+        if chosen.keys[i]:
+            groups.setdefault(chosen.keys[i], []).append(i)
     shown = list(groups.values())[:top_groups]
     heads = [chosen.candidates[members[0]] for members in shown]
-    verdict = judge.judge(row, [Representative(c.patch, summaries.get(c.system, "")) for c in heads])
+    verdict = judge.judge(row, [Representative(c.patch, c.summary) for c in heads])
     extra = {system: dict(values) for system, values in chosen.extra.items()}
     for number, members in enumerate(shown):
         for i in members:
@@ -143,4 +139,4 @@ def judge_pick(chosen: Pick, row: dict, judge: Judge, summaries: dict[str, str] 
                 else "chosen" if verdict.choice == number else "shown")
     winner = heads[verdict.choice] if verdict.choice is not None else chosen.chosen
     notes = {**chosen.notes, "judge": {"cost": verdict.cost, "reason": verdict.reason, "skipped": verdict.skipped}}
-    return Pick(chosen.instance_id, winner, chosen.candidates, chosen.rows, chosen.scores, extra, notes)
+    return replace(chosen, chosen=winner, extra=extra, notes=notes)

@@ -40,6 +40,7 @@ class Pick:
     scores: np.ndarray
     extra: dict[str, dict] = field(default_factory=dict)  # system -> more signals (execution), shown in reasons
     notes: dict = field(default_factory=dict)  # signals of the whole pick (the judge's cost and reason)
+    keys: list[str] = field(default_factory=list)  # each candidate's change key (its static profile's), for grouping
 
     def get_reasons(self) -> dict:
         """Why the pick won: every signal's value and the score of every candidate, the chosen one first."""
@@ -97,4 +98,5 @@ def pick(selector: Selector, view: InstanceView, instance_id: str) -> Pick | Non
         return None
     rows = get_features(view, selector.reliability)
     scores = selector.combiner.score(rows)
-    return Pick(instance_id, view.candidates[int(np.argmax(scores))], view.candidates, rows, scores)
+    return Pick(instance_id, view.candidates[int(np.argmax(scores))], view.candidates, rows, scores,
+                keys=[profile.key for profile in view.profiles])

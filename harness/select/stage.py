@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, read_jsonl, write_json_atomic
-from harness.pipeline.config import SelectConfig
+from harness.pipeline.config import PipelineConfig
 from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.ledger import LEDGER_NAME
 from harness.pipeline.lock import RunLock
@@ -50,34 +50,36 @@ def select_after_run(config_path: Path, runs_dir: Path, iteration: int | None = 
     run_dir = Path(runs_dir) / config.name
     try:
         with RunLock(run_dir):
-            return run_select_stage(run_dir, config.select, config.dataset.path, config.models, config.budget)
+            return run_select_stage(run_dir, config)
     except PatchmixError as error:  # the runs are finished and kept; only the picks are missing
         return f"the select stage picked nothing: {error}"
 
 
-def run_select_stage(run_dir: Path, stage: SelectConfig, dataset: str | None, models: dict | None = None,
-                     budget: float = 0.0) -> str:
-    """Pick one patch per instance with the rules, and with the selector when `stage` names one (then checked as
-    the stage asks: tests, reproduction, judge; `models` by label; their calls in the run's ledger, within its
-    `budget`); returns lines to print."""
+def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
+    """Pick one patch per instance with the rules, and with the selector when the stage names one (then checked
+    as it asks: tests, reproduction, judge; with the pipeline's models, defaults and prompts, their calls in the
+    run's ledger and within its budget); returns lines to print."""
     from harness.select.command import run_selection
 
+    stage = config.select
     lines = [format_selection(select_patches(run_dir))]
     if stage.selector or stage.fit_on:
         lines.append(run_selection([str(run_dir)], run_dir / COMBINED, stage.fit_on or None,
                                    Path(stage.selector) if stage.selector else None, stage.top_k,
-                                   make_stage_checks(stage, dataset, models or {}, run_dir, budget)))
+                                   make_stage_checks(config, run_dir)))
     return "\n".join(lines)
 
 
-def make_stage_checks(stage: SelectConfig, dataset: str | None, models: dict, run_dir: Path, budget: float):
-    """The checks the stage asks for, their calls in the run's ledger and within its budget; or None."""
+def make_stage_checks(config: PipelineConfig, run_dir: Path):
+    """The checks the select stage asks for, or None."""
     from harness.select.command import Checks
 
+    stage, dataset = config.select, config.dataset.path
     if not dataset or not (stage.execute or stage.judge):
         return None
-    return Checks(dataset, stage.execute, models.get(stage.reproduce or ""), models.get(stage.judge or ""),
-                  stage.judge_budget, run_dir / LEDGER_NAME, budget)
+    return Checks(dataset, stage.execute, config.get_agent_config(None, stage.reproduce) if stage.reproduce else None,
+                  config.models.get(stage.judge or ""), stage.judge_budget, config.defaults.container,
+                  config.prompts_dir, run_dir / LEDGER_NAME, config.budget)
 
 
 def refresh_verdicts(run_dir: Path) -> bool:
