@@ -100,11 +100,13 @@ def cmd_select(args) -> int:
     from harness.select.rules import format_selection, select_patches
 
     sources = args.sources
+    clusters, issues = (Path(args.clusters) if args.clusters else None), args.issues or args.dataset
     if args.evaluate:
         top_ks = [parse_top_k(k) for k in (args.top_k or ["3", "5", "all"])]
         name = Path(sources[0]).name.split(".")[0]
         out = Path(args.out) if args.out else Path("runs") / f"select-{name}"
-        print(run_evaluation(sources, top_ks, args.seeds, args.folds, args.leave_systems_out, Path(out)))
+        print(run_evaluation(sources, top_ks, args.seeds, args.folds, args.leave_systems_out, Path(out),
+                             clusters, issues))
         return 0
     run = Path(sources[0])
     is_run = len(sources) == 1 and run.is_dir()
@@ -116,7 +118,7 @@ def cmd_select(args) -> int:
     checks = make_checks(args.dataset, args.models, args.reproduce, args.judge, args.judge_budget)
     try:
         print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
-                            checks))
+                            checks, clusters, issues))
     except PatchmixError as error:
         if not is_run:
             raise
@@ -226,6 +228,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "script per instance from the issue; the picks it passes on come first")
     select.add_argument("--judge", metavar="LABEL", help="with --dataset: this model compares the top groups of "
                         "changes and may overrule the selector (or abstain)")
+    select.add_argument("--clusters", metavar="PROFILE", help="a routing profile (`patchmix route fit`): the "
+                        "selector also weighs each system's resolve rate in the issue's cluster")
+    select.add_argument("--issues", metavar="DATASET", help="with --clusters: the issues' texts (.jsonl or .json "
+                        "with instance_id, repo, problem_statement; default: --dataset)")
     select.add_argument("--judge-budget", type=float, metavar="USD", help="stop asking the judge once this is spent")
     select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
                                       "runs/select-<pool> with --evaluate)")

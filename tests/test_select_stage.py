@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pipelinekit import make_config, write_config
 
@@ -161,6 +162,9 @@ def test_a_select_stage_with_a_judge_lets_it_overrule_the_combiner_and_counts_it
 @pytest.mark.parametrize("select, expected", [
     ({"judge": "oracle"}, "config key select.judge: unknown model 'oracle'"),
     ({"reproduce": "fixer"}, "config key select.reproduce: a reproduction script is run in the instance's container"),
+    ({"selector": "s.json", "clusters": "p.json"}, "config key select.clusters: it is for fitting a selector"),
+    ({"fit_on": [], "clusters": "nowhere/profile.json"}, "config key select.clusters: nowhere/profile.json does not "
+                                                         "exist"),
 ])
 def test_a_select_stage_with_a_bad_judge_or_reproducer_is_refused_at_start(tmp_path, select, expected):
     path = write_config(tmp_path / "pipeline.yaml", make_config("http://127.0.0.1:9/v1", select=select))
@@ -185,3 +189,38 @@ def test_the_select_stage_checks_use_the_pipelines_models_defaults_prompts_and_l
     assert checks.reproduce.limits.step_limit == 6 and checks.reproduce.instance_template == "instance.j2"
     assert checks.prompts_dir == checks.reproduce.prompts_dir == str(tmp_path / "mine")
     assert checks.ledger == tmp_path / "runs" / "t" / "ledger.jsonl" and checks.budget == 3.0
+
+
+def test_a_select_stage_with_clusters_places_the_runs_issues_from_the_pipelines_dataset(tmp_path, monkeypatch):
+    """The stage's selector weighs the per-cluster prior: the run's instances are placed in the routing profile's
+    clusters from the pipeline's dataset (real texts, the real offline embedder); the fit pool's instances, not in
+    that dataset, keep their systems' overall rates."""
+    from pipelinekit import DATASET
+
+    from harness.route.data import issue_text, read_issues
+    from harness.route.embed import embed_texts
+    from harness.route.profile import Profile
+    from harness.route.store import save_profile
+    from harness.select.stage import run_select_stage
+    from selectkit import write_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    issues = read_issues(DATASET)
+    ids = sorted(issues)[:2]
+    vectors = embed_texts([issue_text(issues[i]) for i in ids], cache_dir=tmp_path / "cache")
+    save_profile(Profile("local", ["m"], ids, np.zeros((2, 1), dtype=np.int8), np.arange(2), vectors),
+                 tmp_path / "profile.json")
+    write_scored_pool(tmp_path / "pool.jsonl")
+    run = tmp_path / "runs" / "t"
+    patch = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-y = 0\n+y = {}\n"
+    write_run(run, [(1, model, i, patch.format(n), "submitted") for i in ids
+                    for n, model in enumerate(("fixer", "breaker"))], {})
+    config = make_config("http://127.0.0.1:9/v1", select={"fit_on": ["pool.jsonl"], "clusters": "profile.json"})
+    loaded = load_pipeline_config(write_config(tmp_path / "pipeline.yaml", config))
+    said = run_select_stage(run, loaded)
+    assert "issue clusters: 2 of 18 instances placed among 2 clusters (16 not in" in said
+    saved = json.loads((run / "selected" / "combined" / "selector.json").read_text())
+    assert len(saved["clusters"]["centroids"]) == 2 and saved["reliability"]["cluster_counts"] == []
+    reasons = read_jsonl(run / "selected" / "combined" / "reasons.jsonl")
+    assert [r["instance_id"] for r in reasons] == ids

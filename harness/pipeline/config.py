@@ -110,6 +110,9 @@ class SelectConfig(Strict):
     config file's folder), e.g. an earlier evaluated run of the same models."""
     top_k: int | None = Field(None, ge=1)
     """Pick among the `top_k` most reliable systems (None: all)."""
+    clusters: str | None = None
+    """A routing profile (`patchmix route fit`, relative to the config file's folder): the fitted selector also
+    weighs each system's resolve rate in the issue's cluster, the issues read from the pipeline's dataset file."""
     execute: bool = False
     """Check each pick by running the repository's existing tests for the changed modules in the instance's
     container, before and after the patch; a pick that breaks a passing test gives way to the next candidate."""

@@ -70,20 +70,28 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
         if label and label not in config.models:
             raise ConfigError(f"config key select.{key}: unknown model {label!r} (the models section has: "
                               f"{', '.join(config.models) or 'none'})")
+    if stage.clusters and stage.selector:
+        raise ConfigError("config key select.clusters: it is for fitting a selector (select.fit_on); a selector.json "
+                          "places issues with the clusters it was fitted with: drop select.clusters")
     if stage.reproduce and not stage.execute:
         raise ConfigError("config key select.reproduce: a reproduction script is run in the instance's container; "
                           "set select.execute: true as well")
 
-    def resolve(key: str, value: str) -> str:
+    def resolve(key: str, value: str, what: str = "a selector.json from `patchmix select`, or a scored run folder "
+                                                  "or pool file") -> str:
         candidate = Path(value) if Path(value).is_absolute() else (base / value).resolve()
         if not candidate.exists():
-            raise ConfigError(f"config key {key}: {value} does not exist (looked at {candidate}); give a "
-                              "selector.json from `patchmix select`, or a scored run folder or pool file")
+            raise ConfigError(f"config key {key}: {value} does not exist (looked at {candidate}); give {what}")
         return str(candidate)
 
     if stage.selector:
         stage.selector = resolve("select.selector", stage.selector)
     stage.fit_on = [resolve(f"select.fit_on.{n}", pool) for n, pool in enumerate(stage.fit_on)]
+    if stage.clusters:
+        stage.clusters = resolve("select.clusters", stage.clusters, "a routing profile from `patchmix route fit`")
+        if not config.dataset.path.endswith((".json", ".jsonl")):
+            raise ConfigError("config key select.clusters: the issue texts come from the dataset, so dataset.path "
+                              f"must be a local .json or .jsonl file, not {config.dataset.path!r}")
 
 
 def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:

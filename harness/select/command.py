@@ -14,9 +14,10 @@ from harness.agent.config import AgentConfig, ContainerConfig, ModelConfig
 from harness.exceptions import PatchmixError
 from harness.pipeline.load import expand_env
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
+from harness.select.clusters import IssueClusters, place_issues, read_issue_clusters
 from harness.select.combiner import Combiner
 from harness.select.evaluate import evaluate
-from harness.select.pool import is_scored, load_pool
+from harness.select.pool import Candidate, is_scored, load_pool
 from harness.select.priors import Reliability
 from harness.select.selector import Pick, Selector, fit_selector, make_views, pick
 from harness.select.summary import format_summaries, plot_summaries, summarise
@@ -32,13 +33,15 @@ def parse_top_k(value: str) -> int | None:
 
 
 def run_evaluation(sources: list[str], top_ks: list[int | None], seeds: int, folds: int,
-                   leave_systems_out: bool, out: Path) -> str:
-    """Held-out figures for each top-k pool (k-fold over instances, and leave-systems-out when asked)."""
+                   leave_systems_out: bool, out: Path, clusters: Path | None = None, issues: str | None = None) -> str:
+    """Held-out figures for each top-k pool (k-fold over instances, and leave-systems-out when asked); with
+    `clusters` (a routing profile) and `issues`, the per-cluster prior is one more signal."""
     started = time.monotonic()
     pool = load_pool(sources)
     if not is_scored(pool):
         raise PatchmixError("the pool has candidates without a verdict: --evaluate needs a scored pool "
                             "(`patchmix evaluate RUN` first, or a candidates file with `resolved`)")
+    placed = place_clusters([pool], read_issue_clusters(clusters) if clusters else None, issues)
     views = make_views(pool)
     summaries = []
     for top_k in top_ks:
@@ -51,22 +54,37 @@ def run_evaluation(sources: list[str], top_ks: list[int | None], seeds: int, fol
     write_text_atomic(out / "evaluation.md", text + "\n")
     chart = plot_summaries(summaries, out / "evaluation.png")
     return (f"{len(pool)} candidates, {len(views)} instances; {seeds} seeds x {folds} folds "
-            f"({time.monotonic() - started:.0f} s)\n\n{text}\n\nfigures in {out}/evaluation.md, .json; chart {chart}")
+            f"({time.monotonic() - started:.0f} s){placed}\n\n{text}\n\nfigures in {out}/evaluation.md, .json; chart {chart}")
+
+
+def place_clusters(pools: list[list[Candidate]], clusters: IssueClusters | None, issues: str | None) -> str:
+    """Each candidate's issue cluster, when clusters are asked for; a line to print ("" when not)."""
+    if clusters is None:
+        return ""
+    if not issues:
+        raise PatchmixError("issue clusters need the issues' texts: give --issues DATASET (a .jsonl or .json with "
+                            "instance_id, repo and problem_statement per row)")
+    return "\n" + place_issues(pools, clusters, issues)
 
 
 def save_selector(selector: Selector, path: Path) -> None:
+    reliability = selector.reliability
     write_json_atomic(path, {"systems": selector.systems, "reliability": {
-        "base": selector.reliability.base, "systems": selector.reliability.systems,
-        "counts": [[s, r, *c] for (s, r), c in selector.reliability.counts.items()]},
+        "base": reliability.base, "systems": reliability.systems,
+        "counts": [[s, r, *c] for (s, r), c in reliability.counts.items()],
+        "cluster_counts": [[s, k, *c] for (s, k), c in reliability.cluster_counts.items()]},
+        "clusters": selector.clusters.to_json() if selector.clusters else None,
         "combiner": selector.combiner.to_json()})
 
 
 def load_selector(path: Path) -> Selector:
     try:
         data = read_json(path)
-        counts = {(s, r): (resolved, seen) for s, r, resolved, seen in data["reliability"]["counts"]}
-        reliability = Reliability(data["reliability"]["base"], data["reliability"]["systems"], counts)
-        return Selector(reliability, data["systems"], Combiner.from_json(data["combiner"]))
+        levels = [{(s, r): (resolved, seen) for s, r, resolved, seen in data["reliability"].get(name, [])}
+                  for name in ("counts", "cluster_counts")]
+        reliability = Reliability(data["reliability"]["base"], data["reliability"]["systems"], *levels)
+        clusters = IssueClusters.from_json(data["clusters"]) if data.get("clusters") else None
+        return Selector(reliability, data["systems"], Combiner.from_json(data["combiner"]), clusters)
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise PatchmixError(f"{path}: not a selector written by `patchmix select` ({error}); fit one again") from error
 
@@ -153,18 +171,30 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
 
 
 def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selector_file: Path | None,
-                  top_k: int | None, checks: Checks | None = None) -> str:
-    """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`."""
+                  top_k: int | None, checks: Checks | None = None, clusters: Path | None = None,
+                  issues: str | None = None) -> str:
+    """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`. With
+    `clusters` (a routing profile) and `issues`, the fitted selector weighs the per-cluster prior too; a loaded
+    selector that was fitted so places this pool's issues the same way."""
     pool = load_pool(sources)
-    views = make_views(pool)
     if selector_file:
+        if clusters:
+            raise PatchmixError("--clusters is for fitting a selector; a --selector FILE places issues with the "
+                                "clusters it was fitted with: drop --clusters")
         selector, origin = load_selector(selector_file), f"the selector in {selector_file}"
+        placed = place_clusters([pool], selector.clusters, issues)
+        views = make_views(pool)
     else:
-        training = views if not fit_on else make_views(load_pool(fit_on))
         if not fit_on and not is_scored(pool):
             raise PatchmixError("the pool is not scored: give --fit-on SCORED_POOL (or --selector FILE) to fit "
                                 "the selector on verdicts, or `patchmix evaluate RUN` first")
+        fit_pool = load_pool(fit_on) if fit_on else pool
+        issue_clusters = read_issue_clusters(clusters) if clusters else None
+        placed = place_clusters([pool, fit_pool], issue_clusters, issues)
+        views = make_views(pool)
+        training = views if not fit_on else make_views(fit_pool)
         selector = fit_selector(training, sorted(training), top_k)
+        selector.clusters = issue_clusters
         origin = "fitted on " + (", ".join(fit_on) if fit_on else "this pool's own verdicts (in sample)")
     systems = sorted({c.system for v in views.values() for c in v.candidates})
     if not set(selector.systems) & set(systems):  # fitted on other systems: pick among this pool's
@@ -184,5 +214,6 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
                                              "judged": bool(checks and checks.judge), "cost": costs})
     verdict = f"; {sum(resolved)} of {len(resolved)} scored picks resolve" if resolved else ""
     verdict += "".join(f"; {name} cost ${cost:.4f}" for name, cost in costs.items() if cost)
-    return (f"{len(picks)} instances picked among {len(selector.systems)} systems, selector {origin}{verdict}\n"
+    return (f"{len(picks)} instances picked among {len(selector.systems)} systems, selector {origin}{verdict}"
+            f"{placed}\n"
             f"predictions {out / 'preds.jsonl'}, reasons {out / 'reasons.jsonl'}, selector {out / 'selector.json'}")

@@ -1,8 +1,8 @@
 """Every signal's value for every candidate of one instance, as one row of numbers per candidate.
 
 The rows are what the combiner weighs and what a pick's reasons show. Signals: static checks (harness.select.
-static), reliability priors (priors), agreement (agreement). Execution and judge signals add columns here when
-they are run.
+static), reliability priors (priors: per system, repository and issue cluster), agreement (agreement).
+Execution and judge signals add columns here when they are run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from harness.select.priors import Reliability
 from harness.select.static import PatchProfile
 
 FEATURES = (
-    "empty", "malformed", "prior", "prior_repo", "group_share", "group_weight", "group_best_other",
+    "empty", "malformed", "prior", "prior_repo", "prior_cluster", "group_share", "group_weight", "group_best_other",
     "similarity", "similarity_strong", "touches_tests", "leaves_scratch", "log_files", "log_lines",
     "size_spread", "top_nonempty",
 )
@@ -64,6 +64,7 @@ def get_features(view: InstanceView, reliability: Reliability) -> np.ndarray:
     columns = {
         "empty": empty, "malformed": [p.malformed for p in profiles],
         "prior": [logit(reliability.get(c.system)) for c in cands], "prior_repo": [logit(w) for w in weights],
+        "prior_cluster": [logit(reliability.get_in_cluster(c.system, c.cluster)) for c in cands],
         **support,
         "touches_tests": [p.touches_tests for p in profiles], "leaves_scratch": [p.leaves_scratch for p in profiles],
         "log_files": [math.log1p(len(p.files)) for p in profiles], "log_lines": [p.log_lines for p in profiles],

@@ -33,6 +33,7 @@ class Candidate:
     resolved: bool | None = None  # the official verdict, None when not scored
     exit_status: str | None = None  # how the run that made it ended, when known
     summary: str = ""  # the run's own summary of its attempt, when it wrote one (shown to the judge)
+    cluster: int | None = None  # the cluster (harness.select.clusters), when clusters were asked for
 
     @property
     def repo(self) -> str:

@@ -1,6 +1,7 @@
-"""Reliability priors learned from scored candidates: how often a system's patch resolves, overall and per
-repository, shrunk toward the broader rate when there are few verdicts. An unknown system gets the pool's rate.
-(Per issue cluster: when the router's clusters exist, they slot in as one more level.)
+"""Reliability priors learned from scored candidates: how often a system's patch resolves, overall, per repository
+and per issue cluster (the router's clusters, `harness.select.clusters`), each level shrunk toward the system's
+overall rate when there are few verdicts. An unknown system gets the pool's rate; a candidate whose issue has no
+cluster gets its system's overall rate.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from harness.select.pool import Candidate
 
 SHRINK = 5.0  # verdicts' worth of weight given to the broader rate
 
+Counts = dict[tuple[str, str], tuple[int, int]]  # (system, repo or cluster) -> (resolved, seen)
+
 
 @dataclass
 class Reliability:
@@ -19,13 +22,22 @@ class Reliability:
 
     base: float = 0.5
     systems: dict[str, float] = field(default_factory=dict)
-    counts: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (system, repo) -> (resolved, n)
+    counts: Counts = field(default_factory=dict)  # per (system, repo)
+    cluster_counts: Counts = field(default_factory=dict)  # per (system, cluster as text)
 
     def get(self, system: str) -> float:
         return self.systems.get(system, self.base)
 
     def get_in_repo(self, system: str, repo: str) -> float:
-        resolved, seen = self.counts.get((system, repo), (0, 0))
+        return self.shrink(system, self.counts.get((system, repo), (0, 0)))
+
+    def get_in_cluster(self, system: str, cluster: int | None) -> float:
+        if cluster is None:
+            return self.get(system)
+        return self.shrink(system, self.cluster_counts.get((system, str(cluster)), (0, 0)))
+
+    def shrink(self, system: str, counts: tuple[int, int]) -> float:
+        resolved, seen = counts
         return (resolved + SHRINK * self.get(system)) / (seen + SHRINK)
 
     def rank(self, systems: list[str]) -> list[str]:
@@ -37,9 +49,14 @@ def fit_reliability(candidates: list[Candidate]) -> Reliability:
     """Rates from the scored candidates given (the caller passes only training instances)."""
     scored = [c for c in candidates if c.resolved is not None]
     system_seen, system_resolved = Counter(c.system for c in scored), Counter(c.system for c in scored if c.resolved)
-    pair_seen = Counter((c.system, c.repo) for c in scored)
-    pair_resolved = Counter((c.system, c.repo) for c in scored if c.resolved)
     base = (sum(system_resolved.values()) + 1) / (len(scored) + 2)
     systems = {s: (system_resolved[s] + SHRINK * base) / (n + SHRINK) for s, n in system_seen.items()}
-    counts = {pair: (pair_resolved[pair], n) for pair, n in pair_seen.items()}
-    return Reliability(base, systems, counts)
+    by_repo = count_by(scored, lambda c: c.repo)
+    by_cluster = count_by([c for c in scored if c.cluster is not None], lambda c: str(c.cluster))
+    return Reliability(base, systems, by_repo, by_cluster)
+
+
+def count_by(scored: list[Candidate], level) -> Counts:
+    seen = Counter((c.system, level(c)) for c in scored)
+    resolved = Counter((c.system, level(c)) for c in scored if c.resolved)
+    return {pair: (resolved[pair], n) for pair, n in seen.items()}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.select.clusters import IssueClusters
 from harness.select.combiner import Combiner, fit_combiner
 from harness.select.features import FEATURES, InstanceView, get_features, make_view
 from harness.select.pool import Candidate, group_by_instance
@@ -29,6 +30,7 @@ class Selector:
     reliability: Reliability
     systems: list[str]  # the systems picked among, most reliable first
     combiner: Combiner
+    clusters: IssueClusters | None = None  # how issues were placed for the per-cluster prior (None: not asked)
 
 
 @dataclass
