@@ -17,8 +17,10 @@ from harness.route.data import issue_text, read_issues
 from harness.route.embed import embed_texts
 from harness.route.profile import fit
 from harness.route.store import save_profile
+from harness.select.features import FEATURES, get_features
 from harness.select.pool import Candidate
 from harness.select.priors import SHRINK, fit_reliability
+from harness.select.selector import fit_selector, make_views
 
 DATASET = Path("/work/shared/data/swe-bench-verified.jsonl")
 
@@ -36,6 +38,17 @@ def test_cluster_rates_are_shrunk_toward_the_systems_overall_rate():
     assert reliability.get_in_cluster("x", 0) == pytest.approx((10 + SHRINK * overall) / (10 + SHRINK))
     assert reliability.get_in_cluster("x", 1) == pytest.approx(SHRINK * overall / (10 + SHRINK))
     assert reliability.get_in_cluster("x", None) == reliability.get_in_cluster("x", 7) == overall
+
+
+def test_without_clusters_the_cluster_column_is_zero_and_weighs_nothing():
+    """So a selector fitted without clusters is the one it was before the column existed."""
+    pool = [Candidate(f"o__r{n % 3}-{n}", system, make_patch(system, str(n % 4)), (n + k) % 3 == 0)
+            for n in range(40) for k, system in enumerate("ab")]
+    views = make_views(pool)
+    selector = fit_selector(views, sorted(views))
+    column = FEATURES.index("prior_cluster")
+    assert selector.combiner.weights[column] == 0.0
+    assert all((get_features(view, selector.reliability)[:, column] == 0).all() for view in views.values())
 
 
 @pytest.fixture(scope="module")

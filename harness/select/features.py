@@ -1,7 +1,9 @@
 """Every signal's value for every candidate of one instance, as one row of numbers per candidate.
 
 The rows are what the combiner weighs and what a pick's reasons show. Signals: static checks (harness.select.
-static), reliability priors (priors: per system, repository and issue cluster), agreement (agreement).
+static), reliability priors (priors: per system, repository and issue cluster; the cluster's as how much better
+or worse the system does there than overall, so without clusters the column is 0 and changes no fit), agreement
+(agreement).
 Execution and judge signals add columns here when they are run.
 """
 
@@ -64,7 +66,8 @@ def get_features(view: InstanceView, reliability: Reliability) -> np.ndarray:
     columns = {
         "empty": empty, "malformed": [p.malformed for p in profiles],
         "prior": [logit(reliability.get(c.system)) for c in cands], "prior_repo": [logit(w) for w in weights],
-        "prior_cluster": [logit(reliability.get_in_cluster(c.system, c.cluster)) for c in cands],
+        "prior_cluster": [logit(reliability.get_in_cluster(c.system, c.cluster)) - logit(reliability.get(c.system))
+                          for c in cands],
         **support,
         "touches_tests": [p.touches_tests for p in profiles], "leaves_scratch": [p.leaves_scratch for p in profiles],
         "log_files": [math.log1p(len(p.files)) for p in profiles], "log_lines": [p.log_lines for p in profiles],
