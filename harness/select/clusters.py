@@ -54,5 +54,5 @@ def place_issues(pools: list[list[Candidate]], clusters: IssueClusters, issues_p
         for candidate in pool:
             candidate.cluster = labels.get(candidate.instance_id)
     missing = len(wanted) - len(known)
-    return (f"issue clusters: {len(known)} of {len(wanted)} instances placed among {len(clusters.centroids)} "
-            f"clusters" + (f" ({missing} not in {issues_path}: their systems' overall rates stand in)" if missing else ""))
+    said = f"issue clusters: {len(known)} of {len(wanted)} instances placed among {len(clusters.centroids)} clusters"
+    return said + (f" ({missing} not in {issues_path}: their systems' overall rates stand in)" if missing else "")

@@ -54,7 +54,8 @@ def run_evaluation(sources: list[str], top_ks: list[int | None], seeds: int, fol
     write_text_atomic(out / "evaluation.md", text + "\n")
     chart = plot_summaries(summaries, out / "evaluation.png")
     return (f"{len(pool)} candidates, {len(views)} instances; {seeds} seeds x {folds} folds "
-            f"({time.monotonic() - started:.0f} s){placed}\n\n{text}\n\nfigures in {out}/evaluation.md, .json; chart {chart}")
+            f"({time.monotonic() - started:.0f} s){placed}\n\n{text}\n\n"
+            f"figures in {out}/evaluation.md, .json; chart {chart}")
 
 
 def place_clusters(pools: list[list[Candidate]], clusters: IssueClusters | None, issues: str | None) -> str:

@@ -3,8 +3,7 @@
 The rows are what the combiner weighs and what a pick's reasons show. Signals: static checks (harness.select.
 static), reliability priors (priors: per system, repository and issue cluster; the cluster's as how much better
 or worse the system does there than overall, so without clusters the column is 0 and changes no fit), agreement
-(agreement).
-Execution and judge signals add columns here when they are run.
+(agreement). Execution and judge signals add columns here when they are run.
 """
 
 from __future__ import annotations
