@@ -27,7 +27,7 @@ def route_issues(profile: prof.Profile, issues: list[Issue], top: int, cache_dir
     if not 1 <= top <= len(profile.models):
         raise ConfigError(f"--top {top}: give a number from 1 to {len(profile.models)} (the profile's models)")
     vectors = embed_texts([issue_text(i) for i in issues], profile.embedder, cache_dir)
-    clusters = prof.nearest(profile, vectors)
+    clusters = prof.nearest(profile.centroids, vectors)
     sets, rates = prof.route_sets(profile, clusters, top)
     names = [(labels or {}).get(m, m) for m in profile.models]
     return {"format": FORMAT, "top": top, "instances": {

@@ -59,7 +59,7 @@ def evaluate(vectors: np.ndarray, results: np.ndarray, seeds=SEEDS, folds: int =
 
 def score_fold(out: Heldout, index: int, part: prof.Profile, vectors: np.ndarray, truth: np.ndarray) -> None:
     """Choices come from `part` (fitted instances only); `truth` (held-out results) only scores them."""
-    clusters = prof.nearest(part, vectors)
+    clusters = prof.nearest(part.centroids, vectors)
     out.add(index, "instances", len(truth))
     out.add(index, "oracle_all", pick.oracle(truth, list(range(truth.shape[1]))))
     for size in (1, 2, 3):

@@ -56,7 +56,7 @@ def score_k(vectors: np.ndarray, results: np.ndarray, k: int, shrink: float, see
     for inner_fit, inner_test in KFold(INNER_FOLDS, shuffle=True, random_state=seed).split(vectors):
         centroids, labels = cluster(vectors[inner_fit], k, seed)
         part = Profile("", [], [], results[inner_fit], labels, centroids, shrink, [])
-        picks = route_sets(part, nearest(part, vectors[inner_test]), 1)[0]
+        picks = route_sets(part, nearest(part.centroids, vectors[inner_test]), 1)[0]
         hits += results[inner_test, picks[:, 0]].sum()
     return hits / len(vectors)
 
@@ -68,8 +68,9 @@ def cluster(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndar
     return kmeans.cluster_centers_, kmeans.labels_
 
 
-def nearest(profile: Profile, vectors: np.ndarray) -> np.ndarray:
-    distances = ((vectors[:, None, :] - profile.centroids[None, :, :]) ** 2).sum(-1)
+def nearest(centroids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Each vector's nearest centroid (its cluster)."""
+    distances = ((vectors[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
     return distances.argmin(1)
 
 

@@ -49,7 +49,7 @@ def place_issues(pools: list[list[Candidate]], clusters: IssueClusters, issues_p
         raise ConfigError(f"{issues_path} has none of the pool's instances: give the dataset the candidates were "
                           "made for (its rows' instance_id, repo, problem_statement)")
     vectors = embed_texts([issue_text(issues[instance]) for instance in known], clusters.embedder, cache_dir)
-    labels = dict(zip(known, (int(label) for label in nearest(clusters, vectors))))
+    labels = dict(zip(known, (int(label) for label in nearest(clusters.centroids, vectors))))
     for pool in pools:
         for candidate in pool:
             candidate.cluster = labels.get(candidate.instance_id)
