@@ -5,9 +5,9 @@
 2. Consensus against the top system, with hindsight (in sample, the upper bound of the rule family): switch from
    the top system's patch to the candidate most others agree with (Jaccard of changed tokens above T, or the same
    change key) whenever it has M more agreeing systems than the top's; the net instances won, for every T and M.
-3. A non-linear combiner held out: gradient-boosted trees on the selector's own features plus the system's rank
-   and the top candidate's features (k-fold over instances, priors cross-fitted as the selector's are), against
-   the fallback rule (the most reliable system that made a change).
+3. A non-linear combiner held out: gradient-boosted trees on the selector's own features beside the top
+   candidate's (k-fold over instances, the selector's cross-fitted training rows), against the fallback rule
+   (the most reliable system that made a change).
 
     python3 scripts/study_selection_ceiling.py ../shared/data/candidates-2024/candidates.jsonl.gz [--top 3 5 all]
 """
@@ -20,10 +20,11 @@ import random
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from harness.select.evaluate import fallback
 from harness.select.features import get_features
 from harness.select.pool import load_pool
 from harness.select.priors import fit_reliability
-from harness.select.selector import INNER_FOLDS, make_views
+from harness.select.selector import get_training_rows, make_views
 
 THRESHOLDS, MARGINS = (0.5, 0.7, 0.9), (1, 2, 3, 4, 6)
 
@@ -56,42 +57,32 @@ def count_consensus_switches(views, systems, threshold: float, margin: int) -> t
     return switches, won
 
 
-def get_rows(view, reliability, systems):
-    view = view.restrict(systems)
-    features = get_features(view, reliability)
-    rank = np.array([[systems.index(c.system)] for c in view.candidates], float)
-    top = np.repeat(features[:1], len(features), 0)
-    return np.hstack([features, rank, top, view.similar[:, :1]]), np.array([bool(c.resolved) for c in view.candidates])
+def add_top(rows: np.ndarray) -> np.ndarray:
+    """Each candidate's features beside those of the instance's most reliable candidate (the first row)."""
+    return np.hstack([rows, np.repeat(rows[:1], len(rows), 0)])
 
 
 def score_trees(views, top_k: int | None, seeds: int, folds: int = 5) -> tuple[float, float]:
-    """Mean held-out resolved of (gradient-boosted trees, fallback) over seeds."""
+    """Mean held-out resolved of (gradient-boosted trees, fallback) over seeds; the training rows are the
+    selector's own (`get_training_rows`: priors cross-fitted on the other training instances)."""
     instances, every = sorted(views), sorted({c.system for v in views.values() for c in v.candidates})
-    trees = fallback = 0
+    trees = fallen_back = 0
     for seed in range(seeds):
-        order = instances[:]
-        random.Random(seed).shuffle(order)
+        order = random.Random(seed).sample(instances, len(instances))
         for fold in range(folds):
-            test = set(order[fold::folds])
-            train = [i for i in order if i not in test]
-            x, y = [], []
-            for inner in range(INNER_FOLDS):
-                held = set(train[inner::INNER_FOLDS])
-                reliability = fit_reliability([c for i in train if i not in held for c in views[i].candidates])
-                systems = reliability.rank(every)[:top_k]
-                for instance in sorted(held):
-                    rows, resolved = get_rows(views[instance], reliability, systems)
-                    x.append(rows), y.append(resolved)
-            model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, random_state=seed)
-            model.fit(np.vstack(x), np.concatenate(y))
+            test = order[fold::folds]
+            train = [i for i in order if i not in set(test)]
             reliability = fit_reliability([c for i in train for c in views[i].candidates])
             systems = reliability.rank(every)[:top_k]
-            for instance in sorted(test):
-                rows, resolved = get_rows(views[instance], reliability, systems)
-                trees += resolved[int(np.argmax(model.predict_proba(rows)[:, 1]))]
-                changed = [k for k, p in enumerate(views[instance].restrict(systems).profiles) if not p.empty] or [0]
-                fallback += resolved[changed[0]]
-    return trees / seeds, fallback / seeds
+            training = get_training_rows(views, train, systems, seed)
+            model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, random_state=seed)
+            model.fit(np.vstack([add_top(rows) for rows, _ in training]), np.concatenate([y for _, y in training]))
+            for instance in test:
+                view = views[instance].restrict(systems)
+                scores = model.predict_proba(add_top(get_features(view, reliability)))[:, 1]
+                trees += bool(view.candidates[int(np.argmax(scores))].resolved)
+                fallen_back += fallback(view, reliability)
+    return trees / seeds, fallen_back / seeds
 
 
 def main() -> None:
