@@ -8,7 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from pipelinekit import make_config, write_config
+from pipelinekit import DATASET, make_config, write_config
+from selectkit import write_run
 
 from harness.demo.models import make_demo_script
 from harness.demo.scripted import ScriptedServer
@@ -16,8 +17,12 @@ from harness.exceptions import ConfigError
 from harness.fileio import read_jsonl
 from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.progress import Progress
+from harness.route.data import issue_text, read_issues
+from harness.route.embed import embed_texts
+from harness.route.profile import Profile
+from harness.route.store import save_profile
 from harness.select.pool import read_run_folder
-from harness.select.stage import evaluate_then_refresh, run_then_select, select_after_run
+from harness.select.stage import evaluate_then_refresh, run_select_stage, run_then_select, select_after_run
 
 SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "iter_2/merger": 0.5,
            "iter_3/merger": 0.5}
@@ -195,15 +200,6 @@ def test_a_select_stage_with_clusters_places_the_runs_issues_from_the_pipelines_
     """The stage's selector weighs the per-cluster prior: the run's instances are placed in the routing profile's
     clusters from the pipeline's dataset (real texts, the real offline embedder); the fit pool's instances, not in
     that dataset, keep their systems' overall rates."""
-    from pipelinekit import DATASET
-
-    from harness.route.data import issue_text, read_issues
-    from harness.route.embed import embed_texts
-    from harness.route.profile import Profile
-    from harness.route.store import save_profile
-    from harness.select.stage import run_select_stage
-    from selectkit import write_run
-
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     issues = read_issues(DATASET)
