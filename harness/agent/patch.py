@@ -68,14 +68,25 @@ stage() (
 # whatever the agent does to the repository later (reset, reflog expire, gc --prune=now, rm -rf .git/objects),
 # the snapshot keeps every object it refers to.
 keep_objects() (
-  for pack in "$repo_objects"/pack/pack-*.pack "$repo_objects"/pack/pack-*.idx; do
-    [ -e "$pack" ] || continue
-    ln -f "$pack" "$store/objects/pack/" 2>/dev/null || cp -f "$pack" "$store/objects/pack/"
+  for objects in "$repo_objects" $(list_alternates "$repo_objects"); do
+    for pack in "$objects"/pack/pack-*.pack "$objects"/pack/pack-*.idx; do
+      [ -e "$pack" ] || continue
+      ln -f "$pack" "$store/objects/pack/" 2>/dev/null || cp -f "$pack" "$store/objects/pack/"
+    done
+    for dir in "$objects"/[0-9a-f][0-9a-f]; do
+      [ -d "$dir" ] || continue
+      cp -alf "$dir" "$store/objects/" 2>/dev/null || cp -rf "$dir" "$store/objects/"
+    done
   done
-  for dir in "$repo_objects"/[0-9a-f][0-9a-f]; do
-    [ -d "$dir" ] || continue
-    cp -alf "$dir" "$store/objects/" 2>/dev/null || cp -rf "$dir" "$store/objects/"
-  done
+)
+
+# The object directories that $1 borrows from (its info/alternates, relative paths resolved), one a line.
+list_alternates() (
+  [ -f "$1/info/alternates" ] || exit 0
+  grep -v '^#' "$1/info/alternates" | while IFS= read -r path; do
+    case $path in /*) ;; *) path="$1/$path" ;; esac
+    [ -d "$path" ] && (cd "$path" && pwd)
+  done || true
 )
 
 # One record per untracked ignored file of index $1: size, modification and change times, inode, TAB, path.

@@ -4,8 +4,11 @@ carrying their exit code.
 
 1. `SCRUB_HISTORY`: the repository keeps only the history of HEAD (the base commit and the image's own setup
    commits on top of it) and the tags of commits the base commit descends from. Every other branch, tag,
-   remote, stash, reflog entry and `*_HEAD` file goes, and so do the objects only they reached (`git repack -a
-   -d`, `git prune`): a later fix cannot be looked up with `git log --all`, `git show <sha>` or `git fsck`.
+   remote, stash, reflog entry, `*_HEAD` file and linked worktree goes, and so do the objects only they
+   reached (`git repack -a -d` with `.keep` marks and alternates dissolved, `git prune`): a later fix cannot be
+   looked up with `git log --all`, `git show <sha>` or `git fsck`. Refs are listed from the files by name and
+   deleted as files, so a ref git cannot resolve (the dangling `refs/remotes/origin/HEAD` that SWE-bench's
+   image builder leaves after `git remote remove origin`, a ref to a pruned object) is deleted, never fatal.
 2. `harness.agent.patch.SNAPSHOT`: the work tree as it is now, which the patch is measured from.
 3. `PYTHON_PROBE`, run in the agent's own shell (so after `~/.bashrc`): which `python` the agent gets, and
    whether it has the distributions the repository declares (`[project] dependencies` of pyproject.toml,
@@ -38,20 +41,49 @@ if [ -z "$head" ] || ! git merge-base --is-ancestor "$base" "$head"; then
   exit 4
 fi
 current=$(git symbolic-ref -q HEAD || true)
-for remote in $(git remote); do git remote remove "$remote"; done
-keep=$(mktemp)
-{ git for-each-ref --merged "$base" --format='%(refname)' refs/tags; [ -z "$current" ] || echo "$current"; } \
-  | sort > "$keep"
-git for-each-ref --format='%(refname)' | sort | comm -23 - "$keep" | sed 's/^/delete /' | git update-ref --stdin
-rm -f "$keep"
-gitdir=$(git rev-parse --git-dir)
-rm -f "$gitdir/FETCH_HEAD" "$gitdir/ORIG_HEAD" "$gitdir/MERGE_HEAD" "$gitdir/CHERRY_PICK_HEAD" "$gitdir/REVERT_HEAD"
-git reflog expire --expire=now --expire-unreachable=now --all
-rm -rf "$gitdir/logs"
+common=$(cd "$(git rev-parse --git-common-dir)" && pwd -P)
+own=$(cd "$(git rev-parse --git-dir)" && pwd -P)
+work=$(pwd -P)
+tmp=$(mktemp -d)
+# Other checkouts of this repository (linked worktrees) hold later files, and their HEADs keep later commits.
+for entry in "$common"/worktrees/*; do
+  [ -d "$entry" ] && [ "$(cd "$entry" && pwd -P)" != "$own" ] || continue
+  checkout=$(dirname "$(cat "$entry/gitdir" 2>/dev/null || echo /nonexistent/.git)")
+  if [ -f "$checkout/.git" ] && [ "$checkout" != "$work" ]; then rm -rf "$checkout"; fi
+  rm -rf "$entry"
+done
+for remote in $(git remote); do git config --remove-section "remote.$remote" 2>/dev/null || true; done
+# Every ref by its name, read from the files and never resolved: a ref that is broken, dangling, symbolic or
+# points to a missing object is listed like any other (git's own ref walks stop or skip on such refs).
+{ (cd "$common" && find refs -type f -o -type l) 2>/dev/null || true
+  if [ -f "$common/packed-refs" ]; then grep -v '^[#^]' "$common/packed-refs" | cut -d' ' -f2 || true; fi
+} | sort -u > "$tmp/refs"
+# Kept: the current branch, and the tags whose commit the base commit descends from.
+git rev-list "$base" | sort > "$tmp/reachable"
+grep '^refs/tags/' "$tmp/refs" | sed 's/.*/&^{commit} &/' | git cat-file --batch-check='%(objectname) %(rest)' \
+  | { grep -v ' missing$' || true; } | sort > "$tmp/tags"
+{ join -o 1.2 "$tmp/tags" "$tmp/reachable"; [ -z "$current" ] || echo "$current"; } | sort -u > "$tmp/keep"
+comm -23 "$tmp/refs" "$tmp/keep" | while IFS= read -r ref; do rm -f "$common/$ref"; done
+if [ -f "$common/packed-refs" ]; then
+  awk 'NR == FNR { keep[$0] = 1; next } /^#/ { print; next } /^\^/ { if (kept) print; next }
+       { kept = ($2 in keep); if (kept) print }' "$tmp/keep" "$common/packed-refs" > "$tmp/packed-refs"
+  cat "$tmp/packed-refs" > "$common/packed-refs"
+fi
+find "$common/refs" -mindepth 1 -type d -empty -delete
+mkdir -p "$common/refs/heads" "$common/refs/tags"
+for dir in "$own" "$common"; do
+  rm -rf "$dir/FETCH_HEAD" "$dir/ORIG_HEAD" "$dir/MERGE_HEAD" "$dir/CHERRY_PICK_HEAD" "$dir/REVERT_HEAD" \
+    "$dir/BISECT_HEAD" "$dir/AUTO_MERGE" "$dir/rebase-merge" "$dir/rebase-apply" "$dir/sequencer" "$dir/logs"
+done
+rm -rf "$tmp"
+# Objects only the deleted refs reached go. Kept packs are repacked too, and objects borrowed from alternates
+# are copied in, so that the alternates (which may hold anything) can be cut off.
+rm -f "$common"/objects/pack/*.keep
 git repack -a -d -q
+rm -f "$common/objects/info/alternates" "$common/objects/info/http-alternates"
 git prune --expire=now
-rm -f "$gitdir/objects/info/commit-graph"
-rm -rf "$gitdir/objects/info/commit-graphs"
+rm -f "$common/objects/info/commit-graph"
+rm -rf "$common/objects/info/commit-graphs"
 """
 
 PROBE_MARKER = "__PATCHMIX_PYTHON__ "

@@ -104,8 +104,9 @@ def image_exists(client, name: str) -> bool:
 # ------------------------------------------------------------------------------------------------ images
 
 
-def ensure_base_image(client, name: str, log=print) -> None:
-    """Make the Debian image with debootstrap and `docker import`, unless it exists."""
+def ensure_base_image(client, name: str, log=print, suite: str = DEBIAN_SUITE, include: tuple[str, ...] = ()) -> None:
+    """Make the Debian image (of `suite`, with the packages `include`) with debootstrap and `docker import`,
+    unless it exists."""
     if image_exists(client, name):
         log(f"{name} exists")
         return
@@ -113,7 +114,8 @@ def ensure_base_image(client, name: str, log=print) -> None:
     log(f"building {name} with debootstrap (about a minute)")
     with tempfile.TemporaryDirectory(prefix="patchmix-rootfs-") as tmp:
         rootfs, tarball = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
-        run_command(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs)])
+        packages = [f"--include={','.join(include)}"] if include else []
+        run_command(["debootstrap", "--variant=minbase", *packages, suite, str(rootfs)])
         run_command(["tar", "-C", str(rootfs), "-cf", str(tarball), "."])
         repository, tag = name.rsplit(":", 1)
         # no label and no STOPSIGNAL here: `docker import` refuses STOPSIGNAL (the images built on it set it),
