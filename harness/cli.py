@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from harness.exceptions import PatchmixError, describe_storage_error, is_storage_error
+from harness.exceptions import InfraError, PatchmixError, describe_storage_error, is_storage_error
 from harness.resources import get_bundled_dir
 from harness.route.commands import add_route_parser
 
@@ -259,10 +259,16 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, raise_interrupt)
+    # Started from a script as `patchmix run ... &`, the process inherits SIGINT ignored; Ctrl-C must still stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return args.func(args)
     except (PatchmixError, ValidationError) as error:
         print(f"patchmix: error: {format_error(error)}", file=sys.stderr)
+        return 2
+    except InfraError as error:  # the engine failed outside any run (listing or removing leftover containers)
+        print(f"patchmix: error: {error}; check that the Docker engine runs (`docker info`), then retry",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("patchmix: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)

@@ -139,6 +139,105 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     assert not (folder / ".lock").exists()
 
 
+def hold_the_lock_briefly(folder: str, start, results) -> None:
+    """One of several processes started together on a folder with a stale lock: takes it or is refused."""
+    start.wait()
+    try:
+        with RunLock(Path(folder)):
+            results.put("held")
+            time.sleep(0.5)
+    except FolderBusy:
+        results.put("busy")
+
+
+def test_of_processes_started_together_on_a_stale_lock_exactly_one_takes_it(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "then"})
+    for round_ in range(12):
+        folder = tmp_path / f"stale{round_}"
+        folder.mkdir()
+        (folder / ".lock").write_text(stale)
+        start, results = context.Barrier(6), context.Queue()
+        workers = [context.Process(target=hold_the_lock_briefly, args=(str(folder), start, results))
+                   for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        outcomes = sorted(results.get(timeout=60) for _ in workers)
+        for worker in workers:
+            worker.join(timeout=60)
+        assert outcomes == ["busy"] * 5 + ["held"], f"round {round_}: {outcomes}"
+        assert not (folder / ".lock").exists()
+
+
+def run_command(*args: str, env: dict | None = None, **options) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], env=env or ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
+
+
+def test_an_evaluation_of_a_folder_in_use_is_refused_naming_the_holder(tmp_path):
+    folder = tmp_path / "runs" / "busy"
+    folder.mkdir(parents=True)
+    write_config(folder / "config.yaml", make_config("http://127.0.0.1:9/v1", "busy"))
+    with RunLock(folder):
+        _, err = run_command("evaluate", str(folder)).communicate(timeout=300)
+    assert f"in use by patchmix pid {os.getpid()} on host {os.uname().nodename}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_evaluating_a_folder_that_does_not_exist_creates_nothing(tmp_path):
+    process = run_command("evaluate", str(tmp_path / "runs" / "typo"))
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2 and "is not a run folder" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_engine_that_does_not_answer_while_leftover_containers_are_removed_is_one_line(tmp_path):
+    env = {**ENV, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    process = run_command("run-one", "--dataset", str(pipelinekit.DATASET),
+                          "--instance", "patchmix__unitconv-1", "--model", "openai/a",
+                          "--output", str(tmp_path / "out"), env=env)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2 and "Docker engine" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def serve_silently(path: str):
+    """A socket where an engine should be: it accepts connections and never answers."""
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(8)
+    return server
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_while_the_engine_hangs_exits_130_in_one_line_even_when_started_with_sigint_ignored(
+        tmp_path, inherited):
+    """`nohup patchmix run ... &` in a script starts it with SIGINT ignored; Ctrl-C must still stop it."""
+    server = serve_silently(str(tmp_path / "engine.sock"))
+    config = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1", "hang"))
+    env = {**ENV, "DOCKER_HOST": f"unix://{tmp_path}/engine.sock"}
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if inherited == "ignored" else None
+    try:
+        process = run_command("run", str(config), "--runs-dir", str(tmp_path / "runs"), env=env, preexec_fn=ignore)
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "runs" / "hang" / ".lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # past the lock: waiting for the engine
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        server.close()
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == ["patchmix: interrupted; finished work is saved, rerun the same command "
+                                        "to resume"]
+
+
 def test_yaml_syntax_error_is_one_line_with_line_and_column(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("name: x\nmodels:\n  a: {name: openai/a\n")

@@ -1,12 +1,15 @@
-"""The run-folder lock: one `patchmix run` per run folder at a time.
+"""The run-folder lock: one `patchmix run` or `patchmix evaluate` per run folder at a time.
 
-`runs/<name>/.lock` holds the holder's pid, host and start time. It is created with O_EXCL, so of two processes
-starting together exactly one gets it. A lock left by a process that no longer runs on this host is taken over;
-a lock held by a live process, or by another host (which we cannot check), is refused with a line naming it.
+`runs/<name>/.lock` is held with `flock`, which the kernel takes atomically and drops when its holder dies, so
+of two processes starting together exactly one gets it, whether a lock file was left behind or not, and a
+dead holder's lock is free at once. The file holds the holder's pid, host and start time for the line that
+names it. The holder deletes the file when it is done; a process that locked a file since deleted tries again.
+A file written by a process on another host (a shared file system, where the lock cannot be trusted) is refused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -22,78 +25,69 @@ class FolderBusy(PatchmixError):
     """Another process works on this run folder."""
 
 
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+STARTING = {"pid": "(starting)", "host": "this host", "since": "a moment ago"}
 
 
 class RunLock:
     def __init__(self, folder: Path):
         self.path = Path(folder) / LOCK_NAME
-        self.held = False
+        self.fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
 
     def acquire(self) -> None:
-        """Take the lock, taking over a stale one; FolderBusy if a live process holds it."""
+        """Take the lock; FolderBusy if another process (or another RunLock of this one) holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
-            if self.try_create():
-                return
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise FolderBusy(self.describe_holder(self.read_holder() or STARTING)) from None
+            if not self.is_current_file(fd):  # its holder deleted it between our open and our lock
+                os.close(fd)
+                continue
             holder = self.read_holder()
-            if holder is None and self.is_fresh():
-                holder = {"pid": "(starting)", "host": "this host", "since": "a moment ago"}
-            if holder is not None and not self.is_stale(holder):
-                raise FolderBusy(
-                    f"{self.path.parent} is in use by patchmix pid {holder.get('pid')} on host {holder.get('host')} "
-                    f"(since {holder.get('since')}); wait for it to end or stop it, or remove {self.path} if that "
-                    "process is gone")
-            self.path.unlink(missing_ok=True)  # stale: its process is dead
+            if holder and holder.get("host") not in (None, socket.gethostname()):
+                os.close(fd)
+                raise FolderBusy(self.describe_holder(holder))
+            self.write_record(fd)
+            return
         raise FolderBusy(f"could not take the lock {self.path}: other processes keep taking it; try again")
 
-    def try_create(self) -> bool:
+    def is_current_file(self, fd: int) -> bool:
+        try:
+            return os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except FileNotFoundError:
+            return False
+
+    def write_record(self, fd: int) -> None:
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(record) + "\n")
-        self.held = True
-        return True
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+        self.fd = fd
+
+    def describe_holder(self, holder: dict) -> str:
+        return (f"{self.path.parent} is in use by patchmix pid {holder.get('pid')} on host {holder.get('host')} "
+                f"(since {holder.get('since')}); wait for it to end or stop it, or remove {self.path} if that "
+                "process is gone")
 
     def read_holder(self) -> dict | None:
-        """The holder's record; None for an unreadable lock (cut off while written: treated as stale)."""
+        """The holder's record; None for an empty or unreadable one (its holder is still writing it)."""
         try:
             return json.loads(self.path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
 
-    def is_fresh(self, seconds: float = 5.0) -> bool:
-        """A lock file younger than `seconds`: its holder may still be writing it."""
-        try:
-            return datetime.now().timestamp() - self.path.stat().st_mtime < seconds
-        except OSError:
-            return False
-
-    def is_stale(self, holder: dict) -> bool:
-        if holder.get("host") != socket.gethostname():
-            return False
-        pid = holder.get("pid")
-        if pid == "(starting)":
-            return False
-        return not isinstance(pid, int) or (pid != os.getpid() and not is_alive(pid))
-
     def release(self) -> None:
-        if self.held:
-            holder = self.read_holder()
-            if holder and holder.get("pid") == os.getpid():
-                self.path.unlink(missing_ok=True)
-            self.held = False
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # still ours: nobody else can hold it while we do
+            os.close(self.fd)
+            self.fd = None
 
     def __enter__(self) -> "RunLock":
         self.acquire()

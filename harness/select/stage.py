@@ -32,12 +32,16 @@ def run_then_select(config_path: Path, runs_dir: Path = Path("runs"), **options)
 
 
 def evaluate_then_refresh(run_dir: Path, **options) -> dict:
-    """`patchmix evaluate`: the scoring (`evaluate_run` with `options`), then the verdicts of the picks."""
+    """`patchmix evaluate`: the scoring (`evaluate_run` with `options`), then the verdicts of the picks, holding
+    the run folder's lock (two evaluations of one folder would remove each other's containers)."""
     from harness.scoring.run import evaluate_run
 
-    summary = evaluate_run(run_dir, **options)
-    if refresh_verdicts(run_dir):
-        options.get("log", print)(f"the picks in {run_dir / 'selected'} now count the verdicts")
+    if not Path(run_dir).is_dir():
+        raise PatchmixError(f"{run_dir} is not a run folder; give the folder `patchmix run` wrote (runs/<name>)")
+    with RunLock(run_dir):
+        summary = evaluate_run(run_dir, **options)
+        if refresh_verdicts(run_dir):
+            options.get("log", print)(f"the picks in {run_dir / 'selected'} now count the verdicts")
     return summary
 
 
