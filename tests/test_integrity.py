@@ -446,6 +446,48 @@ def test_a_key_in_a_variable_of_any_name_is_masked(monkeypatch):
     assert redact("key pmx-live-81c0ffee5eed") == f"key {MASK}"
 
 
+def save_and_resume(config_path: Path, folder: Path) -> str:
+    """Load a pipeline config, save it as `patchmix run` does, check it again as a resume does; config.yaml's text."""
+    from harness.pipeline.load import load_pipeline_config
+    from harness.pipeline.rundir import RunDir
+
+    config = load_pipeline_config(config_path)
+    rundir = RunDir(folder)
+    rundir.save_config(config)
+    rundir.check_config(load_pipeline_config(config_path))  # a resume is not refused by the masking
+    return (folder / "config.yaml").read_text()
+
+
+def test_a_value_expanded_into_the_config_is_masked_whatever_the_variables_name(monkeypatch, tmp_path):
+    from harness.scoring.run import get_dataset, read_run_config
+
+    endpoint = "http://127.0.0.1:9/v1/deployments/pmx-d3pl0y-77aa0c"
+    monkeypatch.setenv("ROUTE_ENDPOINT", endpoint)
+    monkeypatch.setenv("DATA_HOME", str(TASKS_DIR))
+    config = tmp_path / "p.yaml"
+    config.write_text("name: masked\ndataset: {path: ${DATA_HOME}/bundled.jsonl}\nmodels:\n  a:\n    name: openai/a\n"
+                      "    api_base: ${ROUTE_ENDPOINT}\n    input_cost_per_token: 1.0e-6\n"
+                      "    output_cost_per_token: 1.0e-6\niterations:\n  - models: [a]\n")
+    written = save_and_resume(config, tmp_path / "runs" / "masked")
+    assert endpoint not in written and MASK in written
+    assert redact(f"calling {endpoint}") == f"calling {MASK}"
+    dataset, _ = get_dataset(read_run_config(tmp_path / "runs" / "masked"), tmp_path / "runs" / "masked")
+    assert dataset == str(TASKS_DIR / "bundled.jsonl"), "a file location stays readable"
+
+
+@pytest.mark.parametrize("api_base, token", [("http://127.0.0.1:9/v1?api-key=pmx-url-tok-1234abcd", "pmx-url-tok-1234abcd"),
+                                             ("http://me:pmx-pass-9876zyxw@127.0.0.1:9/v1", "pmx-pass-9876zyxw")])
+def test_a_token_inside_api_base_is_masked(tmp_path, api_base, token):
+    config = tmp_path / "p.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "url", "dataset": {"path": str(TASKS_DIR / "bundled.jsonl")}, "iterations": [{"models": ["a"]}],
+        "models": {"a": {"name": "openai/a", "api_base": api_base, "input_cost_per_token": 1e-6,
+                         "output_cost_per_token": 1e-6}}}))
+    written = save_and_resume(config, tmp_path / "runs" / "url")
+    assert token not in written and api_base.replace(token, MASK) in written
+    assert redact(f"POST {api_base}") == f"POST {api_base.replace(token, MASK)}"
+
+
 @pytest.mark.docker
 def test_a_patch_holding_a_key_is_refused_and_the_key_is_never_written(bundled_rows, run_scripted, monkeypatch,
                                                                         tmp_path):

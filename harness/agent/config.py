@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.secrets import watch_variable
+from harness.secrets import find_url_secrets, watch_value, watch_variable
 
 
 class Strict(BaseModel):
@@ -53,6 +53,8 @@ class ModelConfig(Strict):
             self.label = self.name.rstrip("/").split("/")[-1]
         if self.api_key_env:
             watch_variable(self.api_key_env)  # its value is masked in every file, whatever the variable's name
+        for token in find_url_secrets(self.api_base or ""):
+            watch_value(token, f"the api_base of model {self.label}")
 
 
 class LimitsConfig(Strict):

@@ -13,19 +13,41 @@ from harness.pipeline.routing import resolve_route_files
 from harness.pipeline.config import PipelineConfig
 from harness.exceptions import ConfigError
 from harness.agent.prompts import find_template, get_search_path
+from harness.secrets import watch_variable
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")
+LOCATION_KEYS = {"name", "path", "split", "prompts_dir", "selector", "clusters", "profile", "fit_on", "label"}
+"""Settings that hold a file location or a name, never a credential: ${NAME} expanded into them is not masked."""
 
 
-def expand_env(text: str) -> str:
-    """Replace ${NAME} with the environment variable's value; an unset one is an error."""
+def expand_env(text: str, expanded: dict[str, str] | None = None) -> str:
+    """Replace ${NAME} with the environment variable's value; an unset one is an error. Each variable expanded
+    goes into `expanded` with its value."""
     def lookup(match: re.Match) -> str:
         name = match.group(1)
         if name not in os.environ:
             raise ConfigError(f"the config refers to ${{{name}}}, which is not set in the environment")
+        if expanded is not None:
+            expanded[name] = os.environ[name]
         return os.environ[name]
     return ENV_REFERENCE.sub(lookup, text)
+
+
+def watch_expanded(data, expanded: dict[str, str], key: str = "") -> None:
+    """Mask (`watch_variable`) each variable expanded into a setting that is not a file location or a name, so
+    that a value put into the config with ${NAME} (a URL with a token, a key) never reaches a file, whatever the
+    variable is called. Locations stay readable: `patchmix evaluate` reads the dataset's path from config.yaml."""
+    if isinstance(data, dict):
+        for name, value in data.items():
+            watch_expanded(value, expanded, str(name))
+    elif isinstance(data, list):
+        for value in data:
+            watch_expanded(value, expanded, key)
+    elif isinstance(data, str) and key not in LOCATION_KEYS:
+        for name, value in expanded.items():
+            if value and value in data:
+                watch_variable(name)
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:
@@ -40,12 +62,14 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    expanded: dict[str, str] = {}
     try:
-        data = yaml.safe_load(expand_env(path.read_text())) or {}
+        data = yaml.safe_load(expand_env(path.read_text(), expanded)) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {describe_yaml_error(error)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must be a mapping of config keys (name, dataset, models, iterations...)")
+    watch_expanded(data, expanded)
     try:
         config = PipelineConfig(**data)
     except ValidationError as error:

@@ -19,6 +19,7 @@ from harness.pipeline.fingerprint import check_fingerprints, save_fingerprints
 from harness.pipeline.load import describe_yaml_error
 from harness.exceptions import RETRYABLE_STATUSES, ConfigError
 from harness.fileio import write_jsonl_atomic, write_text_atomic
+from harness.secrets import redact_data
 
 # Settings that change how a run is carried out but not what it produces: they may change between resumes.
 RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images", "executor", "select")
@@ -129,7 +130,8 @@ class RunDir:
         if not isinstance(old, dict):
             raise ConfigError(f"{path} is corrupt (it is not a mapping of config keys); restore it, or move the "
                               "folder away to start over (nothing in it was changed)")
-        key = find_difference(get_result_settings(old), get_result_settings(config.model_dump(mode="json")))
+        new = redact_data(config.model_dump(mode="json"))  # as save_config writes it: secrets masked
+        key = find_difference(get_result_settings(redact_data(old)), get_result_settings(new))
         if key:
             raise ConfigError(
                 f"{self.root} holds results of a different config (it differs at {key}); "
@@ -138,6 +140,7 @@ class RunDir:
         check_fingerprints(self.root, config)
 
     def save_config(self, config: PipelineConfig) -> None:
-        text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+        # masked before it is dumped, so that YAML quotes the mask (a bare `***` would read as an alias)
+        text = yaml.safe_dump(redact_data(config.model_dump(mode="json")), sort_keys=False)
         write_text_atomic(self.root / "config.yaml", text)
         save_fingerprints(self.root, config)
