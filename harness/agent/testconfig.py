@@ -30,7 +30,7 @@ except ModuleNotFoundError:  # Python 3.10
 INI_FILES = {"tox.ini", "setup.cfg", "pytest.ini", ".pytest.ini"}
 TOML_FILES = {"pyproject.toml"}
 JSON_FILES = {"package.json"}
-WHOLE_FILE_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py", ".rspec", "phpunit.xml",
+WHOLE_FILE_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".rspec", "phpunit.xml",
                     "phpunit.xml.dist", "CTestTestfile.cmake", "CTestCustom.cmake", "karma.conf.js"}
 WHOLE_FILE_PREFIXES = (".mocharc.", "jest.config.", "vitest.config.", "vitest.workspace.", "karma.conf.",
                        "jest.setup.", ".pytest.ini")
