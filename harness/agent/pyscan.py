@@ -50,14 +50,16 @@ class Fragment:
 
 def scan_python(fragments: list[Fragment], install_time: bool) -> list[tuple[int, str, str]]:
     """(file line, reason, detail) of every flagged construct on an added line, in order, without repeats."""
-    found = []
-    for fragment in fragments:
-        tree = ast.parse(fragment.source)
+    found, trees = [], [(fragment, ast.parse(fragment.source)) for fragment in fragments]
+    aliases = {alias.asname: alias.name for _, tree in trees for node in ast.walk(tree)
+               if isinstance(node, ast.Import) for alias in node.names if alias.asname}
+    for fragment, tree in trees:
         for node, at_import in walk_with_scope(tree, fragment.top_level):
             number = getattr(node, "lineno", 0)
             line = fragment.lines[number - 1] if 0 < number <= len(fragment.lines) else 0
             if line in fragment.added:
-                found += [(line, reason, detail) for reason, detail in check_node(node, at_import, install_time)]
+                checked = check_node(node, at_import, install_time, aliases)
+                found += [(line, reason, detail) for reason, detail in checked]
     return sorted(set(found))
 
 
@@ -95,16 +97,17 @@ def list_imported_modules(fragments: list[Fragment]) -> set[str]:
     return names
 
 
-def check_node(node: ast.AST, at_import: bool, install_time: bool) -> list[tuple[str, str]]:
-    found = check_runner(node) + check_rewrite(node)
+def check_node(node: ast.AST, at_import: bool, install_time: bool, aliases: dict[str, str]) -> list[tuple[str, str]]:
+    """What one node does of the kinds above; `aliases` maps `import x as y` names back (y -> x)."""
+    found = check_runner(node, aliases) + check_rewrite(node)
     if isinstance(node, ast.Call):
-        found += check_call(node, at_import, install_time)
+        found += check_call(node, at_import, install_time, aliases)
     if install_time and isinstance(node, ast.Constant) and node.value == "pytest11":
         found.append(("pytest_plugin", "a pytest11 entry point registered at install"))
     return found
 
 
-def check_runner(node: ast.AST) -> list[tuple[str, str]]:
+def check_runner(node: ast.AST, aliases: dict[str, str]) -> list[tuple[str, str]]:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
         names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
@@ -115,7 +118,7 @@ def check_runner(node: ast.AST) -> list[tuple[str, str]]:
     name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
     if name in RUNNER_NAMES:
         return [("runner_internals", f"uses {name}")]
-    if name in GC_FINDERS and isinstance(node, ast.Attribute) and get_dotted(node.value) == "gc":
+    if name in GC_FINDERS and isinstance(node, ast.Attribute) and get_dotted(node.value, aliases) == "gc":
         return [("runner_internals", f"searches live objects with gc.{name}")]
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(RUNNER_STRINGS):
         return [("runner_internals", f"names {node.value[:60]!r}")]
@@ -130,7 +133,7 @@ def check_rewrite(node: ast.AST) -> list[tuple[str, str]]:
         if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
             targets = [ast.Attribute(value=node.args[0], attr=attr.value)]
     found = []
-    for target in targets:
+    for target in flatten_targets(targets):
         if not isinstance(target, ast.Attribute):
             continue
         owner = ast.unparse(target.value)
@@ -141,7 +144,15 @@ def check_rewrite(node: ast.AST) -> list[tuple[str, str]]:
     return found
 
 
-def check_call(node: ast.Call, at_import: bool, install_time: bool) -> list[tuple[str, str]]:
+def flatten_targets(targets: list[ast.AST]) -> list[ast.AST]:
+    """Assignment targets with tuples and lists unpacked (`a.x, b.y = ...` sets both)."""
+    flat = []
+    for target in targets:
+        flat += flatten_targets(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else [target]
+    return flat
+
+
+def check_call(node: ast.Call, at_import: bool, install_time: bool, aliases: dict[str, str]) -> list[tuple[str, str]]:
     name, texts = get_name(node.func), list_strings(node)
     found = []
     if is_write(node, name):
@@ -150,7 +161,7 @@ def check_call(node: ast.Call, at_import: bool, install_time: bool) -> list[tupl
                           f"{name}() writes test infrastructure ({next(t for t in texts if t.endswith(INFRA_TARGETS))})"))
         elif install_time or at_import:
             found.append(("install_write" if install_time else "import_write", f"{name}() writes a file"))
-    if is_fetch(node, name, texts):
+    if is_fetch(node, name, texts, aliases):
         if at_import or install_time or any(host in text for text in texts for host in CODE_HOSTS):
             when = "at install" if install_time else "at import" if at_import else "of a code host"
             found.append(("network", f"{name}() fetches {when}"))
@@ -165,8 +176,8 @@ def is_write(node: ast.Call, name: str) -> bool:
     return name in WRITE_CALLS and isinstance(node.func, ast.Attribute)
 
 
-def is_fetch(node: ast.Call, name: str, texts: list[str]) -> bool:
-    dotted = get_dotted(node.func)
+def is_fetch(node: ast.Call, name: str, texts: list[str], aliases: dict[str, str]) -> bool:
+    dotted = get_dotted(node.func, aliases)
     if name in FETCH_CALLS or dotted.split(".")[0] in FETCH_MODULES:
         return True
     if name in SUBPROCESS_CALLS and dotted.split(".")[0] in {"os", "subprocess", "commands"}:
@@ -179,13 +190,14 @@ def get_name(func: ast.AST) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
-def get_dotted(func: ast.AST) -> str:
+def get_dotted(func: ast.AST, aliases: dict[str, str] | None = None) -> str:
+    """`a.b.c` of an attribute chain, its first name resolved through the file's import aliases."""
     parts = []
     while isinstance(func, ast.Attribute):
         parts.append(func.attr)
         func = func.value
     if isinstance(func, ast.Name):
-        parts.append(func.id)
+        parts.append((aliases or {}).get(func.id, func.id))
     return ".".join(reversed(parts))
 
 
