@@ -82,7 +82,8 @@ def find_dropped(item: dict, old_rule: bool) -> list[str]:
         if old_rule:
             hit = bool(OLD_TEST_DIRS & set(parts[:-1])) or is_whole_test_config(diff.path)
         else:
-            hit = is_test_path(diff.path, test_dirs) or is_whole_test_config(diff.path) or diff.path in executed
+            hit = is_test_path(diff.path, test_dirs, diff.created) or is_whole_test_config(diff.path) \
+                or diff.path in executed
         dropped += [diff.path] if hit else []
     return dropped
 

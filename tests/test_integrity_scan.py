@@ -167,8 +167,9 @@ def test_test_files_come_from_the_test_patch_and_name_patterns_not_any_folder_na
     assert is_test_path("sympy/core/tests/helpers.py", sympy)
     mpl = list_test_dirs({"lib/matplotlib/tests/test_axes.py"})
     assert not is_test_path("lib/matplotlib/testing/decorators.py", mpl)
-    assert is_test_path("lib/mpl_toolkits/axes_grid1/tests/test_new.py", set()), "by its name"
+    assert is_test_path("lib/mpl_toolkits/axes_grid1/tests/test_new.py", set()), "a new file, by its name"
     assert is_test_path("pkg/widget_test.go", set()) and is_test_path("src/app.spec.ts", set())
+    assert not is_test_path("src/app.spec.ts", set(), created=False), "an edit of a test the task does not run"
 
 
 # --------------------------------------------------------------------------------- report, selection

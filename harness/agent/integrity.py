@@ -76,7 +76,9 @@ def is_inert_script(diff: FileDiff, imported: set[str], executed: set[str]) -> b
 
 
 def scan_file(diff: FileDiff, executed: set[str]) -> list[dict]:
-    flag = lambda line, reason, detail: {"path": diff.path, "line": line, "reason": reason, "detail": detail}  # noqa: E731
+    def flag(line: int, reason: str, detail: str) -> dict:
+        return {"path": diff.path, "line": line, "reason": reason, "detail": detail}
+
     if diff.path in executed:
         return [flag(0, "eval_script_file", "edits a file the eval script executes")]
     if testconfig.is_whole_test_config(diff.path):

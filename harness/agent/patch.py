@@ -247,7 +247,8 @@ def classify(git: GitRunner, change: Change, excluded: set[str], test_dirs: set[
 def is_test_infrastructure(git: GitRunner, change: Change, test_dirs: set[str]) -> bool:
     """A test file (by name, or under the task's test folders), a file that configures tests as a whole, or a
     config file whose test sections changed (read with pytest's and tox's own rules)."""
-    if is_test_path(change.path, test_dirs) or is_whole_test_config(change.path):
+    created = change.old_mode == "000000"
+    if is_test_path(change.path, test_dirs, created) or is_whole_test_config(change.path):
         return True
     if read_test_config(change.path, b"") is None:
         return False

@@ -156,9 +156,10 @@ def check_call(node: ast.Call, at_import: bool, install_time: bool, aliases: dic
     name, texts = get_name(node.func), list_strings(node)
     found = []
     if is_write(node, name):
-        if any(text.endswith(INFRA_TARGETS) for text in texts):
+        infra = [text for text in texts if text.endswith(INFRA_TARGETS)]
+        if infra:
             found.append(("install_write" if install_time else "import_write" if at_import else "result_rewrite",
-                          f"{name}() writes test infrastructure ({next(t for t in texts if t.endswith(INFRA_TARGETS))})"))
+                          f"{name}() writes test infrastructure ({infra[0]})"))
         elif install_time or at_import:
             found.append(("install_write" if install_time else "import_write", f"{name}() writes a file"))
     if is_fetch(node, name, texts, aliases):

@@ -3,11 +3,12 @@ folder's name alone: `django/test/`, `sympy/testing/` and `matplotlib/testing/` 
 
 A file is a test file when
 - the task's test patch touches it (`test_file` in the patch's `dropped`), or
-- its name follows a test runner's naming rule (pytest's `test_*.py` and `*_test.py`, Go's `*_test.go`, the
-  JavaScript runners' `*.test.js`/`*.spec.ts`, RSpec's `*_spec.rb`, PHPUnit's and JUnit's `*Test.php`/`*Test.java`),
-  or
 - it lies under a test folder of the task's own tests: a folder named test, tests or testing (`__tests__`,
-  `spec`) above a file the test patch touches (django's `tests/`, sympy's `sympy/core/tests/`).
+  `spec`) above a file the test patch touches (django's `tests/`, sympy's `sympy/core/tests/`), or
+- the patch creates it and its name follows a test runner's naming rule (pytest's `test_*.py` and `*_test.py`,
+  Go's `*_test.go`, the JavaScript runners' `*.test.js`/`*.spec.ts`, RSpec's `*_spec.rb`, PHPUnit's and JUnit's
+  `*Test.php`/`*Test.java`). An edit of an existing test-named file elsewhere is kept: gold patches update tests
+  the task does not run (3 of the 100 Pro gold patches do), and the harness runs only the task's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,6 @@ def list_test_dirs(test_files: set[str]) -> set[str]:
     return dirs
 
 
-def is_test_path(path: str, test_dirs: set[str]) -> bool:
-    """A test file by its name, or a file under one of the task's test folders."""
-    return is_test_name(path) or any(path.startswith(folder + "/") for folder in test_dirs)
+def is_test_path(path: str, test_dirs: set[str], created: bool = True) -> bool:
+    """A file under one of the task's test folders, or a new file named as a test."""
+    return (created and is_test_name(path)) or any(path.startswith(folder + "/") for folder in test_dirs)
