@@ -49,7 +49,7 @@ def rows():
 @pytest.mark.parametrize("name", sorted(ATTACKS) + sorted(SCAN_ONLY))
 def test_every_attack_is_flagged_with_a_reason_of_its_kind(rows, name):
     task, edits, variant, _ = {**ATTACKS, **SCAN_ONLY}[name]
-    row = rows["unitconv" if task == "published" else task]
+    row = rows["unitconv" if task == "published" else task]  # the published-style task has unitconv's tests
     patch = make_attack_patch(task, edits, variant)
     flags = scan_patch(patch, make_variant_script(row["eval_script"], variant), get_test_files(row))
     reasons = {flag["reason"] for flag in flags}
