@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from harness.demo.published import make_sources
+from harness.demo.published import SETUP_PIN, make_sources
 from harness.demo.taskrows import commit_repo, run_git
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
@@ -174,8 +174,10 @@ SCAN_ONLY = {
 
 def write_sources(task: str, dest: Path, variant: str | None) -> None:
     """The task's sources at its base commit as the image holds them (with the runner script for `runner`)."""
-    if task == "published":
+    if task == "published":  # with the pin its setup commit makes
         make_sources(TASKS_DIR / "unitconv", dest)
+        pyproject = dest / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace('dependencies = ["tinyunits"]', SETUP_PIN))
     else:
         commit_repo(TASKS_DIR / task / "repo", dest)
     if variant == "runner":
