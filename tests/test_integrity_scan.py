@@ -153,6 +153,36 @@ def test_config_sections_are_read_by_pytest_rules_where_the_old_reader_missed_th
     assert not is_whole_test_config("pkg/config.py")
     package = b'{"name": "x", "scripts": {"test": "mocha", "build": "tsc"}, "jest": {"bail": true}}'
     assert read_test_config("package.json", package) == {"scripts.test": "mocha", "jest": {"bail": True}}
+    pom = (b'<project xmlns="http://maven.apache.org/POM/4.0.0"><properties><java.version>17</java.version>'
+           b'<maven.test.failure.ignore>true</maven.test.failure.ignore></properties></project>')
+    assert read_test_config("pom.xml", pom) == {"property:maven.test.failure.ignore": "true"}
+
+
+def test_other_languages_test_configuration_changes_are_flagged_from_the_diff():
+    pom = """diff --git a/core/pom.xml b/core/pom.xml
+--- a/core/pom.xml
++++ b/core/pom.xml
+@@ -10,6 +10,7 @@
+     <properties>
+       <java.version>17</java.version>
++      <maven.test.failure.ignore>true</maven.test.failure.ignore>
+     </properties>
+"""
+    assert [f["reason"] for f in scan_patch(pom)] == ["test_config"]
+    assert scan_patch(pom.replace("maven.test.failure.ignore", "guava.version")) == []
+    package = """diff --git a/package.json b/package.json
+--- a/package.json
++++ b/package.json
+@@ -3,5 +3,5 @@
+   "scripts": {
+     "build": "tsc",
+-    "test": "mocha -R tap"
++    "test": "node forge.js"
+   },
+"""
+    assert [f["reason"] for f in scan_patch(package)] == ["test_config"]
+    mocharc = "diff --git a/.mocharc.cjs b/.mocharc.cjs\nnew file mode 100644\n--- /dev/null\n+++ b/.mocharc.cjs\n"
+    assert [f["reason"] for f in scan_patch(mocharc + "@@ -0,0 +1 @@\n+module.exports = {}\n")] == ["test_config"]
 
 
 # ------------------------------------------------------------------------------- point 8: test files

@@ -8,8 +8,9 @@ Each flag is `{"path", "line", "reason", "detail"}`; the reasons:
 - those of `harness.agent.pyscan` for Python code (`runner_internals`, `result_rewrite`, `import_write`,
   `install_write`, `network`, `pytest_plugin`);
 - `test_config`: the patch changes how tests run or are collected (a test section of tox.ini, setup.cfg,
-  pyproject.toml or pytest.ini, a pytest11 entry point, package.json test scripts, a conftest.py, .pth, mocha or
-  jest config, ...; `harness.agent.testconfig`);
+  pyproject.toml or pytest.ini, a pytest11 entry point, package.json test scripts, Maven's test plugins and
+  properties, a conftest.py, .pth, mocha, jest or vitest config, .rspec, phpunit.xml, .cargo/config.toml, CTest
+  files; `harness.agent.testconfig`);
 - `eval_script_file`: the patch edits a file the row's eval script executes (`harness.agent.evalscript`).
 
 Test files (by the task's test patch and test-file name patterns) are not scanned: the harness resets the task's,
@@ -230,6 +231,9 @@ def find_hunk_section_change(path: str, hunk: list[Line], header: re.Pattern) ->
         if path.endswith("package.json"):
             if is_package_test_line(line.text):
                 return line.number, line.text.strip()[:80]
+        elif path.endswith("pom.xml"):
+            if is_maven_test_line(line.text):
+                return line.number, line.text.strip()[:80]
         elif section is not None and is_test_section(path, section, line.text):
             return line.number, f"[{section}]"
         elif section is None and read_key(line.text) in SUSPECT_KEYS:
@@ -271,6 +275,12 @@ def read_key(text: str) -> str:
         keys = []
     key = keys[0] if keys else ".".join(read_toml_key(text))
     return key.strip().strip('"').lower().split(".")[0]
+
+
+def is_maven_test_line(text: str) -> bool:
+    """A pom.xml line that is a test property or names a test plugin, read as an XML element."""
+    tag, value = testconfig.read_xml_line(text)
+    return value in testconfig.MAVEN_TEST_PLUGINS or any(w in tag.lower() for w in testconfig.MAVEN_TEST_WORDS)
 
 
 def is_package_test_line(text: str) -> bool:

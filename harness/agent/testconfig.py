@@ -8,6 +8,8 @@ own rules for which section counts.
 - `pyproject.toml`: tomllib (dotted keys such as `[tool]` + `pytest.ini_options.addopts` are the same table),
   `tool.pytest*`, `tool.tox` and the `pytest11` entry points of `project` and poetry;
 - `package.json`: the test scripts (`test`, `pretest`, `posttest`, `test:*`) and the jest/mocha/ava/vitest keys;
+- Maven's `pom.xml` (xml.etree): the surefire and failsafe plugins and the test properties (`skipTests`,
+  `maven.test.failure.ignore`, `testFailureIgnore`, ...);
 - files that are test configuration as a whole: pytest's and the JavaScript runners' config files, `.rspec`,
   `phpunit.xml`, `.cargo/config.toml`, CTest files (see WHOLE_FILE_NAMES).
 
@@ -21,6 +23,7 @@ import configparser
 import json
 import posixpath
 import re
+import xml.etree.ElementTree as ElementTree
 
 try:
     import tomllib
@@ -30,6 +33,9 @@ except ModuleNotFoundError:  # Python 3.10
 INI_FILES = {"tox.ini", "setup.cfg", "pytest.ini", ".pytest.ini"}
 TOML_FILES = {"pyproject.toml"}
 JSON_FILES = {"package.json"}
+XML_FILES = {"pom.xml"}
+MAVEN_TEST_PLUGINS = {"maven-surefire-plugin", "maven-failsafe-plugin"}
+MAVEN_TEST_WORDS = ("test", "surefire", "failsafe")
 WHOLE_FILE_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".rspec", "phpunit.xml",
                     "phpunit.xml.dist", "CTestTestfile.cmake", "CTestCustom.cmake", "karma.conf.js"}
 WHOLE_FILE_PREFIXES = (".mocharc.", "jest.config.", "vitest.config.", "vitest.workspace.", "karma.conf.",
@@ -61,6 +67,8 @@ def read_test_config(path: str, data: bytes) -> dict | None:
         return read_toml_sections(text)
     if name in JSON_FILES:
         return read_package_json(text)
+    if name in XML_FILES:
+        return read_pom(text)
     return None
 
 
@@ -100,6 +108,38 @@ def read_toml_sections(text: str) -> dict:
                "tool.poetry.plugins.pytest11": get_table(get_table(get_table(tool, "poetry"), "plugins"),
                                                          PLUGIN_GROUP)}
     return found | {key: value for key, value in plugins.items() if value}
+
+
+def get_tag(element: ElementTree.Element) -> str:
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def read_pom(text: str) -> dict:
+    """The test plugins' configuration and the test properties of a Maven POM, as XML text by name."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return {"\0unreadable": text}
+    found = {}
+    for element in root.iter():
+        tag = get_tag(element)
+        if tag == "plugin":
+            artifact = next((child.text for child in element if get_tag(child) == "artifactId"), "")
+            if (artifact or "").strip() in MAVEN_TEST_PLUGINS:
+                found[f"plugin:{artifact.strip()}"] = ElementTree.tostring(element, encoding="unicode")
+        elif tag == "properties":
+            found |= {f"property:{get_tag(p)}": (p.text or "").strip() for p in element
+                      if any(word in get_tag(p).lower() for word in MAVEN_TEST_WORDS)}
+    return found
+
+
+def read_xml_line(text: str) -> tuple[str, str]:
+    """(tag, text) of one line that is a whole XML element (`<skipTests>true</skipTests>`); ("", "") else."""
+    try:
+        element = ElementTree.fromstring(text.strip())
+    except ElementTree.ParseError:
+        return "", ""
+    return get_tag(element), (element.text or "").strip()
 
 
 def is_test_table(key: list[str]) -> bool:
