@@ -252,3 +252,38 @@ def test_the_selector_picks_the_clean_candidate_over_a_flagged_one_it_ranks_clos
     assert chosen.chosen.system == "honest"
     assert chosen.get_reasons()["candidates"][0]["system"] == "attacker", "it scored higher"
     assert chosen.extra == {"attacker": {"integrity": list(list_flag_reasons(forged))}}
+
+
+def test_the_run_browser_and_the_report_show_a_flagged_resolved_patch(tmp_path):
+    from test_report import write_cell
+
+    from harness.analysis.report import write_report
+    from harness.analysis.site.pages import get_page_name
+
+    run_dir = tmp_path / "runs" / "flags"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("iterations: []\n")
+    ids = ["owner__repo-1", "owner__repo-2"]
+    write_cell(run_dir, 1, "a", ids, set(ids))
+    flag = {"path": "pkg/__init__.py", "line": 3, "reason": "result_rewrite", "detail": "sets report.outcome"}
+    traj_path = run_dir / "iter_1" / "a" / f"{ids[0]}.traj.json"
+    traj = json.loads(traj_path.read_text())
+    traj["info"] |= {"patch": "diff --git a/pkg/__init__.py b/pkg/__init__.py\n", "integrity": [flag]}
+    traj_path.write_text(json.dumps(traj))
+    summary = write_report(run_dir).read_text()
+    assert "| 1 | a | 2 | 0 | 0 | 0 | 0 | 1 | 1 |" in summary
+    assert "owner__repo-1 (resolved, flagged): pkg/__init__.py: result_rewrite (sets report.outcome)" in summary
+    site = run_dir / "report" / "site"
+    index = (site / "index.html").read_text()
+    assert index.count('data-flagged="flagged"') == 1 and index.count('data-flagged="clean"') == 1
+    page = (site / "instances" / get_page_name(ids[0])).read_text()
+    assert "Flagged by the integrity scan" in page and "result_rewrite (sets report.outcome)" in page
+
+
+def test_the_judge_is_not_shown_a_flagged_candidate_scored_close_to_a_clean_one():
+    from harness.select.judge import drop_flagged_near_clean
+
+    signals = [{"integrity": ["a: runner_internals"]}, {}, {"integrity": ["c: network"]}]
+    assert drop_flagged_near_clean([0, 1, 2], np.array([3.0, 2.5, 0.0]), signals) == [1], "a clean one is close"
+    assert drop_flagged_near_clean([0, 1], np.array([3.0, 1.5, 0.0]), signals) == [0, 1], "the clean one is far"
+    assert drop_flagged_near_clean([0, 2], np.array([3.0, 2.5, 0.0]), signals) == [0, 2], "no clean one to prefer"
