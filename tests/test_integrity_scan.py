@@ -287,3 +287,24 @@ def test_the_judge_is_not_shown_a_flagged_candidate_scored_close_to_a_clean_one(
     assert drop_flagged_near_clean([0, 1, 2], np.array([3.0, 2.5, 0.0]), signals) == [1], "a clean one is close"
     assert drop_flagged_near_clean([0, 1], np.array([3.0, 1.5, 0.0]), signals) == [0, 1], "the clean one is far"
     assert drop_flagged_near_clean([0, 2], np.array([3.0, 2.5, 0.0]), signals) == [0, 2], "no clean one to prefer"
+
+
+def test_only_calls_that_write_files_count_as_writes():
+    def scan(line: str) -> list[str]:
+        patch = f"diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1 +1,2 @@\n x = 1\n+{line}\n"
+        return [flag["reason"] for flag in scan_patch(patch)]
+
+    assert scan('NAME = "a-b".replace("-", "_")') == [] and scan("DEFAULTS = BASE.copy()") == []
+    assert scan('pathlib.Path("out.txt").open("w").write("x")') == ["import_write"]
+    assert scan('os.replace("a", "b")') == ["import_write"] and scan('shutil.copy("a", "b")') == ["import_write"]
+    assert scan('pathlib.Path("conftest.py").write_text(CODE)') == ["import_write"]
+
+
+def test_code_python_cannot_compile_is_skipped_and_a_failing_scan_flags_the_patch_without_stopping_the_run(rows):
+    from harness.agent.outcome import scan_safely
+
+    deep = "x = " + "-" * 100_000 + "1"
+    patch = f"diff --git a/pkg/m.py b/pkg/m.py\nnew file mode 100644\n--- /dev/null\n+++ b/pkg/m.py\n@@ -0,0 +1 @@\n+{deep}\n"
+    assert scan_patch(patch) == []
+    flags = scan_safely(rows["unitconv"]["patch"], {"instance_id": "x", "eval_script": 7}, "/testbed")
+    assert [flag["reason"] for flag in flags] == ["scan_error"] and "AttributeError" in flags[0]["detail"]

@@ -178,7 +178,7 @@ def parse_fragment(lines: list[Line], added: set[int]) -> pyscan.Fragment | None
     source = textwrap.dedent("\n".join(texts)) + "\n"
     try:
         compile(source, "<fragment>", "exec", dont_inherit=True, flags=0x400)  # ast.PyCF_ONLY_AST
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # nested too deep for Python too: inert
         return None
     return pyscan.Fragment(source, [line.number for line in lines], added, min(indents) == 0)
 

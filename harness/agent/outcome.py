@@ -46,8 +46,7 @@ def collect_patch(env, row: dict, exit_status: str, steps: list[dict] | None = N
     extra = {"environment": env.python_env, "flags": flag_steps(steps or [])}
     if not env.config.keep_test_infrastructure:
         result = drop_executed_files(result, list_executed_files(row.get("eval_script") or "", env.config.workdir))
-    extra["integrity"] = scan_patch(result.patch, row.get("eval_script") or "", get_test_files(row),
-                                    env.config.workdir)
+    extra["integrity"] = scan_safely(result.patch, row, env.config.workdir)
     secret = find_secret(result.patch)
     if secret:
         message = (f"the patch was refused: it holds the value of ${secret}, a secret; no patch is kept for "
@@ -58,6 +57,16 @@ def collect_patch(env, row: dict, exit_status: str, steps: list[dict] | None = N
     if result.patch:
         label = "complete" if exit_status == ex.SUBMITTED else f"breaker:{exit_status}"
     return {"patch": result.patch, "patch_label": label, "patch_dropped": result.dropped, **extra}
+
+
+def scan_safely(patch: str, row: dict, workdir: str) -> list[dict]:
+    """The integrity scan of the patch; a scan that fails flags the patch with why, and the run goes on."""
+    try:
+        return scan_patch(patch, row.get("eval_script") or "", get_test_files(row), workdir)
+    except Exception as error:  # noqa: BLE001 - a bug of the scan must not cost the run its patch
+        logger.error("the integrity scan of %s failed: %s", row.get("instance_id"), error)
+        return [{"path": "", "line": 0, "reason": "scan_error",
+                 "detail": f"the scan failed ({type(error).__name__}: {error}); read the patch yourself"}]
 
 
 def drop_executed_files(result, executed: set[str]):

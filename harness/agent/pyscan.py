@@ -26,8 +26,10 @@ GC_FINDERS = {"get_objects", "get_referrers", "get_referents"}
 RUNNER_STRINGS = ("_pytest", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_TEST")
 REPORT_FIELDS = {"outcome", "longrepr", "wasxfail"}
 RESULT_LISTS = {"failures", "errors", "unexpectedSuccesses"}
-WRITE_CALLS = {"write_text", "write_bytes", "copy", "copy2", "copyfile", "copytree", "move", "rename", "replace",
-               "symlink", "link", "symlink_to", "hardlink_to", "touch"}
+WRITE_METHODS = {"write_text", "write_bytes", "symlink_to", "hardlink_to", "touch"}  # pathlib's, on any object
+MODULE_WRITES = {"shutil": {"copy", "copy2", "copyfile", "copytree", "move"},
+                 "os": {"rename", "replace", "symlink", "link", "renames"}}
+PATH_MOVES = {"rename", "replace"}  # Path(a).replace(b): one argument, where str.replace takes two
 WRITE_MODES = set("wax+")
 INFRA_TARGETS = ("conftest.py", "sitecustomize.py", "usercustomize.py", ".pth", "pytest.ini", ".pytest.ini")
 FETCH_CALLS = {"urlopen", "urlretrieve", "create_connection", "HTTPConnection", "HTTPSConnection", "PoolManager",
@@ -155,7 +157,7 @@ def flatten_targets(targets: list[ast.AST]) -> list[ast.AST]:
 def check_call(node: ast.Call, at_import: bool, install_time: bool, aliases: dict[str, str]) -> list[tuple[str, str]]:
     name, texts = get_name(node.func), list_strings(node)
     found = []
-    if is_write(node, name):
+    if is_write(node, name, aliases):
         infra = [text for text in texts if text.endswith(INFRA_TARGETS)]
         if infra:
             found.append(("install_write" if install_time else "import_write" if at_import else "result_rewrite",
@@ -169,12 +171,18 @@ def check_call(node: ast.Call, at_import: bool, install_time: bool, aliases: dic
     return found
 
 
-def is_write(node: ast.Call, name: str) -> bool:
-    if name == "open":
-        modes = [a for a in node.args[1:2]] + [k.value for k in node.keywords if k.arg == "mode"]
+def is_write(node: ast.Call, name: str, aliases: dict[str, str]) -> bool:
+    """A call that writes a file: `open(p, "w")`, `Path(p).open("a")`, `write_text`, `shutil.copy`, `os.rename`."""
+    if name == "open":  # the mode is the second argument of open(), the first of Path.open()
+        position = 0 if isinstance(node.func, ast.Attribute) and get_dotted(node.func.value, aliases) != "io" else 1
+        modes = node.args[position:position + 1] + [k.value for k in node.keywords if k.arg == "mode"]
         return any(isinstance(m, ast.Constant) and isinstance(m.value, str) and WRITE_MODES & set(m.value)
                    for m in modes)
-    return name in WRITE_CALLS and isinstance(node.func, ast.Attribute)
+    if not isinstance(node.func, ast.Attribute):
+        return False
+    module = get_dotted(node.func.value, aliases)
+    return (name in WRITE_METHODS or name in MODULE_WRITES.get(module, ())
+            or name in PATH_MOVES and len(node.args) + len(node.keywords) == 1)
 
 
 def is_fetch(node: ast.Call, name: str, texts: list[str], aliases: dict[str, str]) -> bool:
