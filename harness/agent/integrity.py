@@ -11,10 +11,12 @@ Each flag is `{"path", "line", "reason", "detail"}`; the reasons:
   pyproject.toml or pytest.ini, a pytest11 entry point, package.json test scripts, Maven's test plugins and
   properties, a conftest.py, .pth, mocha, jest or vitest config, .rspec, phpunit.xml, .cargo/config.toml, CTest
   files; `harness.agent.testconfig`);
-- `eval_script_file`: the patch edits a file the row's eval script executes (`harness.agent.evalscript`).
+- `eval_script_file`: the patch edits a file the row's eval script executes (`harness.agent.evalscript`);
+- `scan_error`: the scan itself failed on this patch (`harness.agent.outcome.scan_safely`); read it yourself.
 
-Test files (by the task's test patch and test-file name patterns) are not scanned: the harness resets the task's,
-and package code is what the tests import.
+The task's test files (those its test patch touches) are not scanned: the harness resets them. Other files named as
+tests are: a test module the runner collects runs its module-level code with the tests. A new Python file at the
+repository's root that nothing imports (an agent's reproduction script) is inert and not scanned.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from dataclasses import dataclass, field
 
 from harness.agent import pyscan, testconfig
 from harness.agent.evalscript import list_executed_files
-from harness.agent.testfiles import is_test_name
 
 RUNNER_PACKAGES = {"_pytest", "pytest", "unittest", "pluggy"}
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
@@ -62,7 +63,7 @@ def scan_patch(patch: str, eval_script: str = "", test_files: set[str] = frozens
     imported = pyscan.list_imported_modules([f for d in diffs if d.path.endswith(".py") for f in make_fragments(d)])
     flags = []
     for diff in diffs:
-        if diff.path in test_files or is_test_name(diff.path) or is_inert_script(diff, imported, executed):
+        if diff.path in test_files or is_inert_script(diff, imported, executed):
             continue
         flags += scan_file(diff, executed)
     return flags
