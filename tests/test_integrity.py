@@ -17,7 +17,7 @@ import yaml
 from harness.agent.config import ContainerConfig
 from harness.agent.container import KEPT_CAPABILITIES, Environment
 from harness.agent.flags import flag_command
-from harness.agent.patch import read_test_sections
+from harness.agent.testconfig import read_test_config
 from harness.analysis.integrity import render_integrity, summarise_integrity
 from harness.demo.taskrows import write_rows
 from harness.fileio import read_jsonl, write_jsonl_atomic
@@ -318,16 +318,18 @@ def test_conftest_and_sitecustomize_attacks_are_dropped_and_not_resolved(rows, r
     assert attacked["resolved_ids"] == [UNITCONV, PUBLISHED], "kept, both attacks fool the official harness"
     counts = summarise_integrity(tmp_path / "run")
     assert counts == [{"iteration": 1, "model": "attacker", "runs": 2, "history": 0, "network": 0,
-                       "test_infrastructure": 2, "refused": 0}]
+                       "test_infrastructure": 2, "refused": 0, "flagged": 0, "resolved_flagged": 0,
+                       "flagged_runs": []}]
     assert "| 1 | attacker | 2 | 0 | 0 | 2 | 0 |" in render_integrity(counts)
 
 
 def test_test_sections_of_config_files_are_told_apart():
     before = b"[metadata]\nname = x\n\n[tool:pytest]\naddopts = -q\n"
-    assert read_test_sections(before) == read_test_sections(before.replace(b"name = x", b"name = y"))
-    assert read_test_sections(before) != read_test_sections(before.replace(b"-q", b"-p force"))
+    read = lambda data: read_test_config("setup.cfg", data)  # noqa: E731
+    assert read(before) == read(before.replace(b"name = x", b"name = y"))
+    assert read(before) != read(before.replace(b"-q", b"-p force"))
     toml = b'[project]\nname = "x"\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
-    assert list(read_test_sections(toml)) == ["tool.pytest.ini_options"]
+    assert list(read_test_config("pyproject.toml", toml)) == ["tool.pytest"]
 
 
 def test_history_and_network_commands_are_flagged():

@@ -12,7 +12,8 @@ repository's objects as they were at start, so nothing the agent does to the rep
 - text whose diff is not UTF-8 (e.g. Latin-1) is carried byte-exact as a git binary patch (base85 of the zlib
   compressed contents, ASCII only), which `git apply` applies as it is and which survives JSON unchanged;
 - every file left out is listed in `dropped` with a reason: `test_file` (touched by the task's test patch),
-  `test_infrastructure` (changes how tests run or are collected; see `find_test_infrastructure`), `binary`,
+  `test_infrastructure` (a test file by its name or the task's test folders, `harness.agent.testfiles`, or a
+  change to how tests run or are collected, `harness.agent.testconfig`), `binary`,
   `submodule` (a submodule or nested repository changed), `ignored` (a file under an ignored path that
   is new or was edited; caches such as `__pycache__` aside).
 """
@@ -25,15 +26,13 @@ import uuid
 from dataclasses import dataclass, field
 
 from harness.agent.binarypatch import make_binary_section
+from harness.agent.testconfig import is_whole_test_config, read_test_config
+from harness.agent.testfiles import is_test_path, list_test_dirs
 from harness.exceptions import InfraError
 
 STORE_ROOT = "/var/lib/patchmix"
 EMPTY_BLOB = "0" * 40
 GITLINK = "160000"
-TEST_DIR_NAMES = {"test", "tests", "testing"}
-TEST_INFRA_NAMES = {"conftest.py", "pytest.ini", "sitecustomize.py", "usercustomize.py"}
-TEST_SECTION_FILES = {"tox.ini", "setup.cfg", "pyproject.toml"}
-TEST_SECTION = re.compile(r"pytest|tox|testenv", re.IGNORECASE)
 CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".hypothesis"}
 MAX_IGNORED_LISTED = 100
 
@@ -200,9 +199,10 @@ def make_patch(exec_, workdir: str, container: str, snapshot: Snapshot, exclude_
     end, *raw = sections["//end"]
     changes = read_changes(raw, sections["//numstat"])
     excluded = {normalize_repo_path(path, workdir) for path in exclude_paths}
+    test_dirs = None if keep_test_infrastructure else list_test_dirs(excluded)
     kept, dropped = [], []
     for change in changes:
-        reason = classify(git, change, excluded, keep_test_infrastructure)
+        reason = classify(git, change, excluded, test_dirs)
         (dropped.append({"path": change.path, "reason": reason}) if reason else kept.append(change))
     dropped += find_submodule_edits(start_gitlinks, dict(read_records(sections["//gitlinks"])),
                                     {c.path for c in changes})
@@ -241,42 +241,30 @@ def read_changes(raw: list[str], numstat: list[str]) -> list[Change]:
     return changes
 
 
-def classify(git: GitRunner, change: Change, excluded: set[str], keep_test_infrastructure: bool) -> str | None:
-    """Why a changed file stays out of the patch, or None when it goes in."""
+def classify(git: GitRunner, change: Change, excluded: set[str], test_dirs: set[str] | None) -> str | None:
+    """Why a changed file stays out of the patch, or None when it goes in (`test_dirs` None: test
+    infrastructure is kept)."""
     if GITLINK in (change.old_mode, change.new_mode):
         return "submodule"
     if change.path in excluded:
         return "test_file"
-    if not keep_test_infrastructure and is_test_infrastructure(git, change):
+    if test_dirs is not None and is_test_infrastructure(git, change, test_dirs):
         return "test_infrastructure"
     if change.binary:
         return "binary"
     return None
 
 
-def is_test_infrastructure(git: GitRunner, change: Change) -> bool:
-    parts = change.path.split("/")
-    name = parts[-1]
-    if name in TEST_INFRA_NAMES or name.endswith(".pth") or TEST_DIR_NAMES & set(parts[:-1]):
+def is_test_infrastructure(git: GitRunner, change: Change, test_dirs: set[str]) -> bool:
+    """A test file (by name, or under the task's test folders), a file that configures tests as a whole, or a
+    config file whose test sections changed (read with pytest's and tox's own rules)."""
+    created = change.old_mode == "000000"
+    if is_test_path(change.path, test_dirs, created) or is_whole_test_config(change.path):
         return True
-    if name in TEST_SECTION_FILES:
-        return read_test_sections(git.cat(change.old_sha)) != read_test_sections(git.cat(change.new_sha))
-    return False
-
-
-def read_test_sections(data: bytes) -> dict[str, str]:
-    """The sections of an ini or toml file that configure pytest or tox, by header, as written."""
-    sections, current = {}, None
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        header = re.match(r"\s*\[+\s*([^\]]+?)\s*\]+\s*$", line)
-        if header:
-            current = header[1] if TEST_SECTION.search(header[1]) else None
-            if current is not None:
-                sections.setdefault(current, "")
-            continue
-        if current is not None:
-            sections[current] += line.rstrip() + "\n"
-    return sections
+    if read_test_config(change.path, b"") is None:
+        return False
+    return read_test_config(change.path, git.cat(change.old_sha)) != read_test_config(change.path,
+                                                                                       git.cat(change.new_sha))
 
 
 def find_submodule_edits(start: dict[str, str], now: dict[str, str], listed: set[str]) -> list[dict]:

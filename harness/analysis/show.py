@@ -19,6 +19,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from harness.analysis.integrity import describe_flags
 from harness.analysis.candidates import Candidate, read_candidates, read_dataset_rows
 from harness.analysis.runread import read_run
 from harness.analysis.tables import format_dollars
@@ -101,7 +102,8 @@ def make_table(candidates: list[Candidate], title: str, per_instance: bool = Fal
     for c in candidates:
         cells = [str(c.iteration), Text(c.model),
                  Text(c.exit_status, style="green" if c.exit_status == "submitted" else "yellow"),
-                 Text(c.verdict, style=VERDICT_STYLES.get(c.verdict, "")), format_dollars(c.get_number("cost")),
+                 Text(c.verdict + (" (flagged)" if c.patch and c.info.get("integrity") else ""),
+                      style=VERDICT_STYLES.get(c.verdict, "")), format_dollars(c.get_number("cost")),
                  str(int(c.get_number("steps"))), format_duration(c.get_number("wall_seconds")),
                  Text(str(c.info.get("patch_label") or "none")), Text(", ".join(c.selected_by))]
         table.add_row(*cells if per_instance else (Text(c.instance_id), Text(c.repo), *cells))
@@ -158,6 +160,9 @@ def render_end(run_dir: Path, candidate: Candidate) -> list:
                         f"{int(candidate.get_number('steps'))} steps · patch "
                         f"{candidate.info.get('patch_label') or 'none'}",
                         style=VERDICT_STYLES.get(candidate.verdict, ""))]
+    if candidate.patch and candidate.info.get("integrity"):
+        parts.append(Text("Flagged by the integrity scan (the verdict stands): "
+                          + "; ".join(describe_flags(candidate.info["integrity"])), style="yellow"))
     if candidate.patch:
         parts += [Rule("diff", align="left"), Syntax(candidate.patch, "diff", theme="ansi_dark", word_wrap=True)]
     else:

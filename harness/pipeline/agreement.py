@@ -60,7 +60,8 @@ def find_agreement(runs: list[dict], min_models: int) -> dict | None:
     return {"patch": chosen["info"]["patch"], "models": models,
             "runs": [{"iteration": r["iteration"], "model": r["model"], "exit_status": r["info"].get("exit_status")}
                      for r in group],
-            "taken_from": {"iteration": chosen["iteration"], "model": chosen["model"]}}
+            "taken_from": {"iteration": chosen["iteration"], "model": chosen["model"]},
+            "integrity": chosen["info"].get("integrity") or []}
 
 
 def write_skip_record(config: PipelineConfig, rundir: RunDir, iteration: int, label: str, instance_id: str,
@@ -73,7 +74,7 @@ def write_skip_record(config: PipelineConfig, rundir: RunDir, iteration: int, la
                             f"({', '.join(agreed['models'])}); their patch carries forward",
                 patch=agreed["patch"], patch_label="agreed:" + ",".join(agreed["models"]), patch_dropped=[],
                 agreed_models=agreed["models"], agreed_runs=agreed["runs"], agreed_taken_from=agreed["taken_from"],
-                finished_at=now())
+                integrity=agreed.get("integrity") or [], finished_at=now())
 
 
 def skip_agreed(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> int:

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from harness.agent.config import ContainerConfig
+from harness.select.integrity import choose_index
 from harness.select.regression import RegressionResult, check_regressions
 from harness.select.selector import Pick
 
@@ -32,10 +33,15 @@ def pick_with_regressions(chosen: Pick, row: dict, config: ContainerConfig | Non
     patches = {c.system: c.patch for c in chosen.candidates if c.patch.strip()}
     row = {key: row[key] for key in ROW_KEYS if key in row}  # the answer key never goes further
     result = check_regressions(row, patches, config, client, script) if patches else None
-    extra = {system: describe_candidate(result, system) for system in patches} if result else {}
+    extra = {system: {**chosen.extra.get(system, {}), **describe_candidate(result, system)}
+             for system in patches} if result else {}
     systems = [c.system for c in chosen.candidates]
     order = np.argsort(-chosen.scores, kind="stable")
     kept = [i for i in order if systems[i] in extra and not extra[systems[i]]["dropped"]]
     reproducing = [i for i in kept if extra[systems[i]].get("reproduces")]
     ranked = reproducing or kept
-    return replace(chosen, chosen=chosen.candidates[ranked[0]] if ranked else chosen.chosen, extra=extra)
+    if not ranked:
+        return replace(chosen, extra=extra)
+    flagged = [bool(extra[systems[i]].get("integrity")) for i in ranked]
+    best = ranked[choose_index(chosen.scores[ranked], flagged)]
+    return replace(chosen, chosen=chosen.candidates[best], extra=extra)

@@ -23,6 +23,7 @@ from harness.agent.config import ModelConfig
 from harness.agent.model import Model
 from harness.agent.prompts import render
 from harness.exceptions import InfraError, RunEnded
+from harness.select.integrity import CLOSE_MARGIN
 from harness.select.selector import Pick
 
 TEMPLATE = "judge.j2"
@@ -112,12 +113,20 @@ class Judge:
 
 
 def get_eligible(chosen: Pick) -> list[int]:
-    """The candidates the judge may see, best score first: not dropped by the execution signals, and only those
-    a kept reproduction script passes on when there are any."""
+    """The candidates the judge may see, best score first: not dropped by the execution signals, only those
+    a kept reproduction script passes on when there are any, and no flagged one scored close to a clean one."""
     signals = [chosen.extra.get(c.system, {}) for c in chosen.candidates]
     order = [int(i) for i in np.argsort(-chosen.scores, kind="stable") if not signals[i].get("dropped")]
     reproducing = [i for i in order if signals[i].get("reproduces")]
-    return reproducing or order
+    return drop_flagged_near_clean(reproducing or order, chosen.scores, signals)
+
+
+def drop_flagged_near_clean(order: list[int], scores: np.ndarray, signals: list[dict]) -> list[int]:
+    """`order` without the flagged candidates that a clean one in it scores within CLOSE_MARGIN of (the judge
+    is never shown a flagged candidate that selection would not pick over a clean one)."""
+    clean = [scores[i] for i in order if not signals[i].get("integrity")]
+    return [i for i in order if not signals[i].get("integrity") or not any(s >= scores[i] - CLOSE_MARGIN
+                                                                            for s in clean)]
 
 
 def judge_pick(chosen: Pick, row: dict, judge: Judge, top_groups: int = TOP_GROUPS) -> Pick:

@@ -9,6 +9,8 @@ can be compared with each other, with the seed's choice (the last iteration) and
   lines, comments, surrounding context, hunk positions); ties go to the group holding a submitted patch, then
   to the later iteration;
 - `last-complete`: the latest patch whose run submitted, falling back to salvaged ones.
+
+Each picks among the unflagged candidates when there is any (the integrity scan's flags; `harness.select.integrity`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from harness.exceptions import PatchmixError
 from harness.fileio import write_json_atomic, write_jsonl_atomic
 from harness.analysis.runread import Cell, read_run
 from harness.pipeline.rundir import is_finished_info
+from harness.select.integrity import list_flag_reasons, prefer_clean
 
 COMMENT = re.compile(r"^\s*(#|//)")
 STRATEGIES = ("last", "vote", "last-complete")
@@ -36,6 +39,7 @@ class Candidate:
     model: str
     patch: str
     exit_status: str
+    flags: tuple = ()  # the integrity scan's flags of the patch (harness.agent.integrity)
 
 
 def normalize_patch(patch: str) -> tuple:
@@ -61,7 +65,10 @@ def read_candidates(cells: list[Cell]) -> dict[str, list[Candidate]]:
     for cell in sorted(cells, key=lambda c: (c.iteration, c.model)):
         for instance, info in sorted(cell.infos.items()):
             if is_finished_info(info) and info.get("patch"):
-                found[instance].append(Candidate(cell.iteration, cell.model, info["patch"], info["exit_status"]))
+                flags = tuple(f"{f.get('path')}: {f.get('reason')}" for f in info.get("integrity") or []) \
+                    if "integrity" in info else list_flag_reasons(info["patch"])
+                found[instance].append(Candidate(cell.iteration, cell.model, info["patch"], info["exit_status"],
+                                                 flags))
     return found
 
 
@@ -105,7 +112,8 @@ def select_patches(run_dir: Path) -> dict:
                "oracle": sum(1 for i, cs in candidates.items() if any(is_resolved(c, i, resolved) for c in cs)),
                "scored": bool(resolved), "strategies": {}}
     for name, pick in PICKERS.items():
-        picks = {instance: pick(cs) for instance, cs in sorted(candidates.items())}
+        picks = {instance: pick(prefer_clean(cs, lambda c: bool(c.flags)))
+                 for instance, cs in sorted(candidates.items())}
         write_jsonl_atomic(run_dir / "selected" / name / "preds.jsonl", [
             {"instance_id": i, "model_name_or_path": f"{run_dir.name}__select-{name}", "model_patch": c.patch}
             for i, c in picks.items()])

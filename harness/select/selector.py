@@ -17,6 +17,7 @@ import numpy as np
 from harness.select.clusters import IssueClusters
 from harness.select.combiner import Combiner, fit_combiner
 from harness.select.features import FEATURES, InstanceView, get_features, make_view
+from harness.select.integrity import choose_index, list_flag_reasons
 from harness.select.pool import Candidate, group_by_instance
 from harness.select.priors import Reliability, fit_reliability
 from harness.select.static import profile_patch
@@ -94,11 +95,15 @@ def fit_selector(views: dict[str, InstanceView], ids: list[str], top_k: int | No
 
 
 def pick(selector: Selector, view: InstanceView, instance_id: str) -> Pick | None:
-    """The highest-scoring candidate among the selector's systems; None when the instance has none of them."""
+    """The highest-scoring candidate among the selector's systems (a flagged one gives way to a clean one that
+    scores close, `harness.select.integrity`); None when the instance has none of them."""
     view = view.restrict(selector.systems)
     if not view.candidates:
         return None
     rows = get_features(view, selector.reliability)
     scores = selector.combiner.score(rows)
-    return Pick(instance_id, view.candidates[int(np.argmax(scores))], view.candidates, rows, scores,
+    reasons = [list_flag_reasons(c.patch) for c in view.candidates]
+    extra = {c.system: {"integrity": list(r)} for c, r in zip(view.candidates, reasons) if r}
+    chosen = choose_index(scores, [bool(r) for r in reasons])
+    return Pick(instance_id, view.candidates[chosen], view.candidates, rows, scores, extra=extra,
                 keys=[profile.key for profile in view.profiles])

@@ -15,6 +15,7 @@ import jinja2
 from markupsafe import Markup
 
 from harness.analysis.candidates import Candidate
+from harness.analysis.integrity import describe_flags
 from harness.analysis.site.diffhtml import count_changes, render_diff
 from harness.analysis.tables import format_dollars
 from harness.analysis.trajview import get_issue_prompt, get_preview, get_steps, read_trajectory
@@ -62,7 +63,8 @@ def describe_candidate(candidate: Candidate) -> dict:
         "cost": candidate.get_number("cost"), "steps": int(candidate.get_number("steps")),
         "tokens_in": candidate.get_number("tokens_in"), "tokens_out": candidate.get_number("tokens_out"),
         "seconds": candidate.get_number("wall_seconds"), "patch_label": str(info.get("patch_label") or "none"),
-        "selected_by": candidate.selected_by,
+        "selected_by": candidate.selected_by, "integrity": describe_flags(info.get("integrity") or [])
+        if candidate.patch else [],
     }
 
 
