@@ -28,11 +28,11 @@ import litellm
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.providers import (OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply, NoResponse,
+from harness.agent.providers import (MALFORMED_CALL, OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply, NoResponse,
                                      classify_error, describe_refusal, get_backoff, get_http_status,
                                      get_retry_after, get_status, is_billable, is_timeout, summarize_error)
 from harness.agent.usage import count_prompt_tokens, settle_usage
-from harness.exceptions import ConfigError, ContextOverflow, InfraError, RunEnded
+from harness.exceptions import ConfigError, ContextOverflow, FormatError, InfraError, RunEnded
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True
@@ -42,6 +42,8 @@ CHARS_PER_TOKEN = 4
 CALL_HEADER = "X-Patchmix-Call"
 """Sent with every request: the id under which the call is in the cost ledger."""
 REASONING_KEYS = ("reasoning_content", "thinking_blocks")
+MISSING_FUNCTION = ("Your last reply had a tool call without its function (no tool name, no arguments), so nothing "
+                    "was run. Call one of the tools again with its name and arguments.")
 
 
 @dataclass
@@ -165,6 +167,8 @@ class Model:
             raise error
         if kind == OVERFLOW:
             raise ContextOverflow(summarize_error(error)) from None
+        if kind == MALFORMED_CALL:
+            raise FormatError({"role": "user", "content": MISSING_FUNCTION}) from None
         if kind == UNAVAILABLE:
             raise RunEnded(ex.MODEL_UNAVAILABLE, self.describe_unavailable(error)) from None
         if kind == REFUSED:

@@ -9,6 +9,8 @@ and its message together, into one of:
 - `TRANSIENT`: 408, 409, 425, 429, 5xx (520-529 included), timeouts, dropped connections, unparsable bodies;
 - `UNAVAILABLE`: 401, 403, 404: the key is refused or the model is unknown, for every run of the model;
 - `REFUSED`: any other answer of the provider (other 4xx, a content filter): the run's own error;
+- `MALFORMED_CALL`: a 200 reply with a tool call whose `function` is null, which litellm cannot read: the
+  model's own format error, told to it like any other;
 - None: not a provider's answer at all, i.e. a bug in the harness.
 """
 
@@ -26,6 +28,10 @@ import litellm
 import openai
 
 OVERFLOW, TRANSIENT, UNAVAILABLE, REFUSED = "overflow", "transient", "unavailable", "refused"
+MALFORMED_CALL = "malformed_call"
+UNREADABLE_REPLY = "Invalid response object"
+"""litellm's words for a 200 reply it could not convert; with `'function': None` in the reply it quotes, the
+cause is a tool call without its function."""
 
 OVERFLOW_TABLE = (
     # (who words it so, a pattern of that wording): the one place where a context overflow is recognised
@@ -89,6 +95,8 @@ def get_http_status(error: Exception) -> int | None:
 def classify_error(error: Exception) -> str | None:
     """The outcome of one failed call (see the module docstring), or None for an error of the harness."""
     status = get_status(error)
+    if UNREADABLE_REPLY in str(error) and "'function': None" in str(error):
+        return MALFORMED_CALL
     if isinstance(error, litellm.ContextWindowExceededError) or (
             status != 429 and OVERFLOW_WORDINGS.search(str(error))):
         return OVERFLOW

@@ -4,8 +4,9 @@ While a run is under way, `<id>.traj.json` is a small header (the config, the in
 `"in_progress": true`), written as the run starts, and every step appends its new messages, its step record
 and the run's info as lines of `<id>.traj.steps.jsonl`, each text masked once as it arrives. Every attempt of
 every model call is appended as it starts (`pending`) and as it ends (status, seconds, error, cost), so a run
-waiting on a slow server shows where it is; `attempts` holds the last record of each (step, attempt). When the run finishes, the whole trajectory is
-written once, atomically, to `<id>.traj.json` (the public format: one JSON object) and the step log is removed.
+waiting on a slow server shows where it is; `attempts` holds the last record of each (step, attempt).
+When the run finishes, the whole trajectory is written once, atomically, to `<id>.traj.json` (the public
+format: one JSON object) and the step log is removed.
 
 `read_trajectory` is the one reader: it gives the same dict for a finished run and, for a run under way or
 killed at any moment, the header with every step whose line was written in full (a torn last line is ignored).

@@ -97,7 +97,8 @@ def get_arguments(call: dict) -> str:
 
 def make_tool_calls(reply: dict) -> list[dict]:
     return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-             "function": None if call.get("null_function") else {"name": call["name"], "arguments": get_arguments(call)}}
+             "function": None if call.get("null_function") else {"name": call["name"],
+                                                                 "arguments": get_arguments(call)}}
             for call in reply.get("tool_calls", [])]
 
 
