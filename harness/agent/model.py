@@ -28,8 +28,9 @@ import litellm
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.providers import (MALFORMED_CALL, OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply, NoResponse,
-                                     classify_error, describe_refusal, get_backoff, get_http_status,
+from harness.agent.messages import make_assistant_message, prepare_messages
+from harness.agent.providers import (MALFORMED_CALL, OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply,
+                                     NoResponse, classify_error, describe_refusal, get_backoff, get_http_status,
                                      get_retry_after, get_status, is_billable, is_timeout, summarize_error)
 from harness.agent.usage import count_prompt_tokens, settle_usage
 from harness.exceptions import ConfigError, ContextOverflow, FormatError, InfraError, RunEnded
@@ -41,7 +42,6 @@ POLL_SECONDS = 0.1
 CHARS_PER_TOKEN = 4
 CALL_HEADER = "X-Patchmix-Call"
 """Sent with every request: the id under which the call is in the cost ledger."""
-REASONING_KEYS = ("reasoning_content", "thinking_blocks")
 MISSING_FUNCTION = ("Your last reply had a tool call without its function (no tool name, no arguments), so nothing "
                     "was run. Call one of the tools again with its name and arguments.")
 
@@ -342,39 +342,6 @@ def describe_attempt(attempt: int, error: Exception, began: float, cost: float) 
     status = error.exit_status if isinstance(error, RunEnded) else "timeout" if is_timeout(error) else "error"
     return {"attempt": attempt, "status": status, "seconds": round(time.monotonic() - began, 3),
             "error": summarize_error(error)[:300], "cost": cost}
-
-
-def make_assistant_message(content: str | None, calls: list[dict], reasoning: str | None = None,
-                           thinking_blocks: list | None = None) -> dict:
-    """The reply as it goes back to the provider: reasoning models (Kimi K2 Thinking, DeepSeek, Qwen) want
-    their `reasoning_content` back with tool calls, Anthropic its signed `thinking_blocks`."""
-    message: dict = {"role": "assistant", "content": content or ""}
-    if reasoning:
-        message["reasoning_content"] = reasoning
-    if thinking_blocks:
-        message["thinking_blocks"] = [dict(block) for block in thinking_blocks]
-    if calls:
-        message["tool_calls"] = [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for c in calls
-        ]
-    return message
-
-
-def prepare_messages(messages: list[dict], send_reasoning: bool, null_content: bool = False) -> list[dict]:
-    """The conversation as litellm gets it: without reasoning unless `send_reasoning`. An assistant turn of only
-    tool calls keeps `content: ""`, which every OpenAI-compatible server's chat template renders (with `null`,
-    litellm drops the key and llama.cpp's templates fail with HTTP 500); only for Anthropic (`null_content`) it
-    becomes `null`: litellm replaces an empty text there by a placeholder sentence the model never wrote,
-    wedged between its thinking and its tool_use."""
-    prepared = []
-    for message in messages:
-        if not send_reasoning:
-            message = {k: v for k, v in message.items() if k not in REASONING_KEYS}
-        if message.get("role") == "assistant" and message.get("tool_calls") and not message.get("content"):
-            message = {**message, "content": None if null_content else ""}
-        prepared.append(message)
-    return prepared
 
 
 def is_anthropic(config: ModelConfig) -> bool:
