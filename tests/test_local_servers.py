@@ -169,7 +169,9 @@ def test_model_timeout_is_final_and_redone_only_once_request_timeout_changed(bun
         traj_path = runs / "to" / "iter_1" / "local" / f"{TASK}.traj.json"
         info = json.loads(traj_path.read_text())["info"]
         assert info["exit_status"] == "model_timeout" and "raise request_timeout" in info["exit_detail"]
-        assert len(server.requests) == 2
+        assert len(server.requests) == 2 and info["cost"] > 0  # the timed-out calls' prompts are charged
+        ledger = [json.loads(line) for line in (runs / "to" / "ledger.jsonl").read_text().splitlines()]
+        assert info["cost"] == pytest.approx(sum(e["cost"] for e in ledger if e["event"] == "end"))
         assert run_pipeline(path, runs_dir=runs, progress=Progress(live=False)) == 0
         assert len(server.requests) == 2  # not redone: nothing changed
         path = make_pipeline(tmp_path, server.api_base, "to", request_timeout=10.0)
