@@ -193,3 +193,16 @@ def test_run_one_writes_no_prediction_for_an_infra_error_run_like_the_pipeline(b
     err = capsys.readouterr().err
     assert "no prediction written" in err and "infra_error" in err
     assert not (tmp_path / "out" / "preds.jsonl").exists()  # before: an empty-patch row
+
+
+def test_a_malformed_call_in_the_history_goes_to_a_server_of_ones_own_with_object_arguments():
+    bad = {"tool_calls": [{"name": "bash", "raw_arguments": '{"command": "ls'}]}
+    with serve(bad, BASH_LS) as server:
+        model = make_model(server)
+        first = model.query(MESSAGES, TOOLS)
+        messages = MESSAGES + [first.message, {"role": "tool", "tool_call_id": first.tool_calls[0]["id"],
+                                               "content": "Error: not valid JSON"}]
+        model.query(messages, TOOLS)
+    assert first.message["tool_calls"][0]["function"]["arguments"] == '{"command": "ls'  # kept as written
+    sent = next(m for m in server.requests[1]["body"]["messages"] if m["role"] == "assistant")
+    assert sent["tool_calls"][0]["function"]["arguments"] == "{}"

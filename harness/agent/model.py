@@ -112,7 +112,9 @@ class Model:
             raise ConfigError(f"model {config.label!r}: environment variable {config.api_key_env} is not set")
 
     def make_kwargs(self, messages: list[dict], tools: list[dict], deadline: float | None, call: str) -> dict:
-        messages = prepare_messages(messages, self.config.send_reasoning, is_anthropic(self.config))
+        anthropic = is_anthropic(self.config)
+        messages = prepare_messages(messages, self.config.send_reasoning, null_content=anthropic,
+                                    objects_only=bool(self.config.api_base) and not anthropic)
         extra = dict(self.config.extra)
         headers = {**extra.pop("extra_headers", {}), CALL_HEADER: call}
         kwargs = {
