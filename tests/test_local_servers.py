@@ -206,3 +206,13 @@ def test_a_malformed_call_in_the_history_goes_to_a_server_of_ones_own_with_objec
     assert first.message["tool_calls"][0]["function"]["arguments"] == '{"command": "ls'  # kept as written
     sent = next(m for m in server.requests[1]["body"]["messages"] if m["role"] == "assistant")
     assert sent["tool_calls"][0]["function"]["arguments"] == "{}"
+
+
+@pytest.mark.docker
+def test_a_run_whose_calls_come_without_their_function_ends_format_limit_with_every_attempt_kept(
+        bundled_rows, run_scripted):
+    _, traj, server = run_scripted(bundled_rows[TASK], [{"tool_calls": [{"null_function": True}]}],
+                                   limits={"format_limit": 2})
+    assert traj["info"]["exit_status"] == "format_limit"  # before: infra_error after 3 tries, redone forever
+    assert [(a["step"], a["attempt"], a["status"]) for a in traj["attempts"]] == [(1, 1, "error"), (1, 2, "error")]
+    assert "without its function" in json.dumps(server.requests[-1]["body"]["messages"]) and len(server.requests) == 2

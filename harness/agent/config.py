@@ -42,7 +42,8 @@ class ModelConfig(Strict):
     """Sent with the tools on every request (`auto`: the model decides). llama.cpp's server leaves the tools out
     of the prompt unless a `tool_choice` is sent; None sends none (for a server that refuses the parameter)."""
     retries: int = 6
-    """Attempts for a transient provider error (429, 5xx, timeout, dropped connection) before `infra_error`."""
+    """Attempts for a transient provider error (429, 5xx, timeout, dropped connection) before `infra_error`;
+    sooner, the same HTTP 500 twice in a row ends `provider_error` and `timeout_tries` timeouts `model_timeout`."""
     retry_wait: float = 2.0
     """First wait between attempts, in seconds; doubles each time."""
     retry_max_wait: float = 60.0

@@ -75,6 +75,9 @@ class Agent:
         self.on_attempt = on_attempt or (lambda record: None)
         self.failed_cost = 0.0
         """Dollars of the failed attempts of the model call under way (in the reply's cost once it succeeds)."""
+        self.attempts_seen: dict[int, int] = {}
+        """Per step, the attempts recorded so far: a step asked again (its reply was unusable) numbers on."""
+        self.attempt_base = 0
         self.keep_observations = keep_observations
         self.state = AgentState()
         self.stuck = StuckDetector(limits.stuck_limit)
@@ -165,9 +168,14 @@ class Agent:
 
     def record_attempt(self, record: dict) -> None:
         """One attempt of the model call of the next step, as it starts and as it ends."""
+        step = len(self.state.steps) + 1
+        if record.get("attempt") == 1 and record.get("status") == "pending":
+            self.attempt_base = self.attempts_seen.get(step, 0)
+        number = self.attempt_base + (record.get("attempt") or 1)
+        self.attempts_seen[step] = max(self.attempts_seen.get(step, 0), number)
         if record.get("status") not in ("pending", "ok"):
             self.failed_cost += record.get("cost") or 0.0
-        self.on_attempt({"step": len(self.state.steps) + 1, **record})
+        self.on_attempt({**record, "step": step, "attempt": number})
 
     def charge(self, dollars: float) -> None:
         if dollars:
