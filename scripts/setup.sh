@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for patchmix (idempotent: safe to run again):
-# Docker engine and debootstrap, a running dockerd, a virtual environment .venv/ with patchmix installed in it,
+# Docker engine and debootstrap, a running dockerd, a virtual environment .venv/ with patchmix installed in it
+# (and llama-cpp-python's server with a small model, for the local-server tests: scripts/local-server.sh),
 # and the bundled tasks' images. Afterwards: `source .venv/bin/activate` puts `patchmix` on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
