@@ -13,7 +13,7 @@ ensure_local_server() {
       >/dev/null 2>&1; then
     return 0
   fi
-  as_root mkdir -p "$wheels" && as_root chmod a+rwx "$wheels"
+  as_root mkdir -p "$wheels" && as_root chown "$(id -u)" "$wheels"
   if ! ls "$wheels"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
     if ! command -v cmake >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
       echo "setup: installing cmake and g++ (to build llama.cpp once)"
