@@ -134,10 +134,10 @@ def test_a_slow_local_run_is_on_disk_from_the_start_with_every_attempt_shown_by_
     cut = {"tool_calls": [{"name": "bash", "raw_arguments": '{"command": "echo cut >> NOTES'}],
            "finish_reason": "tool_calls", "usage": {"prompt_tokens": 300, "completion_tokens": 16}}
     slow = {"tool_calls": [{"name": "bash", "arguments": {"command": "echo fixed >> NOTES.txt"}}],
-            "error": {"stall": 2.5, "times": 1}}
+            "error": {"stall": 6, "times": 1}}
     script = {"models": {"local": [{"match": "", "replies": [cut, slow, SUBMIT], "strict_template": True}]}}
     with ScriptedServer(script, on_reply=look) as server:
-        path = make_pipeline(tmp_path, server.api_base, "slow", max_tokens=16, request_timeout=1.0)
+        path = make_pipeline(tmp_path, server.api_base, "slow", max_tokens=16, request_timeout=3.0)
         assert run_pipeline(path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
     first = seen["first"]  # before: no file until the first step ended
     assert first["info"]["exit_status"] is None and first["messages"] == []
