@@ -41,6 +41,7 @@ def cmd_run_one(args) -> int:
     from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
     from harness.agent.container import remove_leftover_containers
     from harness.agent.run import run_instance
+    from harness.pipeline.outcomes import EXIT_RUNS_LEFT
     from harness.pipeline.single import make_single_config, save_prediction
 
     config: AgentConfig = make_single_config(load_yaml(args.config) if args.config else {}, args)
@@ -49,9 +50,13 @@ def cmd_run_one(args) -> int:
     remove_leftover_containers()
     out = Path(args.output)
     prediction, info = run_instance(rows[0], config, out / f"{args.instance}.traj.json", config.model.label)
-    save_prediction(out / "preds.jsonl", prediction)
+    written = save_prediction(out / "preds.jsonl", prediction, info)
     print(f"{args.instance}: {info['exit_status']} after {info.get('steps', 0)} steps, ${info.get('cost', 0):.4f}; "
           f"patch: {info.get('patch_label') or 'none'}; trajectory in {out}")
+    if not written:
+        print(f"no prediction written: a run that ended {info['exit_status']} is to be redone (fix what stopped "
+              "it and rerun the same command)", file=sys.stderr)
+        return EXIT_RUNS_LEFT
     return 0
 
 

@@ -18,7 +18,12 @@ INFRA_ERROR = "infra_error"
 INTERRUPTED = "interrupted"
 PROVIDER_ERROR = "provider_error"
 """The provider refused this run's request for a reason of its own (a 4xx other than overflow and access, a
-content filter, a malformed reply): the run ends, its patch salvaged; a rerun does not redo it."""
+content filter, a malformed reply, the same HTTP 500 twice in a row): the run ends, its patch salvaged; a rerun
+does not redo it unless the model's `api_base` changed."""
+MODEL_TIMEOUT = "model_timeout"
+"""Requests of this run timed out again and again (`timeout_tries` in a row): the server is slower than
+`request_timeout` for this conversation. Final; a rerun redoes it only once `request_timeout` or `api_base`
+changed."""
 HARNESS_ERROR = "harness_error"
 """A bug in the harness ended this run (traceback in its trajectory); other runs go on."""
 MODEL_UNAVAILABLE = "model_unavailable"
@@ -32,9 +37,12 @@ SKIPPED_ROUTED = "skipped_routed"
 EXIT_STATUSES = (
     SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, STUCK_LIMIT,
     INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED, SKIPPED_ROUTED, PROVIDER_ERROR, HARNESS_ERROR, MODEL_UNAVAILABLE,
+    MODEL_TIMEOUT,
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
 RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE)
+# Final runs that a rerun redoes when these settings of their model changed since (the server's side of it).
+REDONE_WHEN_CHANGED = {MODEL_TIMEOUT: ("request_timeout", "api_base"), PROVIDER_ERROR: ("api_base",)}
 
 
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for patchmix (idempotent: safe to run again):
-# Docker engine and debootstrap, a running dockerd, a virtual environment .venv/ with patchmix installed in it,
+# Docker engine and debootstrap, a running dockerd, a virtual environment .venv/ with patchmix installed in it
+# (and llama-cpp-python's server with a small model, for the local-server tests: scripts/local-server.sh),
 # and the bundled tasks' images. Afterwards: `source .venv/bin/activate` puts `patchmix` on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/python-env.sh   # as_root, ensure_python_env
+source scripts/local-server.sh  # ensure_local_server
 VENV=${PATCHMIX_VENV:-.venv}
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
@@ -29,6 +31,7 @@ fi
 echo "setup: installing patchmix and its dependencies into $VENV"
 ensure_python_env "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,ray]"
+ensure_local_server "$VENV"    # llama-cpp-python's server and a small model, for the local-server tests
 
 echo "setup: building the base image and the bundled tasks' images (first time: a few minutes)"
 LITELLM_LOCAL_MODEL_COST_MAP=True "$VENV/bin/patchmix" build-images

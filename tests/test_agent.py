@@ -126,7 +126,7 @@ def test_wall_clock_limit(bundled_rows, run_scripted):
 
 
 def test_rate_limits_and_server_errors_are_retried_and_never_count_against_the_agent(bundled_rows, run_scripted):
-    replies = [{**FIX, "error": {"status": 429, "times": 2}}, {**SUBMIT, "error": {"status": 500, "times": 2}}]
+    replies = [{**FIX, "error": {"status": 429, "times": 2}}, {**SUBMIT, "error": {"status": 503, "times": 2}}]
     prediction, traj, server = run_scripted(bundled_rows[UNITCONV], replies, limits={"format_limit": 1})
     assert traj["info"]["exit_status"] == "submitted"
     assert [s["attempts"] for s in traj["steps"]] == [3, 3]

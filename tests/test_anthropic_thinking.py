@@ -89,7 +89,7 @@ def test_with_thinking_on_anthropic_refuses_a_tool_turn_without_its_thinking():
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("status, kind", [(429, "rate_limit_error"), (500, "api_error"), (529, "overloaded_error")])
+@pytest.mark.parametrize("status, kind", [(429, "rate_limit_error"), (503, "api_error"), (529, "overloaded_error")])
 def test_scripted_errors_answer_in_anthropics_shape_and_are_retried(status, kind):
     with serve(CLAUDE, {**BASH_LS, "error": {"status": status, "times": 2}}) as server:
         reply = make_claude(server).query(TASK, TOOLS)

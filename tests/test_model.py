@@ -39,12 +39,12 @@ def test_reply_carries_tool_calls_tokens_and_cost():
     assert sent["tools"][0]["function"]["name"] == "bash" and sent["temperature"] == 0.0
 
 
-@pytest.mark.parametrize("status", [408, 429, 500, 503])
-def test_transient_errors_are_retried_then_succeed(status):
-    with serve({**BASH_LS, "error": {"status": status, "times": 2}}) as server:
+@pytest.mark.parametrize("status, times", [(408, 2), (429, 2), (500, 1), (502, 2), (503, 2)])
+def test_transient_errors_are_retried_then_succeed(status, times):
+    with serve({**BASH_LS, "error": {"status": status, "times": times}}) as server:
         reply = make_model(server).query(MESSAGES, TOOLS)
-    assert reply.attempts == 3
-    assert len(server.requests) == 3
+    assert reply.attempts == times + 1
+    assert len(server.requests) == times + 1
 
 
 def test_dropped_connections_and_client_timeouts_are_retried():
@@ -57,7 +57,7 @@ def test_dropped_connections_and_client_timeouts_are_retried():
 
 
 def test_persistent_failure_becomes_infra_error_after_the_configured_attempts():
-    with serve({**BASH_LS, "error": {"status": 500, "times": 100}}) as server:
+    with serve({**BASH_LS, "error": {"status": 503, "times": 100}}) as server:
         with pytest.raises(InfraError, match="failed 4 times"):
             make_model(server).query(MESSAGES, TOOLS)
     assert len(server.requests) == 4

@@ -35,8 +35,15 @@ class ModelConfig(Strict):
     output_cost_per_token: float | None = None
     request_timeout: float = 600.0
     """Seconds one request may take before it counts as a transient failure and is retried."""
+    timeout_tries: int = Field(2, ge=1)
+    """Consecutive timed-out attempts of one request after which the run ends `model_timeout` (a request that
+    is always slower than `request_timeout` is not a passing fault: raise it, or lower `max_tokens`)."""
+    tool_choice: str | dict | None = "auto"
+    """Sent with the tools on every request (`auto`: the model decides). llama.cpp's server leaves the tools out
+    of the prompt unless a `tool_choice` is sent; None sends none (for a server that refuses the parameter)."""
     retries: int = 6
-    """Attempts for a transient provider error (429, 5xx, timeout, dropped connection) before `infra_error`."""
+    """Attempts for a transient provider error (429, 5xx, timeout, dropped connection) before `infra_error`;
+    sooner, the same HTTP 500 twice in a row ends `provider_error` and `timeout_tries` timeouts `model_timeout`."""
     retry_wait: float = 2.0
     """First wait between attempts, in seconds; doubles each time."""
     retry_max_wait: float = 60.0

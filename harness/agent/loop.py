@@ -30,7 +30,8 @@ CALL_NOT_RUN = "This call was not run: the reply that made it was cut off at the
 
 
 class ReplyCutOff(InterruptAgentFlow):
-    """The reply ended at `max_tokens` (finish_reason `length`): the model is told so; not a format error."""
+    """The reply ended at `max_tokens` (finish_reason `length`, or as many tokens as `max_tokens`): the model is
+    told so; not a format error."""
 
 
 @dataclass
@@ -63,7 +64,7 @@ def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
 
 class Agent:
     def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None,
-                 keep_observations: int = 0):
+                 keep_observations: int = 0, on_attempt=None):
         self.model = model
         self.toolbox = toolbox
         self.specs = specs
@@ -71,6 +72,12 @@ class Agent:
         self.limits = limits
         self.on_step = on_step or (lambda state: None)
         self.on_cost = on_cost or (lambda dollars: None)
+        self.on_attempt = on_attempt or (lambda record: None)
+        self.failed_cost = 0.0
+        """Dollars of the failed attempts of the model call under way (in the reply's cost once it succeeds)."""
+        self.attempts_seen: dict[int, int] = {}
+        """Per step, the attempts recorded so far: a step asked again (its reply was unusable) numbers on."""
+        self.attempt_base = 0
         self.keep_observations = keep_observations
         self.state = AgentState()
         self.stuck = StuckDetector(limits.stuck_limit)
@@ -125,7 +132,7 @@ class Agent:
                   "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
                   "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0}
         self.state.steps.append(record)
-        if reply.finish_reason == "length":
+        if reply.cut_off:
             record["cut_off"] = True
             raise ReplyCutOff(*[{"role": "tool", "tool_call_id": call["id"], "content": CALL_NOT_RUN}
                                 for call in reply.tool_calls], {"role": "user", "content": CUT_OFF})
@@ -139,18 +146,41 @@ class Agent:
         return self.state.started + limit if limit > 0 else None
 
     def query(self):
+        self.failed_cost = 0.0
         try:
-            reply = self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
-                                     self.schemas, deadline=self.get_deadline())
+            reply = self.ask_model()
+        except BaseException:
+            self.charge(self.failed_cost)  # failed attempts the provider may bill: never forgotten
+            raise
+        self.charge(reply.cost)
+        self.state.tokens_in += reply.tokens_in
+        self.state.tokens_out += reply.tokens_out
+        return reply
+
+    def ask_model(self):
+        try:
+            return self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
+                                    self.schemas, deadline=self.get_deadline(), on_attempt=self.record_attempt)
         except ContextOverflow as error:
             raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
         except InfraError as error:
             raise RunEnded(ex.INFRA_ERROR, str(error)) from None
-        self.state.cost += reply.cost
-        self.state.tokens_in += reply.tokens_in
-        self.state.tokens_out += reply.tokens_out
-        self.on_cost(reply.cost)
-        return reply
+
+    def record_attempt(self, record: dict) -> None:
+        """One attempt of the model call of the next step, as it starts and as it ends."""
+        step = len(self.state.steps) + 1
+        if record.get("attempt") == 1 and record.get("status") == "pending":
+            self.attempt_base = self.attempts_seen.get(step, 0)
+        number = self.attempt_base + (record.get("attempt") or 1)
+        self.attempts_seen[step] = max(self.attempts_seen.get(step, 0), number)
+        if record.get("status") not in ("pending", "ok"):
+            self.failed_cost += record.get("cost") or 0.0
+        self.on_attempt({**record, "step": step, "attempt": number})
+
+    def charge(self, dollars: float) -> None:
+        if dollars:
+            self.state.cost += dollars
+            self.on_cost(dollars)
 
     def run_calls(self, calls: list[dict], record: dict) -> None:
         """Carry out the calls in order; raise FormatError if any was malformed, RunEnded on submit or a breaker."""

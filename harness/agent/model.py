@@ -4,9 +4,14 @@ Every provider answer maps to one outcome (`harness/agent/providers.py` classifi
 are retried with backoff that honours `Retry-After`, a rate limit pauses the provider for every run of this
 process up to `rate_limit_patience`, and when either runs out the agent gets `InfraError`; a context overflow in
 any wording is `ContextOverflow`; a refused key or unknown model ends the run `model_unavailable`; any other
-refusal ends it `provider_error`. Each call runs in a helper thread, so that the run's deadline and a stop
+refusal ends it `provider_error`. An HTTP 500 that answers the same twice in a row is no passing fault (a
+local server's chat template that cannot render the conversation): `provider_error` with the server's message,
+after two tries. A request that times out twice in a row ends `model_timeout`, with the advice to raise
+`request_timeout` or lower `max_tokens`. Each call runs in a helper thread, so that the run's deadline and a stop
 request end the wait at once whatever the provider does. Every call is reported to `on_call` before it starts and
-when it ends (the cost ledger). Prices come from the config or litellm's table; no known price refuses to start.
+when it ends (the cost ledger), and every attempt to `on_attempt` (the trajectory). Prices come from the config
+or litellm's table; no known price refuses to start. Tokens the provider did not count plausibly are counted
+here (`harness/agent/usage.py`).
 """
 
 from __future__ import annotations
@@ -17,15 +22,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import litellm
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.providers import (OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply, NoResponse,
-                                     classify_error, describe_refusal, get_backoff, get_retry_after,
-                                     get_status, summarize_error)
-from harness.exceptions import ConfigError, ContextOverflow, InfraError, RunEnded
+from harness.agent.messages import make_assistant_message, prepare_messages
+from harness.agent.providers import (MALFORMED_CALL, OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply,
+                                     NoResponse, classify_error, describe_refusal, get_backoff, get_http_status,
+                                     get_retry_after, get_status, is_billable, is_timeout, summarize_error)
+from harness.agent.usage import count_prompt_tokens, settle_usage
+from harness.exceptions import ConfigError, ContextOverflow, FormatError, InfraError, RunEnded
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True
@@ -34,7 +42,8 @@ POLL_SECONDS = 0.1
 CHARS_PER_TOKEN = 4
 CALL_HEADER = "X-Patchmix-Call"
 """Sent with every request: the id under which the call is in the cost ledger."""
-REASONING_KEYS = ("reasoning_content", "thinking_blocks")
+MISSING_FUNCTION = ("Your last reply had a tool call without its function (no tool name, no arguments), so nothing "
+                    "was run. Call one of the tools again with its name and arguments.")
 
 
 @dataclass
@@ -51,6 +60,9 @@ class ModelReply:
     reasoning: str | None = None
     finish_reason: str | None = None
     """`length` when the reply was cut off at `max_tokens`."""
+    cut_off: bool = False
+    """The reply ended at `max_tokens`: `finish_reason: length`, or as many output tokens as `max_tokens` (local
+    servers say `tool_calls` for a cut-off call)."""
     extra: dict = field(default_factory=dict)
 
 
@@ -62,7 +74,15 @@ class Attempts:
     failures: int = 0
     rate_limited_since: float | None = None
     billed: float = 0.0
-    """Dollars of answers that were billed but could not be used (e.g. empty `choices`)."""
+    """Dollars of answers that were billed but could not be used (e.g. empty `choices`, a timeout)."""
+    last_answer: str | None = None
+    """The status and body of the last HTTP 500, to tell a repeated answer from a passing fault."""
+    timeouts: int = 0
+    """Consecutive attempts that timed out."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 def get_prices(config: ModelConfig) -> tuple[float, float]:
     """(input, output) dollars per token, from the config or litellm's table; ConfigError if neither knows."""
     if config.input_cost_per_token is not None and config.output_cost_per_token is not None:
@@ -92,7 +112,9 @@ class Model:
             raise ConfigError(f"model {config.label!r}: environment variable {config.api_key_env} is not set")
 
     def make_kwargs(self, messages: list[dict], tools: list[dict], deadline: float | None, call: str) -> dict:
-        messages = prepare_messages(messages, self.config.send_reasoning)
+        anthropic = is_anthropic(self.config)
+        messages = prepare_messages(messages, self.config.send_reasoning, null_content=anthropic,
+                                    objects_only=bool(self.config.api_base) and not anthropic)
         extra = dict(self.config.extra)
         headers = {**extra.pop("extra_headers", {}), CALL_HEADER: call}
         kwargs = {
@@ -103,7 +125,7 @@ class Model:
         # Anthropic's extended thinking refuses any temperature but 1: the config's (0 by default) is not sent
         temperature = None if "thinking" in extra else self.config.temperature
         optional = {"temperature": temperature, "max_tokens": self.config.max_tokens,
-                    "api_base": self.config.api_base}
+                    "api_base": self.config.api_base, "tool_choice": self.config.tool_choice if tools else None}
         kwargs.update({key: value for key, value in optional.items() if value is not None})
         if self.config.api_key_env:
             kwargs["api_key"] = os.environ[self.config.api_key_env]
@@ -115,19 +137,28 @@ class Model:
             return self.config.request_timeout
         return max(1.0, min(self.config.request_timeout, deadline - time.monotonic() + 0.5))
 
-    def query(self, messages: list[dict], tools: list[dict], deadline: float | None = None) -> ModelReply:
+    def query(self, messages: list[dict], tools: list[dict], deadline: float | None = None,
+              on_attempt=None) -> ModelReply:
         """One completion. Raises ContextOverflow, InfraError once retries or patience run out, or RunEnded
-        (`time_limit` at `deadline`, `interrupted` on stop, `model_unavailable`, `provider_error`)."""
+        (`time_limit` at `deadline`, `interrupted` on stop, `model_unavailable`, `provider_error`,
+        `model_timeout`). `on_attempt` gets each attempt as it starts (status `pending`) and as it ends."""
         start, tries = time.monotonic(), Attempts()
+        report = on_attempt or (lambda record: None)
         while True:
             self.wait(PAUSES.get_remaining(self.provider), deadline)
             tries.count += 1
+            began, billed = time.monotonic(), tries.billed
+            report({"attempt": tries.count, "status": "pending", "started_at": now()})
             try:
-                response = self.call(messages, tools, deadline)
-                reply = self.make_reply(response, time.monotonic() - start, tries.count)
+                response, usage = self.call(messages, tools, deadline, tries)
+                reply = self.make_reply(response, usage, time.monotonic() - start, tries.count)
             except Exception as error:  # noqa: BLE001 - classified here; a harness bug is raised again
+                tries.billed += error.args[1] if isinstance(error, MalformedReply) and len(error.args) > 1 else 0.0
+                report(describe_attempt(tries.count, error, began, tries.billed - billed))
                 self.handle_failure(error, tries, deadline)
                 continue
+            report({"attempt": tries.count, "status": "ok", "seconds": round(time.monotonic() - began, 3),
+                    "cost": reply.cost})
             reply.cost += tries.billed
             return reply
 
@@ -138,11 +169,32 @@ class Model:
             raise error
         if kind == OVERFLOW:
             raise ContextOverflow(summarize_error(error)) from None
+        if kind == MALFORMED_CALL:
+            raise FormatError({"role": "user", "content": MISSING_FUNCTION}) from None
         if kind == UNAVAILABLE:
             raise RunEnded(ex.MODEL_UNAVAILABLE, self.describe_unavailable(error)) from None
         if kind == REFUSED:
             raise RunEnded(ex.PROVIDER_ERROR, describe_refusal(error)) from None
+        self.check_repeated(error, tries)
         self.wait(self.get_wait(error, tries), deadline)
+
+    def check_repeated(self, error: Exception, tries: Attempts) -> None:
+        """End the run when the server says the same thing again: a 500 with the same body twice in a row
+        (`provider_error`), or a timeout `timeout_tries` times in a row (`model_timeout`)."""
+        tries.timeouts = tries.timeouts + 1 if is_timeout(error) else 0
+        if tries.timeouts >= max(1, self.config.timeout_tries):
+            raise RunEnded(ex.MODEL_TIMEOUT, self.describe_timeouts(tries.timeouts)) from None
+        answer = summarize_error(error) if get_http_status(error) == 500 else None
+        if answer is not None and answer == tries.last_answer:
+            raise RunEnded(ex.PROVIDER_ERROR, f"the server answered HTTP 500 with the same error twice in a row, "
+                                              f"so retrying will not help: {summarize_error(error)}") from None
+        tries.last_answer = answer
+
+    def describe_timeouts(self, count: int) -> str:
+        tokens = f"max_tokens ({self.config.max_tokens})" if self.config.max_tokens else "max_tokens (unset)"
+        return (f"model {self.config.label}: {count} requests in a row took longer than request_timeout "
+                f"({self.config.request_timeout:g} s); raise request_timeout or lower {tokens} in the model's "
+                "config (a local server answers one request at a time: a slower machine needs more time)")
 
     def get_wait(self, error: Exception, tries: Attempts) -> float:
         """Seconds before the next try of a transient failure; InfraError (or provider_error for a malformed
@@ -159,15 +211,14 @@ class Model:
             PAUSES.pause(self.provider, wait)
             return wait
         tries.failures += 1
-        if isinstance(error, MalformedReply):
-            tries.billed += error.args[1] if len(error.args) > 1 else 0.0
         if tries.failures >= max(1, self.config.retries):
             if isinstance(error, MalformedReply):
                 raise RunEnded(ex.PROVIDER_ERROR, f"the provider answered {tries.failures} times with a reply "
                                                   f"the harness cannot use: {error}") from None
             raise InfraError(f"provider failed {tries.count} times in a row: {summarize_error(error)}") from None
-        return retry_after if retry_after is not None else get_backoff(
-            tries.failures, self.config.retry_wait, self.config.retry_max_wait)
+        backoff = get_backoff(tries.failures, self.config.retry_wait, self.config.retry_max_wait)
+        # a failure's Retry-After is a hint, never longer than retry_max_wait (only a 429's is waited out)
+        return backoff if retry_after is None else min(retry_after, self.config.retry_max_wait)
 
     def describe_unavailable(self, error: Exception) -> str:
         key = f"the key in {self.config.api_key_env}" if self.config.api_key_env else "its key"
@@ -191,9 +242,9 @@ class Model:
         if deadline is not None and time.monotonic() >= deadline:
             raise RunEnded(ex.TIME_LIMIT, "the run reached its wall_time_limit while waiting for the model")
 
-    def call(self, messages: list[dict], tools: list[dict], deadline: float | None):
+    def call(self, messages: list[dict], tools: list[dict], deadline: float | None, tries: Attempts):
         """One request, in a helper thread that reports it to the ledger; its caller waits for the answer, the
-        deadline or a stop request, whichever comes first."""
+        deadline or a stop request, whichever comes first. Returns (response, usage)."""
         call = uuid.uuid4().hex
         kwargs = self.make_kwargs(messages, tools, deadline, call)
         self.acquire(deadline)
@@ -211,8 +262,9 @@ class Model:
         while not done.wait(POLL_SECONDS):
             self.check_time(deadline)
         if "error" in outcome:
+            tries.billed += outcome.get("cost", 0.0)
             raise outcome["error"]
-        return outcome["response"]
+        return outcome["response"], outcome["usage"]
 
     def acquire(self, deadline: float | None) -> None:
         while self.limiter is not None and not self.limiter.acquire(timeout=POLL_SECONDS):
@@ -228,12 +280,19 @@ class Model:
             if outcome["response"] is None:
                 raise NoResponse("the provider refused the request with HTTP 422 twice (unprocessable entity), "
                                  "also without the parameters it named")
-            tokens_in, tokens_out = get_usage(outcome["response"])
-            event = {"event": "end", "call": call, "cost": self.get_cost(tokens_in, tokens_out),
-                     "tokens_in": tokens_in, "tokens_out": tokens_out}
+            usage = outcome["usage"] = settle_usage(outcome["response"], self.config.name, kwargs["messages"],
+                                                    kwargs["tools"])
+            event = {"event": "end", "call": call, "cost": self.get_cost(usage["tokens_in"], usage["tokens_out"]),
+                     "tokens_in": usage["tokens_in"], "tokens_out": usage["tokens_out"]}
+            if usage["counted_locally"]:
+                event["counted_locally"] = usage["counted_locally"]
         except BaseException as error:  # noqa: BLE001 - handed to the waiting run
             outcome["error"] = error
             event = {"event": "end", "call": call, "cost": 0.0, "error": summarize_error(error)[:200]}
+            if is_billable(error):  # the provider may have read the prompt: charge what it may bill
+                tokens_in = count_prompt_tokens(self.config.name, kwargs["messages"], kwargs["tools"])
+                outcome["cost"] = event["cost"] = self.get_cost(tokens_in, 0)
+                event.update(tokens_in=tokens_in, tokens_out=0, counted_locally=["tokens_in"])
         finally:
             self.release()
         try:
@@ -244,67 +303,52 @@ class Model:
             done.set()
 
     def get_cost(self, tokens_in: int, tokens_out: int) -> float:
-        return tokens_in * self.prices[0] + tokens_out * self.prices[1]
+        """Dollars of a call; never negative, whatever the counts or prices."""
+        return max(0.0, max(0, tokens_in) * self.prices[0] + max(0, tokens_out) * self.prices[1])
 
-    def make_reply(self, response, seconds: float, attempts: int) -> ModelReply:
-        tokens_in, tokens_out = get_usage(response)
+    def make_reply(self, response, usage: dict, seconds: float, attempts: int) -> ModelReply:
+        tokens_in, tokens_out = usage["tokens_in"], usage["tokens_out"]
         if not getattr(response, "choices", None) or response.choices[0].message is None:
             raise MalformedReply("a 200 answer with no choices", self.get_cost(tokens_in, tokens_out))
         choice = response.choices[0]
         if choice.finish_reason == "content_filter":
             raise RunEnded(ex.PROVIDER_ERROR, "the provider's content filter stopped the reply")
         message = choice.message
-        calls = [
-            {"id": call.id, "name": call.function.name, "arguments": call.function.arguments or ""}
-            for call in (message.tool_calls or [])
-        ]
+        calls = [read_tool_call(call) for call in (message.tool_calls or [])]
         reasoning = getattr(message, "reasoning_content", None)
+        max_tokens = self.config.max_tokens
         return ModelReply(
             message=make_assistant_message(message.content, calls, reasoning,
                                            getattr(message, "thinking_blocks", None)),
             tool_calls=calls, cost=self.get_cost(tokens_in, tokens_out),
             tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds, attempts=attempts,
             reasoning=reasoning, finish_reason=choice.finish_reason,
+            cut_off=choice.finish_reason == "length" or bool(max_tokens and tokens_out >= max_tokens),
+            extra={"counted_locally": usage["counted_locally"]} if usage["counted_locally"] else {},
         )
 
     def serialize(self) -> dict:
         return {**self.config.model_dump(), "prices_per_token": list(self.prices)}
 
 
-def get_usage(response) -> tuple[int, int]:
-    usage = getattr(response, "usage", None)
-    return (getattr(usage, "prompt_tokens", 0) or 0), (getattr(usage, "completion_tokens", 0) or 0)
+def read_tool_call(call) -> dict:
+    """{"id", "name", "arguments"} of one tool call; a call without its `function` (some servers send null)
+    has an empty name, which the loop answers as a format error."""
+    function = getattr(call, "function", None)
+    return {"id": getattr(call, "id", None) or f"call_{uuid.uuid4().hex[:12]}",
+            "name": getattr(function, "name", None) or "", "arguments": getattr(function, "arguments", None) or ""}
 
 
-def make_assistant_message(content: str | None, calls: list[dict], reasoning: str | None = None,
-                           thinking_blocks: list | None = None) -> dict:
-    """The reply as it goes back to the provider: reasoning models (Kimi K2 Thinking, DeepSeek, Qwen) want
-    their `reasoning_content` back with tool calls, Anthropic its signed `thinking_blocks`."""
-    message: dict = {"role": "assistant", "content": content or ""}
-    if reasoning:
-        message["reasoning_content"] = reasoning
-    if thinking_blocks:
-        message["thinking_blocks"] = [dict(block) for block in thinking_blocks]
-    if calls:
-        message["tool_calls"] = [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for c in calls
-        ]
-    return message
+def describe_attempt(attempt: int, error: Exception, began: float, cost: float) -> dict:
+    """The trajectory's record of a failed attempt."""
+    status = error.exit_status if isinstance(error, RunEnded) else "timeout" if is_timeout(error) else "error"
+    return {"attempt": attempt, "status": status, "seconds": round(time.monotonic() - began, 3),
+            "error": summarize_error(error)[:300], "cost": cost}
 
 
-def prepare_messages(messages: list[dict], send_reasoning: bool) -> list[dict]:
-    """The conversation as litellm gets it: without reasoning unless `send_reasoning`, and an assistant turn of
-    only tool calls with `content: null` (OpenAI's own shape): litellm replaces an empty text of an Anthropic
-    request by a placeholder sentence the model never wrote, wedged between its thinking and its tool_use."""
-    prepared = []
-    for message in messages:
-        if not send_reasoning:
-            message = {k: v for k, v in message.items() if k not in REASONING_KEYS}
-        if message.get("role") == "assistant" and message.get("tool_calls") and message.get("content") == "":
-            message = {**message, "content": None}
-        prepared.append(message)
-    return prepared
+def is_anthropic(config: ModelConfig) -> bool:
+    """Claude, through Anthropic's API or another route (Bedrock, Vertex) where litellm shapes its turns."""
+    return get_provider(config) == "anthropic" or "claude" in config.name.lower()
 
 
 def get_provider(config: ModelConfig) -> str:

@@ -40,6 +40,7 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
     variables = {**get_prompt_variables(row, config.container.workdir), **(extra_variables or {})}
     traj = Trajectory(traj_path, {"instance_id": row["instance_id"], "model_name_or_path": model_name,
                                   **(header or {}), "config": config.model_dump()})
+    traj.save()  # on disk from the start: a run waiting on its first model call is seen as under way
     try:
         model = Model(config.model, limiter, on_call=on_call, stop=stop)
         system = render(config.system_template, variables, config.prompts_dir)
@@ -68,7 +69,7 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
         with env.start(background=True):  # once its image proved sound, it gets ready during the first model call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
-                          keep_observations=config.keep_observations)
+                          keep_observations=config.keep_observations, on_attempt=traj.record_attempt)
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
             env.wait_started()  # a start that failed is told as such, not as a patch that could not be collected

@@ -15,7 +15,7 @@ from harness.exceptions import ContextOverflow, InfraError, RunEnded
 
 MAX_SUMMARY_CHARS = 4000
 """Characters of a summary kept; a longer one is cut with a notice."""
-NO_SUMMARY_AFTER = (ex.CONTEXT_LIMIT, ex.INFRA_ERROR, ex.INTERRUPTED)
+NO_SUMMARY_AFTER = (ex.CONTEXT_LIMIT, ex.INFRA_ERROR, ex.INTERRUPTED, ex.MODEL_TIMEOUT)
 ENDINGS = {
     ex.SUBMITTED: "you called submit",
     ex.STEP_LIMIT: "the step limit was reached before you submitted",

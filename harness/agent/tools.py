@@ -63,6 +63,8 @@ def read_tools(tools_dir: Path, names: tuple[str, ...]) -> dict[str, ToolSpec]:
 
 def parse_call(call: dict, specs: dict[str, ToolSpec]) -> dict:
     """The arguments of a tool call, checked against its schema; BadToolCall says what to fix."""
+    if not call["name"]:
+        raise BadToolCall(f"Your tool call named no tool (its function was empty). Call one of: {', '.join(specs)}.")
     spec = specs.get(call["name"])
     if spec is None:
         raise BadToolCall(f"There is no tool named {call['name']!r}. Call one of: {', '.join(specs)}.")

@@ -1,9 +1,12 @@
 """The trajectory of one run on disk, saved at O(new step) per step with the crash safety of an atomic rewrite.
 
 While a run is under way, `<id>.traj.json` is a small header (the config, the info at start and
-`"in_progress": true`) and every step appends its new messages, its step record and the run's info as lines of
-`<id>.traj.steps.jsonl`, each text masked once as it arrives. When the run finishes, the whole trajectory is
-written once, atomically, to `<id>.traj.json` (the public format: one JSON object) and the step log is removed.
+`"in_progress": true`), written as the run starts, and every step appends its new messages, its step record
+and the run's info as lines of `<id>.traj.steps.jsonl`, each text masked once as it arrives. Every attempt of
+every model call is appended as it starts (`pending`) and as it ends (status, seconds, error, cost), so a run
+waiting on a slow server shows where it is; `attempts` holds the last record of each (step, attempt).
+When the run finishes, the whole trajectory is written once, atomically, to `<id>.traj.json` (the public
+format: one JSON object) and the step log is removed.
 
 `read_trajectory` is the one reader: it gives the same dict for a finished run and, for a run under way or
 killed at any moment, the header with every step whose line was written in full (a torn last line is ignored).
@@ -47,6 +50,7 @@ class Trajectory:
         self.header = redact_data({"format": TRAJECTORY_FORMAT, **header})
         self.messages: list[dict] = []
         self.steps: list[dict] = []
+        self.attempts: list[dict] = []
         self.info = {"exit_status": None, "started_at": now()}
         self.started = time.monotonic()
         self.log = None
@@ -54,7 +58,8 @@ class Trajectory:
     @property
     def data(self) -> dict:
         """The whole trajectory as `read_trajectory` gives it."""
-        return {**self.header, "messages": self.messages, "steps": self.steps, "info": self.info}
+        return {**self.header, "messages": self.messages, "steps": self.steps, "attempts": self.attempts,
+                "info": self.info}
 
     def save(self, state=None, **info) -> None:
         """Records what `state` (an AgentState) holds beyond what was saved, and updates the info with `info`."""
@@ -71,6 +76,13 @@ class Trajectory:
         lines.append(dump({"info": self.info}))
         self._append(lines)
 
+    def record_attempt(self, record: dict) -> None:
+        """One model-call attempt as it starts or ends ({"step", "attempt", "status", ...}), on disk at once."""
+        record = redact_data(record)
+        merge_attempt(self.attempts, record)
+        if not self.info.get("finished_at"):
+            self._append([dump({"attempt": record})])
+
     def _take_new(self, state) -> list[str]:
         new_messages = redact_data(state.messages[len(self.messages):])
         new_steps = redact_data(state.steps[len(self.steps):])
@@ -81,8 +93,8 @@ class Trajectory:
     def _append(self, lines: list[str]) -> None:
         if self.log is None:
             self.steps_path.unlink(missing_ok=True)  # an earlier attempt's log
-            write_raw_atomic(self.path, dump({**self.header, "messages": [], "steps": [], "info": self.info,
-                                               "in_progress": True}) + "\n")
+            write_raw_atomic(self.path, dump({**self.header, "messages": [], "steps": [], "attempts": [],
+                                               "info": self.info, "in_progress": True}) + "\n")
             self.log = open(self.steps_path, "a", encoding="utf-8")
         self.log.write("".join(line + "\n" for line in lines))
         self.log.flush()  # in the kernel's hands: survives a SIGKILL of this process
@@ -116,14 +128,27 @@ def read_trajectory(path: Path) -> dict:
     if not isinstance(data, dict) or not data.pop("in_progress", False):
         return data
     data["messages"], data["steps"] = list(data.get("messages") or []), list(data.get("steps") or [])
+    data["attempts"] = list(data.get("attempts") or [])
     for record in read_log(get_steps_path(path)):
         if "message" in record:
             data["messages"].append(record["message"])
         elif "step" in record:
             data["steps"].append(record["step"])
+        elif "attempt" in record:
+            merge_attempt(data["attempts"], record["attempt"])
         elif "info" in record:
             data["info"] = record["info"]
     return data
+
+
+def merge_attempt(attempts: list[dict], record: dict) -> None:
+    """Replace the record of the same (step, attempt) (its `pending` start) by `record`, or append it."""
+    key = (record.get("step"), record.get("attempt"))
+    for index, old in enumerate(attempts):
+        if (old.get("step"), old.get("attempt")) == key:
+            attempts[index] = {**old, **record}
+            return
+    attempts.append(record)
 
 
 def read_log(path: Path) -> list[dict]:

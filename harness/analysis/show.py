@@ -23,7 +23,7 @@ from harness.analysis.integrity import describe_flags
 from harness.analysis.candidates import Candidate, read_candidates, read_dataset_rows
 from harness.analysis.runread import read_run
 from harness.analysis.tables import format_dollars
-from harness.analysis.trajview import get_issue_prompt, get_steps, read_trajectory
+from harness.analysis.trajview import get_issue_prompt, get_open_attempts, get_steps, read_trajectory
 from harness.durations import format_duration
 from harness.exceptions import PatchmixError
 from harness.scoring.logs import find_instance_log_dir, read_tests_status
@@ -127,6 +127,7 @@ def render_trajectory(run_dir: Path, candidate: Candidate, full: bool) -> list:
         parts.append(Text(unreadable or "No trajectory steps for this candidate.", style="red" if unreadable else "dim"))
     for step in steps:
         parts += render_step(step, full)
+    parts += [Text.assemble(("model call: ", "yellow"), line) for line in get_open_attempts(traj or {})]
     parts += render_end(run_dir, candidate)
     return parts
 
@@ -147,6 +148,7 @@ def render_step(step: dict, full: bool) -> list:
         parts.append(Panel(Text(fold(call["observation"], full)), title="observation", title_align="left",
                            border_style="dim"))
     parts += [Text.assemble(("harness: ", "yellow"), note) for note in step["notes"]]
+    parts += [Text.assemble(("model call: ", "yellow"), line) for line in step.get("attempts") or []]
     return parts
 
 

@@ -61,9 +61,40 @@ def get_steps(traj: dict) -> list[dict]:
         if role == "assistant":
             record = records[len(steps)] if len(steps) < len(records) else {}
             steps.append(make_step(len(steps) + 1, message, record))
+            steps[-1]["attempts"] = describe_attempts(traj, steps[-1]["number"], quiet=True)
         elif steps and role == "user":
             steps[-1]["notes"].append(get_text(message.get("content")))
     return steps
+
+
+def get_open_attempts(traj: dict) -> list[str]:
+    """The model-call attempts of the step that has no reply yet: under way, or the one that ended the run."""
+    done = len([r for r in traj.get("steps") or [] if isinstance(r, dict)])
+    steps = sorted({a.get("step") for a in get_attempts(traj) if isinstance(a.get("step"), int) and a["step"] > done})
+    return [line for step in steps for line in describe_attempts(traj, step)]
+
+
+def get_attempts(traj: dict) -> list[dict]:
+    return [a for a in traj.get("attempts") or [] if isinstance(a, dict)]
+
+
+def describe_attempts(traj: dict, step: int, quiet: bool = False) -> list[str]:
+    """One line per attempt of a step's model call; with `quiet`, none for a step answered at its first try."""
+    attempts = [a for a in get_attempts(traj) if a.get("step") == step]
+    if quiet and all(a.get("status") == "ok" for a in attempts) and len(attempts) <= 1:
+        return []
+    return [describe_attempt(a) for a in attempts]
+
+
+def describe_attempt(attempt: dict) -> str:
+    """`step 3, attempt 2: timeout after 600.0 s ($0.0012): Timeout: ...`, or `pending since ...`."""
+    head = f"step {attempt.get('step')}, attempt {attempt.get('attempt')}: {attempt.get('status')}"
+    if attempt.get("status") == "pending":
+        return f"{head} since {attempt.get('started_at')} (waiting for the model)"
+    seconds = attempt.get("seconds")
+    head += f" after {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+    head += f" (${attempt['cost']:.4f})" if isinstance(attempt.get("cost"), (int, float)) and attempt["cost"] else ""
+    return f"{head}: {attempt['error']}" if attempt.get("error") else head
 
 
 def make_step(number: int, message: dict, record: dict) -> dict:

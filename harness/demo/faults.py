@@ -42,6 +42,40 @@ OVERFLOW_PRESETS = {
     "llamacpp_overflow": (400, {"error": {
         "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 40000, "n_ctx": 32768,
         "message": "the request exceeds the available context size, try increasing it"}}),
+    # the bodies below are as users reported them in public issues of the providers' clients
+    "anthropic_overflow_max_tokens": (400, {"type": "error", "error": {
+        "type": "invalid_request_error",
+        "message": "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, decrease input "
+                   "length or `max_tokens` and try again"}, "request_id": "req_011CUB2XUHWkFnQzxcKBbjpF"}),
+    "anthropic_overflow_input": (400, {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "Input is too long for requested model."}}),
+    "xai_overflow_budget": (400, {"code": "Client specified an invalid argument",
+                                  "error": "Failed to start sampling: [input_too_large] Current message (1149677 "
+                                           "tokens) exceeds budget (975424 tokens)"}),
+    "xai_overflow": (400, {"code": "Client specified an invalid argument",
+                           "error": "This model's maximum prompt length is 131072 but the request contains 136973 "
+                                    "tokens."}),
+    "moonshot_overflow": (400, {"error": {
+        "message": "Invalid request: Your request exceeded model token limit: 262144 (requested: 269030)",
+        "type": "invalid_request_error"}}),
+    "gemini_overflow": (400, {"error": {
+        "code": 400, "message": "The input token count (1200293) exceeds the maximum number of tokens allowed "
+                                "(1048576).",
+        "errors": [{"message": "The input token count (1200293) exceeds the maximum number of tokens allowed "
+                               "(1048576).", "domain": "global", "reason": "badRequest"}],
+        "status": "INVALID_ARGUMENT"}}),
+    "deepseek_overflow": (400, {"error": {
+        "message": "This model's maximum context length is 131072 tokens. However, you requested 131134 tokens "
+                   "(122942 in the messages, 8192 in the completion). Please reduce the length of the messages or "
+                   "completion.", "type": "invalid_request_error", "param": None, "code": "invalid_request_error"}}),
+    "groq_overflow": (400, {"error": {
+        "message": "Please reduce the length of the messages or completion.", "type": "invalid_request_error",
+        "param": "messages", "code": "context_length_exceeded"}}),
+    "vllm_overflow_total": (400, {
+        "object": "error", "type": "BadRequestError", "param": None, "code": 400,
+        "message": "This model's maximum context length is 128000 tokens. However, you requested 65535 output "
+                   "tokens and your prompt contains at least 62466 input tokens, for a total of at least 128001 "
+                   "tokens."}),
 }
 
 OTHER_PRESETS = {
@@ -64,6 +98,9 @@ OTHER_PRESETS = {
         "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management "
                    "policy. Please modify your prompt and retry.",
         "type": None, "param": "prompt", "code": "content_filter", "status": 400}}),
+    "llamacpp_template_error": (500, {"error": {
+        "message": "'dict object' has no attribute 'content'", "type": "internal_server_error", "param": None,
+        "code": None}}),
     "rate_limited": (429, {"error": {
         "message": "Rate limit reached for requests per minute. Please try again in 1s.",
         "type": "requests", "param": None, "code": "rate_limit_exceeded"}}),

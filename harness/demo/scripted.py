@@ -31,7 +31,12 @@ A script is data (a dict, or YAML):
             - thinking: "First I look..."              # Anthropic route only: a thinking block, signed
               tool_calls: [{name: submit, arguments: {}}]   #   deterministically (anthropic.sign)
             - empty_choices: true                      # a 200 reply with `choices: []`
+            - tool_calls: [{null_function: true}]      # a tool call whose `function` is null
+            - content: "x"                             # a reply without `usage` (some local servers), or with
+              usage: null                              #   the counts given: {prompt_tokens: -5, ...}
           loop_last: false            # once the replies run out, repeat the last one (else: plain text "done")
+          strict_template: true       # answer HTTP 500 as llama.cpp's chat templates do when an assistant turn
+                                      # has no `content` (llama-cpp-python's server: 'dict object' has no ...)
 
 The server is stateless about conversations: the reply index is the number of assistant messages in the
 request, so retries, parallel workers and resumed runs all see the same script. Only injected errors keep a
@@ -92,7 +97,8 @@ def get_arguments(call: dict) -> str:
 
 def make_tool_calls(reply: dict) -> list[dict]:
     return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-             "function": {"name": call["name"], "arguments": get_arguments(call)}}
+             "function": None if call.get("null_function") else {"name": call["name"],
+                                                                 "arguments": get_arguments(call)}}
             for call in reply.get("tool_calls", [])]
 
 
@@ -107,15 +113,17 @@ def count_usage(reply: dict, prompt_chars: int, text: str | None) -> dict:
     """The reply's tokens (OpenAI's names): the script's `usage`, else its characters / CHARS_PER_TOKEN."""
     completion_chars = (len(text or "") + len(reply.get("thinking") or "")
                         + sum(len(get_arguments(call)) for call in reply.get("tool_calls", [])))
-    usage = reply.get("usage") or {
+    if "usage" in reply and reply["usage"] is None:
+        return None
+    usage = dict(reply.get("usage") or {}) or {
         "prompt_tokens": max(1, prompt_chars // CHARS_PER_TOKEN),
         "completion_tokens": max(1, completion_chars // CHARS_PER_TOKEN),
     }
-    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    usage["total_tokens"] = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
     return usage
 
 
-def make_completion(model: str, reply: dict, text: str | None, usage: dict) -> dict:
+def make_completion(model: str, reply: dict, text: str | None, usage: dict | None) -> dict:
     calls = make_tool_calls(reply)
     message = {"role": "assistant", "content": text}
     if calls:
@@ -124,7 +132,7 @@ def make_completion(model: str, reply: dict, text: str | None, usage: dict) -> d
         message["reasoning_content"] = reply["reasoning_content"]
     finish_reason = reply.get("finish_reason") or ("tool_calls" if calls else "stop")
     choices = [] if reply.get("empty_choices") else [{"index": 0, "message": message, "finish_reason": finish_reason}]
-    return {
+    completion = {
         "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -132,6 +140,19 @@ def make_completion(model: str, reply: dict, text: str | None, usage: dict) -> d
         "choices": choices,
         "usage": usage,
     }
+    if usage is None:
+        del completion["usage"]
+    return completion
+
+
+def check_template(script: dict, messages: list[dict]) -> tuple[int, dict, dict] | None:
+    """With `strict_template`, the error a llama.cpp chat template raises for an assistant turn without
+    `content` (its Jinja renderer reads `message.content` of every turn)."""
+    if not script.get("strict_template"):
+        return None
+    if any(m.get("role") == "assistant" and m.get("content") is None for m in messages):
+        return (*get_preset("llamacpp_template_error"), {})
+    return None
 
 
 class ScriptedServer:
@@ -207,6 +228,9 @@ class ScriptedServer:
                 return 404, anthropic.make_error(404, message), {}
             return 404, {"error": {"message": message, "type": "not_found"}}, {}
         index, script = found
+        refused = None if is_anthropic else check_template(script, messages)
+        if refused:
+            return refused
         step = sum(1 for m in messages if m.get("role") == "assistant")
         reply = pick_reply(script, step)
         if self.on_reply is not None:
@@ -218,7 +242,8 @@ class ScriptedServer:
         text = get_text(reply, auth)
         usage = count_usage(reply, len(json.dumps(messages)), text)
         if is_anthropic:
-            return 200, anthropic.make_message(model, reply, text, usage), {}
+            return 200, anthropic.make_message(model, reply, text, usage or {"prompt_tokens": 0,
+                                                                              "completion_tokens": 0}), {}
         return 200, make_completion(model, reply, text, usage), {}
 
     def bill(self, call: str, completion: dict) -> None:

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import yaml
 
-from harness.agent.trajectory import read_info
+from harness.agent.trajectory import read_info, read_trajectory
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.fingerprint import check_fingerprints, save_fingerprints
 from harness.pipeline.load import describe_yaml_error
-from harness.exceptions import RETRYABLE_STATUSES, ConfigError
+from harness.exceptions import REDONE_WHEN_CHANGED, RETRYABLE_STATUSES, ConfigError
 from harness.fileio import write_jsonl_atomic, write_text_atomic
 from harness.secrets import redact_data
 
 # Settings that change how a run is carried out but not what it produces: they may change between resumes.
 RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images", "executor", "select")
 MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
-                      "rate_limit_patience")
+                      "rate_limit_patience", "timeout_tries")
 
 
 def get_model_name(run_name: str, iteration: int, label: str) -> str:
@@ -63,6 +63,9 @@ class RunDir:
         self.root = Path(root)
         self.locks: dict[tuple, threading.Lock] = {}
         self.guard = threading.Lock()
+        self.models: dict[str, dict] = {}
+        """The current config's models by label (set by check_config): what a final run ended under is compared
+        with them (REDONE_WHEN_CHANGED)."""
 
     def get_traj_path(self, iteration: int, label: str, instance_id: str) -> Path:
         return self.root / f"iter_{iteration}" / label / f"{instance_id}.traj.json"
@@ -74,7 +77,21 @@ class RunDir:
         return read_info(self.get_traj_path(iteration, label, instance_id))
 
     def is_finished(self, iteration: int, label: str, instance_id: str) -> bool:
-        return is_finished_info(self.read_info(iteration, label, instance_id))
+        info = self.read_info(iteration, label, instance_id)
+        return is_finished_info(info) and not self.is_changed_since(iteration, label, instance_id, info)
+
+    def is_changed_since(self, iteration: int, label: str, instance_id: str, info: dict) -> bool:
+        """A final run whose end the server's side decided (`model_timeout`, `provider_error`) is redone once
+        the model settings it ended under (`request_timeout`, `api_base`) changed."""
+        keys, current = REDONE_WHEN_CHANGED.get(info.get("exit_status")), self.models.get(label)
+        if not keys or current is None:
+            return False
+        try:
+            ran = read_trajectory(self.get_traj_path(iteration, label, instance_id))["config"]["model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        # compared as written: the trajectory holds the config masked (a token in `api_base`)
+        return any(ran.get(key) != redact_data(current.get(key)) for key in keys)
 
     def write_preds(self, iteration: int, label: str, instance_ids: list[str], model_name: str) -> int:
         """Rewrite the predictions file from the finished trajectories; returns how many it holds.
@@ -115,6 +132,7 @@ class RunDir:
 
     def check_config(self, config: PipelineConfig) -> None:
         """Refuse to mix results: a folder made under another config stays as it was."""
+        self.models = {label: model.model_dump() for label, model in config.models.items()}
         path = self.root / "config.yaml"
         if not path.is_file():
             if any(self.root.glob("iter_*/*/*.traj.json")):

@@ -18,7 +18,7 @@ from harness.analysis.candidates import Candidate
 from harness.analysis.integrity import describe_flags
 from harness.analysis.site.diffhtml import count_changes, render_diff
 from harness.analysis.tables import format_dollars
-from harness.analysis.trajview import get_issue_prompt, get_preview, get_steps, read_trajectory
+from harness.analysis.trajview import get_issue_prompt, get_open_attempts, get_preview, get_steps, read_trajectory
 from harness.durations import format_duration
 from harness.exceptions import PatchmixError
 from harness.scoring.logs import find_instance_log_dir, read_test_output, read_tests_status
@@ -107,6 +107,7 @@ def describe_run(run_dir: Path, candidate: Candidate) -> dict:
         "diff_html": Markup(render_diff(candidate.patch)), "changes": {"files": files, "added": added,
                                                                         "removed": removed},
         "trajectory": get_steps(traj) if traj else [], "prompt": get_issue_prompt(traj) if traj else "",
+        "open_attempts": get_open_attempts(traj) if traj else [],
         "has_trajectory": traj is not None, "trajectory_error": traj_error,
         "error": str(candidate.info.get("error") or ""),
         "test_output": read_test_output(log_dir), "tests": summarise_tests(status),
