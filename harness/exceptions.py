@@ -24,6 +24,12 @@ MODEL_TIMEOUT = "model_timeout"
 """Requests of this run timed out again and again (`timeout_tries` in a row): the server is slower than
 `request_timeout` for this conversation. Final; a rerun redoes it only once `request_timeout` or `api_base`
 changed."""
+ENV_BROKEN = "env_broken"
+"""The agent's own commands broke its environment: its container stopped during a command (PID 1 killed), or the
+snapshot the patch is measured from was deleted or altered. Final, with no patch: a rerun would be a free reroll."""
+DISK_LIMIT = "disk_limit"
+"""The container's writable layer outgrew `container.disk_limit`: the container was removed so that one run
+cannot fill the host's disk. Final, with no patch."""
 HARNESS_ERROR = "harness_error"
 """A bug in the harness ended this run (traceback in its trajectory); other runs go on."""
 MODEL_UNAVAILABLE = "model_unavailable"
@@ -37,7 +43,7 @@ SKIPPED_ROUTED = "skipped_routed"
 EXIT_STATUSES = (
     SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, STUCK_LIMIT,
     INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED, SKIPPED_ROUTED, PROVIDER_ERROR, HARNESS_ERROR, MODEL_UNAVAILABLE,
-    MODEL_TIMEOUT,
+    MODEL_TIMEOUT, ENV_BROKEN, DISK_LIMIT,
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
 RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE)
@@ -76,6 +82,15 @@ class ToolError(Exception):
 
 class InfraError(Exception):
     """The provider or the container failed in a way that is not the agent's doing."""
+
+
+class EnvironmentEnded(InfraError):
+    """The container is gone because of what the agent did in it (`ENV_BROKEN`, `DISK_LIMIT`): the run ends
+    with that final status, never redone."""
+
+    def __init__(self, exit_status: str, detail: str):
+        super().__init__(detail)
+        self.exit_status = exit_status
 
 
 class ContextOverflow(Exception):

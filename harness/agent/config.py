@@ -5,8 +5,9 @@ Unknown keys are refused (`extra="forbid"`), so a typo in a YAML file fails at s
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.agent.sizes import parse_size
 from harness.secrets import find_url_secrets, watch_value, watch_variable
 
 
@@ -98,6 +99,18 @@ class ContainerConfig(Strict):
     """Give the container a network. Off by default: with it, a model can fetch the upstream fix."""
     cpus: float = 2.0
     """CPUs the container may use (docker's --cpus); 0: no limit."""
+    disk_limit: str | None = "10g"
+    """What the container's writable layer may hold (docker's size notation); measured every
+    `disk_check_seconds`, and over it the container is removed and the run ends `disk_limit`, so that one run
+    cannot fill the host's disk. Each file the agent's shell writes is also capped at it (`ulimit -f`). None: off."""
+    disk_check_seconds: float = 5.0
+
+    @field_validator("disk_limit")
+    @classmethod
+    def check_disk_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_size(value)  # a ValueError names the value and how to write it
+        return value
     check_python: bool = True
     """At start, check that the shell's `python` has the dependencies the repository declares; a mismatch ends
     the run as `infra_error` with a message that says so (`harness/agent/prepare.py`)."""

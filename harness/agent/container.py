@@ -19,11 +19,13 @@ import docker
 import requests
 
 from harness.agent.config import ContainerConfig
+from harness.agent.diskwatch import DiskWatch
 from harness.agent.execs import run_exec
 from harness.agent.patch import NOT_A_WORK_TREE, PatchResult, Snapshot, make_patch
 from harness.agent.prepare import check_python_env, make_prepare_command, read_probe, read_steps
 from harness.agent.shell import PersistentShell, join_note
-from harness.exceptions import InfraError
+from harness.agent.sizes import format_size, parse_size
+from harness.exceptions import DISK_LIMIT, ENV_BROKEN, EnvironmentEnded, InfraError
 
 SHELL_ENVIRONMENT = {
     "PAGER": "cat",
@@ -92,6 +94,9 @@ class Environment:
         """Which `python` the agent's shell runs and which declared dependencies it lacks (`prepare`)."""
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self.disk_watch: DiskWatch | None = None
+        self.ended: EnvironmentEnded | None = None
+        """Set once the container was ended for what the agent did in it (over its disk allowance)."""
 
     @property
     def name(self) -> str:
@@ -159,13 +164,48 @@ class Environment:
             self.shell = PersistentShell(self.client.api, self.container.id, self.config.workdir, SHELL_ENVIRONMENT)
             self.shell.open(timeout=self.config.start_timeout)
         self.prepare()
+        if self.config.disk_limit:
+            self.disk_watch = DiskWatch(self.client.api, self.container.id, parse_size(self.config.disk_limit),
+                                        self.config.disk_check_seconds, self._end_over_disk_limit).start()
+
+    def _end_over_disk_limit(self, size: int) -> None:
+        """The disk watch's call: the container is killed at once (its removal follows when the run ends)."""
+        self.ended = EnvironmentEnded(DISK_LIMIT, f"the container's writable layer grew to {format_size(size)}, over "
+                                      f"container.disk_limit ({self.config.disk_limit}); the container {self.name} was removed")
+        try:
+            self.client.api.kill(self.container.id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            pass  # stopped or being removed already
+
+    def raise_if_ended(self) -> None:
+        """Raise the reason the container was ended for, if it was (a command that returned meanwhile is void)."""
+        if self.ended is not None:
+            raise self.ended
+
+    def explain(self, error: InfraError) -> InfraError:
+        """Why a tool call failed on the container: ended over its disk allowance; stopped while it ran, which
+        only the agent's own commands do (PID 1 killed: `ENV_BROKEN`); or `error` itself (removed from outside,
+        the engine failed)."""
+        if self.ended is not None:
+            return self.ended
+        try:
+            state = self.client.api.inspect_container(self.container.id)["State"]
+        except (docker.errors.DockerException, requests.exceptions.RequestException, AttributeError, TypeError):
+            return error  # gone: removed by the pipeline (Ctrl-C) or from outside
+        if state.get("Running") or state.get("Status") in ("removing", "dead"):
+            return error
+        return EnvironmentEnded(ENV_BROKEN, f"the container stopped during the agent's command (exit code "
+                                f"{state.get('ExitCode')}, out of memory: {bool(state.get('OOMKilled'))}): the "
+                                "agent's own commands broke its environment")
 
     def prepare(self) -> None:
         """Before the first step, in one command of the agent's shell: the history after the base commit goes,
         the work tree is snapshot (the patch is measured from it), and the shell's python is checked."""
         workdir, snapshot = self.config.workdir, Snapshot()
         probed = PREPARED_IMAGES.get(self.image)
-        command = make_prepare_command(workdir, self.base_commit, snapshot.store, probe=probed is None)
+        file_limit = parse_size(self.config.disk_limit) if self.config.disk_limit else None
+        command = make_prepare_command(workdir, self.base_commit, snapshot.store, probe=probed is None,
+                                       file_limit=file_limit)
         with docker_errors(f"cannot prepare container {self.name}"):
             result = self.shell.run(command, PREPARE_TIMEOUT, 200_000)
         steps = read_steps(result.output)
@@ -178,6 +218,7 @@ class Environment:
         code, output = steps["snapshot"]
         if code not in (0, NOT_A_WORK_TREE):
             raise InfraError(f"cannot snapshot {workdir} in container {self.name} (exit code {code}): {output}")
+        snapshot.read_fingerprint(output)
         self.snapshot = snapshot if code == 0 else None
         self.python_env = dict(probed) if probed is not None else read_probe(result.output)
         if self.config.check_python:
@@ -223,7 +264,7 @@ class Environment:
         if result.exit_code != 0:
             raise OSError(f"cannot write {path} in the container: {decode(result.stderr)}")
 
-    def make_patch(self, exclude_paths: set[str] = frozenset()) -> PatchResult:
+    def make_patch(self, exclude_paths: set[str] = frozenset(), deadline: float | None = None) -> PatchResult:
         """The diff from the snapshot taken at start to the work tree now (new files and the agent's commits
         included), ready for `git apply`; what was left out is in `dropped` (see `harness.agent.patch`)."""
         self.wait_started()
@@ -232,7 +273,7 @@ class Environment:
                              "so there is no patch to make; the image must hold the repository there")
         with docker_errors(f"cannot make the patch in container {self.name}"):
             return make_patch(self._exec, self.config.workdir, self.name, self.snapshot, exclude_paths,
-                              self.config.keep_test_infrastructure)
+                              self.config.keep_test_infrastructure, deadline)
 
     def _require_shell(self) -> PersistentShell:
         self.wait_started()
@@ -251,6 +292,8 @@ class Environment:
                 self.client.close()
 
     def _remove_container(self) -> None:
+        if self.disk_watch is not None:
+            self.disk_watch.stop()
         if self.shell is not None:
             self.shell.close()
             self.shell = None

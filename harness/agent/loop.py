@@ -64,7 +64,9 @@ def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
 
 class Agent:
     def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None,
-                 keep_observations: int = 0, on_attempt=None):
+                 keep_observations: int = 0, on_attempt=None, started: float | None = None, reserve: float = 0.0):
+        """`started`: when the run's wall time began (its container's start); `reserve`: seconds of that wall
+        time kept for after the loop (the patch's collection), so that the run as a whole stays within it."""
         self.model = model
         self.toolbox = toolbox
         self.specs = specs
@@ -79,7 +81,8 @@ class Agent:
         """Per step, the attempts recorded so far: a step asked again (its reply was unusable) numbers on."""
         self.attempt_base = 0
         self.keep_observations = keep_observations
-        self.state = AgentState()
+        self.reserve = reserve
+        self.state = AgentState(started=time.monotonic() if started is None else started)
         self.stuck = StuckDetector(limits.stuck_limit)
 
     def run(self, system: str, task: str) -> AgentState:
@@ -121,7 +124,8 @@ class Agent:
             raise RunEnded(ex.STEP_LIMIT, f"{len(s.steps)} model calls reached the step limit")
         if 0 < lim.cost_limit <= s.cost:
             raise RunEnded(ex.COST_LIMIT, f"${s.cost:.4f} reached the cost limit of ${lim.cost_limit:g}")
-        if 0 < lim.wall_time_limit <= time.monotonic() - s.started:
+        deadline = self.get_deadline()
+        if deadline is not None and time.monotonic() >= deadline:
             raise RunEnded(ex.TIME_LIMIT, f"the run took longer than {lim.wall_time_limit:g} s")
 
     def step(self) -> None:
@@ -141,9 +145,10 @@ class Agent:
         self.run_calls(reply.tool_calls, record)
 
     def get_deadline(self) -> float | None:
-        """The moment the run's wall time is up (the model call under way included), or None."""
+        """The moment the loop's share of the run's wall time is up (the model call or command under way
+        included), or None."""
         limit = self.limits.wall_time_limit
-        return self.state.started + limit if limit > 0 else None
+        return self.state.started + limit - self.reserve if limit > 0 else None
 
     def query(self):
         self.failed_cost = 0.0
@@ -207,9 +212,10 @@ class Agent:
         except BadToolCall as error:
             return {**outcome, "malformed": True, "observation": f"Error: {error}"}
         try:
-            observation = self.toolbox.run(call["name"], args)
-        except InfraError as error:
-            raise RunEnded(ex.INFRA_ERROR, f"the container failed: {error}") from None
+            observation = self.toolbox.run(call["name"], args, deadline=self.get_deadline())
+        except InfraError as error:  # an EnvironmentEnded carries the agent's own doing: env_broken, disk_limit
+            status = getattr(error, "exit_status", ex.INFRA_ERROR)
+            raise RunEnded(status, str(error) if status != ex.INFRA_ERROR else f"the container failed: {error}") from None
         return {**outcome, "observation": observation.text, "submitted": observation.submitted,
                 "timed_out": observation.timed_out if call["name"] == "bash" else None,
                 "seconds": round(observation.seconds, 3)}

@@ -20,7 +20,7 @@ from harness.agent.evalscript import list_executed_files
 from harness.agent.flags import flag_steps
 from harness.agent.integrity import scan_patch
 from harness.agent.patch import split_sections
-from harness.exceptions import InfraError
+from harness.exceptions import EnvironmentEnded, InfraError
 from harness.secrets import find_secret
 
 logger = logging.getLogger("patchmix")
@@ -35,11 +35,15 @@ def get_test_files(row: dict) -> set[str]:
     return paths
 
 
-def collect_patch(env, row: dict, exit_status: str, steps: list[dict] | None = None) -> dict:
+def collect_patch(env, row: dict, exit_status: str, steps: list[dict] | None = None,
+                  deadline: float | None = None) -> dict:
     """The patch of every edit since the run started, labelled `complete` when submitted and
-    `breaker:<status>` otherwise, with the shell's python and the command flags of the run."""
+    `breaker:<status>` otherwise, with the shell's python and the command flags of the run. An altered or
+    deleted snapshot raises `EnvironmentEnded` (the run ends `env_broken`)."""
     try:
-        result = env.make_patch(get_test_files(row))  # waits for a start still under way
+        result = env.make_patch(get_test_files(row), deadline)  # waits for a start still under way
+    except EnvironmentEnded:
+        raise
     except InfraError as error:
         extra = {"environment": env.python_env, "flags": flag_steps(steps or [])}
         return {"patch": "", "patch_label": None, "patch_dropped": [], "patch_error": str(error), **extra}

@@ -20,21 +20,25 @@ repository's objects as they were at start, so nothing the agent does to the rep
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 
 from harness.agent.binarypatch import make_binary_section
 from harness.agent.testconfig import is_whole_test_config, read_test_config
 from harness.agent.testfiles import is_test_path, list_test_dirs
-from harness.exceptions import InfraError
+from harness.exceptions import ENV_BROKEN, EnvironmentEnded, InfraError
 
 STORE_ROOT = "/var/lib/patchmix"
 EMPTY_BLOB = "0" * 40
 GITLINK = "160000"
 CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".hypothesis"}
 MAX_IGNORED_LISTED = 100
+MAX_SECONDS, MIN_SECONDS = 600.0, 10.0
+"""Bounds of one patch script's time: the run's wall time left is used, but never less than the minimum."""
 
 # Shared by every script: git without the user's global config, with our own index and object store, and the
 # steps the scripts are made of (each a function in a subshell, so its environment stays its own).
@@ -106,6 +110,11 @@ list_gitlinks() (
 """
 
 NOT_A_WORK_TREE = 10
+SNAPSHOT_GONE = 12
+SNAPSHOT_LINE = "__PATCHMIX_SNAPSHOT__ "
+"""The snapshot step prints the sha1 of its findings after this, so the host can tell at the end whether the
+agent (root in its container, so able to reach the store) deleted or altered them: then the run ends
+`env_broken`, final, never a free redo."""
 # Run in the agent's shell before the first step (no exec of its own); its findings stay in "$store/start":
 # the tree's id, the ignored files' records, then the gitlinks' after a marker field.
 SNAPSHOT = r"""
@@ -116,12 +125,14 @@ tree=$(stage start-index)
 { printf '%s\0' "$tree"; list_ignored start-index; printf -- '//start-gitlinks\0'; list_gitlinks "$tree"; } \
   > "$store/start.tmp"
 mv "$store/start.tmp" "$store/start"
+echo "__PATCHMIX_SNAPSHOT__ $(sha1sum < "$store/start" | cut -c1-40)"
 """
 
 # The end of a run in one exec: the snapshot's findings, then the end tree, the raw and numstat diffs from the
 # snapshot tree, the ignored files, the gitlinks; each section after the first starts with a marker field ("//"
 # is in no path git prints).
 END_STATE = r"""
+[ -s "$store/start" ] || { echo "the snapshot $store was deleted" >&2; exit 12; }
 cat "$store/start"
 start=$(head -z -n 1 "$store/start" | tr -d '\0')
 end=$(stage end-index)
@@ -146,8 +157,15 @@ git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmp
 
 @dataclass
 class Snapshot:
-    """Where the snapshot of a run's start lives in its container (see SNAPSHOT)."""
+    """Where the snapshot of a run's start lives in its container (see SNAPSHOT), and the sha1 of its findings
+    as the host read it at start."""
     store: str = field(default_factory=lambda: f"{STORE_ROOT}/{uuid.uuid4().hex}")
+    fingerprint: str | None = None
+
+    def read_fingerprint(self, output: str) -> None:
+        for line in output.splitlines():
+            if line.startswith(SNAPSHOT_LINE):
+                self.fingerprint = line[len(SNAPSHOT_LINE):].strip()
 
 
 @dataclass
@@ -170,11 +188,22 @@ class PatchResult:
 class GitRunner:
     """Runs the scripts above in the container through `exec(argv, stdin, timeout) -> ExecOutput`."""
 
-    def __init__(self, exec_, workdir: str, store: str, container: str):
+    def __init__(self, exec_, workdir: str, store: str, container: str, deadline: float | None = None):
         self.exec_, self.workdir, self.store, self.container = exec_, workdir, store, container
+        self.deadline = deadline
+        """The end of the run's wall time: each script gets what is left of it (at least MIN_SECONDS)."""
+
+    def get_timeout(self) -> float:
+        if self.deadline is None:
+            return MAX_SECONDS
+        return min(MAX_SECONDS, max(MIN_SECONDS, self.deadline - time.monotonic()))
 
     def run(self, script: str, *args: str, stdin: bytes | None = None, action: str = "") -> bytes:
-        result = self.exec_(["bash", "-c", PRELUDE + script, "patch", self.workdir, self.store, *args], stdin, 600)
+        result = self.exec_(["bash", "-c", PRELUDE + script, "patch", self.workdir, self.store, *args], stdin,
+                            self.get_timeout())
+        if result.exit_code == SNAPSHOT_GONE:
+            raise EnvironmentEnded(ENV_BROKEN, f"the snapshot of the run's start ({self.store}) was deleted by the "
+                                   "agent's commands, so the patch cannot be measured")
         if result.exit_code != 0:
             message = result.stderr.decode("utf-8", errors="replace").strip()
             raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
@@ -188,10 +217,11 @@ class GitRunner:
 
 
 def make_patch(exec_, workdir: str, container: str, snapshot: Snapshot, exclude_paths: set[str],
-               keep_test_infrastructure: bool = False) -> PatchResult:
+               keep_test_infrastructure: bool = False, deadline: float | None = None) -> PatchResult:
     """The diff from the snapshot to the work tree now, ready for `git apply`, and what was left out."""
-    git = GitRunner(exec_, workdir, snapshot.store, container)
+    git = GitRunner(exec_, workdir, snapshot.store, container, deadline)
     output = git.run(END_STATE, action="stage and compare the work tree")
+    check_fingerprint(output, snapshot)
     start, *rest = split_nul(output)
     sections = split_marked(rest, END_MARKERS)
     start_ignored = dict(read_records(sections[""]))
@@ -209,6 +239,14 @@ def make_patch(exec_, workdir: str, container: str, snapshot: Snapshot, exclude_
     dropped += find_ignored_changes(start_ignored, dict(read_records(sections["//ignored"])))
     patch = render_patch(git, start, kept) if kept else ""
     return PatchResult(patch, dropped)
+
+
+def check_fingerprint(output: bytes, snapshot: Snapshot) -> None:
+    """The snapshot's findings (the output up to the `//end` marker) must be those the host saw at start."""
+    start = output[:output.find(b"\0//end\0") + 1]
+    if snapshot.fingerprint and hashlib.sha1(start).hexdigest() != snapshot.fingerprint:
+        raise EnvironmentEnded(ENV_BROKEN, f"the snapshot of the run's start ({snapshot.store}) was altered by the "
+                               "agent's commands, so the patch cannot be measured")
 
 
 def split_marked(fields: list[str], markers: list[str]) -> dict[str, list[str]]:

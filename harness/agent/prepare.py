@@ -187,16 +187,19 @@ def check_python_env(info: dict, workdir: str) -> None:
             "environment, or set container.check_python: false to run anyway")
 
 
-def make_prepare_command(workdir: str, base_commit: str | None, store: str, probe: bool = True) -> str:
+def make_prepare_command(workdir: str, base_commit: str | None, store: str, probe: bool = True,
+                         file_limit: int | None = None) -> str:
     """The command for the agent's shell before its first step: the history scrub (when `base_commit` is given),
     the snapshot into `store`, then the python probe (left out with `probe` false, when the image's python is
-    known already; the shell options are set either way). The first two run as scripts of their own, with the git
+    known already; the shell options are set either way), then the cap on the size of any file the agent's
+    commands write (`file_limit` bytes, `ulimit -f`). The first two run as scripts of their own, with the git
     variables the shell's ~/.bashrc may set removed; the probe runs in the shell itself."""
     steps = []
     if base_commit:
         steps.append(make_step("scrub", SCRUB_HISTORY, workdir, base_commit))
     steps.append(make_step("snapshot", SNAPSHOT, workdir, store))
-    return "\n".join(steps) + "\n" + (PROBE_COMMAND if probe else SHELL_OPTIONS + "\n")
+    limit = f"ulimit -f {max(1, file_limit // 1024)}\n" if file_limit else ""  # no file of the agent's grows past it
+    return "\n".join(steps) + "\n" + (PROBE_COMMAND if probe else SHELL_OPTIONS + "\n") + limit
 
 
 def make_step(name: str, script: str, *args: str) -> str:

@@ -8,6 +8,7 @@ status), or nothing at all when no file changed.
 
 from __future__ import annotations
 
+import time
 import traceback
 from pathlib import Path
 
@@ -16,13 +17,18 @@ from harness.agent.loop import Agent
 from harness.agent.config import AgentConfig
 from harness.agent.editor import Editor
 from harness.agent.container import Environment
-from harness.exceptions import InfraError
+from harness.exceptions import EnvironmentEnded, InfraError
 from harness.agent.model import Model
 from harness.agent.outcome import collect_patch
 from harness.agent.prompts import get_prompt_variables, render
 from harness.agent.summary import summarize_run
 from harness.agent.tools import ToolBox, load_tools
 from harness.agent.trajectory import Trajectory, now
+
+
+ENDED_BY_AGENT = (ex.ENV_BROKEN, ex.DISK_LIMIT)
+PATCH_RESERVE = 30.0
+"""Seconds of the run's wall time (at most a tenth of it) that the agent loop leaves for collecting the patch."""
 
 
 def make_prediction(row: dict, model_name: str, patch: str) -> dict:
@@ -60,24 +66,39 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
     return make_prediction(row, model_name, patch_info["patch"]), traj.data["info"]
 
 
+def get_wall_deadline(limit: float, started: float) -> tuple[float | None, float]:
+    """The end of the run's wall time, and the seconds of it kept for collecting the patch after the loop."""
+    if limit <= 0:
+        return None, 0.0
+    return started + limit, min(PATCH_RESERVE, 0.1 * limit)
+
+
 def run_in_container(row, config: AgentConfig, model: Model, system: str, task: str, traj: Trajectory,
                      on_cost) -> dict:
     labels = {"patchmix.instance": row["instance_id"]}
     patch_info = None
+    started = time.monotonic()  # the run's wall time starts with its container: preparation included
+    deadline, reserve = get_wall_deadline(config.limits.wall_time_limit, started)
     try:
         env = Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"])
         with env.start(background=True):  # once its image proved sound, it gets ready during the first model call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
-                          keep_observations=config.keep_observations, on_attempt=traj.record_attempt)
+                          keep_observations=config.keep_observations, on_attempt=traj.record_attempt,
+                          started=started, reserve=reserve)
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
+            if state.exit_status in ENDED_BY_AGENT:  # the container is gone: no patch, and never redone
+                return {"patch": "", "patch_label": None, "patch_dropped": []}
             env.wait_started()  # a start that failed is told as such, not as a patch that could not be collected
-            patch_info = collect_patch(env, row, state.exit_status, state.steps)
+            patch_info = collect_patch(env, row, state.exit_status, state.steps, deadline)
             if "patch_error" in patch_info:  # never `submitted` with an empty patch: redone on resume
                 traj.save(exit_status=ex.INFRA_ERROR, ended_before=state.exit_status,
                           exit_detail=f"the run ended {state.exit_status} but its patch could not be collected "
                                       f"({patch_info['patch_error']}); it is redone on resume")
+    except EnvironmentEnded as error:  # the snapshot the patch is measured from was deleted or altered
+        traj.save(exit_status=error.exit_status, exit_detail=str(error))
+        return {"patch": "", "patch_label": None, "patch_dropped": []}
     except InfraError as error:
         if patch_info is not None:  # only the removal failed: the patch is collected and the run stands
             return {**patch_info, "container_error": str(error)}

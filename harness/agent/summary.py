@@ -9,13 +9,15 @@ failed on infrastructure or was interrupted writes none.
 
 from __future__ import annotations
 
+import time
+
 from harness import exceptions as ex
 from harness.agent.prompts import render
 from harness.exceptions import ContextOverflow, InfraError, RunEnded
 
 MAX_SUMMARY_CHARS = 4000
 """Characters of a summary kept; a longer one is cut with a notice."""
-NO_SUMMARY_AFTER = (ex.CONTEXT_LIMIT, ex.INFRA_ERROR, ex.INTERRUPTED, ex.MODEL_TIMEOUT)
+NO_SUMMARY_AFTER = (ex.CONTEXT_LIMIT, ex.INFRA_ERROR, ex.INTERRUPTED, ex.MODEL_TIMEOUT, ex.ENV_BROKEN, ex.DISK_LIMIT)
 ENDINGS = {
     ex.SUBMITTED: "you called submit",
     ex.STEP_LIMIT: "the step limit was reached before you submitted",
@@ -55,8 +57,12 @@ def write_summary(agent, prompt: str) -> dict:
     `summary_error` when the call failed (the run itself is not failed by it)."""
     state = agent.state
     messages = [*close_open_calls(state.messages), {"role": "user", "content": prompt}]
+    deadline = agent.get_deadline()  # within the run's wall time, like every other call
+    if deadline is not None and time.monotonic() >= deadline:
+        return {"summary": None, "summary_cost": 0.0, "summary_error": "no time was left within the run's "
+                "wall-time limit (limits.wall_time_limit)"}
     try:
-        reply = agent.model.query(messages, agent.schemas)
+        reply = agent.model.query(messages, agent.schemas, deadline=deadline)
     except (ContextOverflow, InfraError, RunEnded) as error:  # the run stands as it ended; only the summary is lost
         return {"summary": None, "summary_cost": 0.0, "summary_error": str(error)}
     state.cost += reply.cost

@@ -7,12 +7,13 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from harness.exceptions import ToolError
+from harness.exceptions import InfraError, ToolError
 from harness.resources import get_bundled_dir
 
 TOOLS_DIR = get_bundled_dir("tools")
@@ -109,18 +110,33 @@ class ToolBox:
         self.editor = editor
         self.command_timeout = command_timeout
 
-    def run(self, name: str, args: dict) -> Observation:
+    def run(self, name: str, args: dict, deadline: float | None = None) -> Observation:
+        """Carry out one call; a command is cut at `deadline` (the end of the run's wall time) if that comes
+        first. A container that failed is explained by the environment (`explain`: the agent's own doing or not)."""
+        try:
+            observation = self.dispatch(name, args, deadline)
+        except InfraError as error:
+            raise self.env.explain(error) from error
+        self.env.raise_if_ended()  # ended meanwhile (over its disk allowance): what the call returned is void
+        return observation
+
+    def dispatch(self, name: str, args: dict, deadline: float | None) -> Observation:
         if name == "submit":
             return Observation("Submitted.", submitted=True)
         if name == "bash":
-            return self.run_bash(args["command"])
+            return self.run_bash(args["command"], deadline)
         try:
             return Observation(self.editor.run(**args))
         except ToolError as error:
             return Observation(f"Error: {error}")
 
-    def run_bash(self, command: str) -> Observation:
-        result = self.env.execute(command, timeout=self.command_timeout)
+    def run_bash(self, command: str, deadline: float | None = None) -> Observation:
+        left = None if deadline is None else max(1.0, deadline - time.monotonic())
+        timeout = self.command_timeout if left is None else min(self.command_timeout, left)
+        result = self.env.execute(command, timeout=timeout)
+        if result.timed_out and timeout < self.command_timeout:
+            text = f"{result.output}\n[The command was killed when the run's wall-time limit ran out.]"
+            return Observation(text.strip(), timed_out=True, seconds=result.elapsed)
         if result.timed_out:
             text = (f"{result.output}\n[The command was killed after {self.command_timeout:g} s, the time limit of one "
                     "call. Run long jobs in the background, or narrow them (fewer tests, smaller input).]")

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from harness.agent.trajectory import read_info, read_trajectory
 from harness.pipeline.config import PipelineConfig
@@ -46,6 +47,15 @@ def find_difference(old, new, prefix: str = "") -> str | None:
 def is_finished_info(info: dict | None) -> bool:
     """A run is finished once its final record (patch included) is on disk and it needs no redo."""
     return bool(info and info.get("finished_at") and info.get("exit_status") not in (None, *RETRYABLE_STATUSES))
+
+
+def fill_defaults(config: dict) -> dict:
+    """A saved config with the keys added to patchmix since it was written set to their defaults, so that a
+    folder made by an earlier version resumes; as it was when it no longer validates."""
+    try:
+        return PipelineConfig(**config).model_dump(mode="json")
+    except (ValidationError, TypeError, ValueError):
+        return config
 
 
 def get_result_settings(config: dict) -> dict:
@@ -149,7 +159,7 @@ class RunDir:
             raise ConfigError(f"{path} is corrupt (it is not a mapping of config keys); restore it, or move the "
                               "folder away to start over (nothing in it was changed)")
         new = redact_data(config.model_dump(mode="json"))  # as save_config writes it: secrets masked
-        key = find_difference(get_result_settings(redact_data(old)), get_result_settings(new))
+        key = find_difference(get_result_settings(redact_data(fill_defaults(old))), get_result_settings(new))
         if key:
             raise ConfigError(
                 f"{self.root} holds results of a different config (it differs at {key}); "
