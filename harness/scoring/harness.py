@@ -26,6 +26,7 @@ MODULES = {ISOLATED: ISOLATED_MODULE, OFFICIAL: HARNESS_MODULE}
 OFFICIAL_CONTAINERS_FLAG = "--official-containers"
 NEEDS_NETWORK = "the eval script failed for want of network, which the isolated scoring container does not have"
 LOG_TAIL_LINES = 40
+GENERIC_ERROR = "evaluation error"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,7 +69,8 @@ def evaluate_predictions(
     report_path = find_run_report(scratch, model_name, run_id)
     if returncode != 0 or not report_path.is_file():
         raise EvaluationFailed(
-            f"the SWE-bench harness ({containers} containers) exited with code {returncode} and {describe_report(report_path)}; "
+            f"the SWE-bench harness ({containers} containers) exited with code {returncode} and "
+            f"{describe_report(report_path)}; "
             f"full output in {log_path}, last lines:\n{read_tail(log_path)}"
         )
     return json.loads(report_path.read_text())
@@ -195,4 +197,4 @@ def classify_instance_log(text: str) -> str:
     if "UnicodeDecodeError" in text and "codec can't decode" in text:
         return ("the harness could not decode non-UTF-8 text in the repository's `git diff` after applying the "
                 "patch (a limit of swebench's run_instance; the patch carries such text byte-exact)")
-    return "evaluation error"
+    return GENERIC_ERROR

@@ -121,8 +121,9 @@ def describe_isolation(container) -> str:
     """The container's isolation as docker reports it, for the instance log."""
     container.reload()
     host = container.attrs["HostConfig"]
-    return json.dumps({key: host.get(key) for key in ("NetworkMode", "CapDrop", "CapAdd", "SecurityOpt", "Memory",
-                                                      "PidsLimit", "NanoCpus", "Privileged")})
+    settings = {key: host.get(key) for key in ("NetworkMode", "CapDrop", "CapAdd", "SecurityOpt", "Memory",
+                                                "PidsLimit", "NanoCpus", "Privileged")}
+    return json.dumps(settings | {"Labels": container.attrs["Config"].get("Labels") or {}})
 
 
 def apply_patch(container, instance_id: str, pred: dict, log_dir: Path, logger) -> None:
@@ -177,7 +178,8 @@ def check_network(result: dict, output: str, instance_id: str, logger) -> None:
     found = NETWORK_FAILURES.search(output)
     if result["resolved"] or found is None:
         return
-    line = output[output.rfind("\n", 0, found.start()) + 1:].split("\n", 1)[0].strip()[:200]
+    start = max(output.rfind("\n", 0, found.start()) + 1, found.start() - 120)
+    line = output[start:found.end()].strip()
     raise EvaluationError(instance_id, f"{NEEDS_NETWORK} (its output: {line!r}); score it with "
                           f"`patchmix evaluate {OFFICIAL_CONTAINERS_FLAG}`, whose containers have one", logger)
 
