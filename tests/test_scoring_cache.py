@@ -77,9 +77,9 @@ def test_a_changed_row_or_image_is_scored_again_never_served_stale(bundled_rows,
         docker_client.images.get(row["image"]).tag(image)
         calls, entry, _ = score(run_dir)
         assert calls == 0 and entry["resolved"] == [instance_id], "the first image's verdict, from the cache"
+        check_official_containers_are_recorded(run_dir, instance_id)
     finally:
         docker_client.images.remove(image)
-    check_official_containers_are_recorded(run_dir, instance_id)
 
 
 def check_changes_are_scored_again(run_dir, dataset, original: dict, instance_id: str) -> None:

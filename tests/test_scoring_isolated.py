@@ -262,6 +262,6 @@ def test_an_eval_script_that_fails_for_want_of_network_is_an_evaluation_error_th
     assert entry["resolved"] == [passes["instance_id"]] and entry["unresolved"] == []
     assert entry["infra_errors"] == [fails["instance_id"]]
     reason = entry["error_reasons"][fails["instance_id"]]
-    assert reason.startswith(NEEDS_NETWORK) and "Temporary failure in name resolution" in reason
+    assert reason.startswith(NEEDS_NETWORK) and "Failed to establish a new connection" in reason
     assert "--official-containers" in reason and "\n" not in reason
     assert f"{fails['instance_id']} ({reason})" in log.text()
