@@ -9,9 +9,8 @@ are cached (resolved, unresolved, empty patch): an instance with no verdict (an 
 again, as before. The scoring key (`harness.scoring.keys`) holds what the verdict depends on besides the patch:
 the row's eval script, FAIL_TO_PASS, PASS_TO_PASS and the other fields grading reads, and isolated or official
 containers (in the file's name), and the image's id (in the entry); when any of them changes, the old verdict is
-not returned. So the same patch
-for the same instance is scored once whichever iteration, model or rerun holds it, and again after its row or
-image changed.
+not returned. So the same patch for the same instance is scored once whichever iteration, model or rerun holds
+it, and again after its row or image changed.
 
 `build_report` makes a predictions file's report.json from the entries of its instances: the harness's format,
 with the id lists and counts over the file's own predictions (`total_instances` is their number).

@@ -13,10 +13,10 @@ Scoring runs in patchmix's isolated containers (`harness.scoring.isolated`), or 
 does each cached verdict.
 
 A predictions file is scored under a run id made of its place and a hash of its content and of its scoring key
-(`harness.scoring.keys`: its instances' dataset rows, images and the containers), `<name>.iter<k>.<label>.<hash[:10]>`,
-so an edited file, row or image is never served from the harness's per-instance cache, and an unchanged one is
-not scored again. Of an edited (or new) file, only the instances whose
-(instance, patch) has no cached verdict go to the harness: changing one prediction of five scores one.
+(`harness.scoring.keys`: its instances' dataset rows, images and the containers),
+`<name>.iter<k>.<label>.<hash[:10]>`, so an edited file, row or image is never served from the harness's
+per-instance cache, and an unchanged one is not scored again. Of an edited (or new) file, only the instances
+whose (instance, patch) has no cached verdict go to the harness: changing one prediction of five scores one.
 
 Evaluation errors are not verdicts. An instance in the report's `error_ids` (the patch did not apply, the
 image is missing, the container failed) or `infra_failure_ids` has no trustworthy verdict: the summary lists
@@ -281,9 +281,8 @@ class FileScoring:
         run_id = make_run_id(self.settings.run_name, self.preds.iteration, self.preds.label, content)
         self.meta = {"preds": str(self.preds.path), "preds_sha256": self.sha, "scoring_key": self.scoring_key,
                      "image_ids": self.image_ids, "containers": self.settings.containers, "run_id": run_id,
-                     "status": "scoring",
-                     "harness_log": str(get_log_path(self.settings.scratch, run_id)), "retries": [],
-                     "repetitions": []}
+                     "status": "scoring", "harness_log": str(get_log_path(self.settings.scratch, run_id)),
+                     "retries": [], "repetitions": []}
         predictions = read_patches(self.preds.path)
         cache = self.get_cache()
         entries = {instance_id: cache.get(instance_id, patch) for instance_id, patch in predictions.items()}
