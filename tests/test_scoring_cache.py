@@ -16,7 +16,7 @@ from harness.cli import get_containers, make_parser
 from harness.demo.taskrows import write_rows
 from harness.scoring.harness import ISOLATED, OFFICIAL
 from harness.scoring.keys import SCORED_FIELDS, is_same_image, make_row_key
-from harness.scoring.run import evaluate_run
+from harness.scoring.run import evaluate_run, get_container_limits
 from tests.test_scoring import Log, make_run, read_stored
 
 ROW = {"instance_id": "x__y-1", "image": "img:1", "eval_script": "pytest a", "repo": "x/y", "version": "1",
@@ -49,6 +49,12 @@ def test_the_official_containers_are_one_flag_away():
     assert get_containers(parser.parse_args(["evaluate", "runs/x", "--official-containers"])) == OFFICIAL
     assert get_containers(parser.parse_args(["validate-gold", "--dataset", "d.jsonl", "--official-containers"])) \
         == OFFICIAL
+
+
+def test_scoring_containers_take_the_limits_of_the_runs_agent_containers():
+    config = {"defaults": {"container": {"mem_limit": "2g", "cpus": 1.0, "command_timeout": 60}}}
+    assert get_container_limits(config) == {"mem_limit": "2g", "cpus": 1.0}
+    assert get_container_limits({"defaults": None}) == {} and get_container_limits({}) == {}
 
 
 def score(run_dir, **options) -> tuple[int, dict, dict]:

@@ -131,13 +131,15 @@ def write_predictions(path: Path, model: str, patches: dict[str, str]) -> Path:
     return path
 
 
-def score_both_ways(dataset: Path, predictions: Path, tmp_path: Path) -> dict[str, tuple[dict, Path, float]]:
-    """{containers: (run report, scratch, seconds)} of the same predictions scored in both kinds of containers."""
+def score_both_ways(dataset: Path, predictions: Path, tmp_path: Path,
+                    limits: dict | None = None) -> dict[str, tuple[dict, Path, float]]:
+    """{containers: (run report, scratch, seconds)} of the same predictions scored in both kinds of containers,
+    the isolated ones with `limits`."""
     results = {}
     for containers in (OFFICIAL, ISOLATED):
         scratch, started = tmp_path / containers, time.monotonic()
         report = evaluate_predictions(predictions, dataset, RUN_ID, scratch, workers=2, timeout=300,
-                                      containers=containers)
+                                      containers=containers, limits=limits)
         results[containers] = (report, scratch, time.monotonic() - started)
     return results
 
@@ -211,13 +213,15 @@ def read_probe(test_output: str) -> tuple[list[str], int, str]:
 
 def test_the_scoring_container_has_no_network_and_few_capabilities(bundled_rows, tmp_path):
     """Seen from inside, by the eval script itself: only the loopback interface, the agent's capabilities and
-    no-new-privileges; the harness's own container has a network interface and SYS_ADMIN."""
+    no-new-privileges; the harness's own container has a network interface and SYS_ADMIN. The limits given (a
+    run's `defaults.container` ones) are docker's."""
     row = bundled_rows["patchmix__unitconv-1"]
     probed = dict(row, eval_script=row["eval_script"].replace(f"echo '{START}'", f"{PROBE}\necho '{START}'", 1))
     assert probed["eval_script"] != row["eval_script"]
     write_rows([probed], tmp_path / "probe.jsonl")
     predictions = write_predictions(tmp_path / "preds.jsonl", "probe", {row["instance_id"]: row["patch"]})
-    results = score_both_ways(tmp_path / "probe.jsonl", predictions, tmp_path)
+    limits = {"mem_limit": "1g", "pids_limit": 256, "cpus": 1.5}
+    results = score_both_ways(tmp_path / "probe.jsonl", predictions, tmp_path, limits)
     assert results[ISOLATED][0]["resolved_ids"] == results[OFFICIAL][0]["resolved_ids"] == [row["instance_id"]]
 
     outputs = {way: read_instance_files(scratch, "test_output.txt")[row["instance_id"]]
@@ -231,7 +235,7 @@ def test_the_scoring_container_has_no_network_and_few_capabilities(bundled_rows,
     log = read_instance_files(results[ISOLATED][1], "run_instance.log")[row["instance_id"]]
     settings = json.loads(re.search(r"started, isolated: (\{.*\})$", log, re.M)[1])
     assert settings["NetworkMode"] == "none" and settings["SecurityOpt"] == ["no-new-privileges"]
-    assert settings["Memory"] > 0 and settings["PidsLimit"] > 0 and settings["NanoCpus"] > 0
+    assert (settings["Memory"], settings["PidsLimit"], settings["NanoCpus"]) == (2 ** 30, 256, 1_500_000_000)
     assert settings["Labels"]["patchmix"] == "1" and settings["Labels"]["patchmix.run_id"] == RUN_ID
 
 

@@ -21,7 +21,8 @@ CONTAINER_RESOURCE = "patchmix_container"
 
 
 def score_on_node(file_name: str, content: bytes, dataset: str, run_id: str, workers: int, timeout: int,
-                  instance_ids: list[str] | None, split: str, containers: str) -> tuple[dict, bytes]:
+                  instance_ids: list[str] | None, split: str, containers: str,
+                  limits: dict | None) -> tuple[dict, bytes]:
     """Runs on a node: the harness on these predictions; (report, tar of logs/run_evaluation/<run_id>)."""
     from harness.scoring.harness import evaluate_predictions, get_log_path
 
@@ -30,7 +31,7 @@ def score_on_node(file_name: str, content: bytes, dataset: str, run_id: str, wor
         preds.write_bytes(content)
         scratch = (Path(tmp) / "scratch").resolve()
         report = evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, timeout=timeout,
-                                      instance_ids=instance_ids, split=split, containers=containers)
+                                      instance_ids=instance_ids, split=split, containers=containers, limits=limits)
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
             for path in (scratch / "logs", get_log_path(scratch, run_id)):
@@ -48,11 +49,11 @@ def make_cluster_evaluator(address: str | None):
     task = ray.remote(num_cpus=0, max_retries=2)(score_on_node)
 
     def evaluate(predictions_path, dataset_path, run_id, scratch_dir, workers=1, timeout=1800, instance_ids=None,
-                 split="test", containers=ISOLATED) -> dict:
+                 split="test", containers=ISOLATED, limits=None) -> dict:
         path = Path(predictions_path)
         ref = task.options(resources={CONTAINER_RESOURCE: max(1, workers)}).remote(
             path.name, path.read_bytes(), str(dataset_path), run_id, workers, timeout, instance_ids, split,
-            containers)
+            containers, limits)
         report, logs = ray.get(ref)
         scratch = Path(scratch_dir)
         scratch.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ ISOLATED, OFFICIAL = "isolated", "official"
 dropped, limits), or the harness's own (default network, SYS_ADMIN added), for those who must match it exactly."""
 MODULES = {ISOLATED: ISOLATED_MODULE, OFFICIAL: HARNESS_MODULE}
 OFFICIAL_CONTAINERS_FLAG = "--official-containers"
+LIMIT_KEYS = ("mem_limit", "pids_limit", "cpus")
+"""The container settings of a run's config (`defaults.container`) that its isolated scoring containers take."""
 NEEDS_NETWORK = "the eval script failed for want of network, which the isolated scoring container does not have"
 LOG_TAIL_LINES = 40
 GENERIC_ERROR = "evaluation error"
@@ -51,9 +53,11 @@ def evaluate_predictions(
     instance_ids: list[str] | None = None,
     split: str = "test",
     containers: str = ISOLATED,
+    limits: dict | None = None,
 ) -> dict:
     """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness, in
-    `containers`: ISOLATED (patchmix's) or OFFICIAL (the harness's own).
+    `containers`: ISOLATED (patchmix's, with the `limits` of LIMIT_KEYS given, else the agent's defaults) or
+    OFFICIAL (the harness's own).
 
     Returns the harness's run report (resolved_ids, unresolved_ids, error_ids, empty_patch_ids, ...). Per
     instance results stay in `<scratch_dir>/logs/run_evaluation/<run_id>/`; an instance that already has a
@@ -63,7 +67,7 @@ def evaluate_predictions(
     model_name = read_model_name(predictions_path)
     scratch.mkdir(parents=True, exist_ok=True)
     command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                                   split, containers)
+                                   split, containers, limits)
     log_path = get_log_path(scratch, run_id)
     returncode = run_logged(command, scratch, log_path)
     report_path = find_run_report(scratch, model_name, run_id)
@@ -97,7 +101,7 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                         split="test", containers=ISOLATED):
+                         split="test", containers=ISOLATED, limits=None):
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
     if containers not in MODULES:
         raise PatchmixError(f"unknown scoring containers {containers!r}; use {ISOLATED!r} or {OFFICIAL!r}")
@@ -116,6 +120,8 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
     ]
     if instance_ids:
         command += ["--instance_ids", *instance_ids]
+    if containers == ISOLATED:
+        command += [arg for key in LIMIT_KEYS if key in (limits or {}) for arg in (f"--{key}", str(limits[key]))]
     return command
 
 

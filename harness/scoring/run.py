@@ -43,8 +43,8 @@ from typing import Callable
 import yaml
 
 from harness.scoring.cache import VerdictCache, build_report, make_entries
-from harness.scoring.harness import (GENERIC_ERROR, ISOLATED, EvaluationFailed, evaluate_predictions, get_log_path,
-    read_error_reasons, read_predictions)
+from harness.scoring.harness import (GENERIC_ERROR, ISOLATED, LIMIT_KEYS, EvaluationFailed, evaluate_predictions,
+    get_log_path, read_error_reasons, read_predictions)
 from harness.scoring.keys import ScoringKey, combine_keys, get_scoring_keys, is_same_image, list_image_ids
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, write_json_atomic
@@ -69,6 +69,8 @@ class Settings:
     cache: Path
     containers: str = ISOLATED
     """Where candidates run while scored: ISOLATED (patchmix's containers) or OFFICIAL (the harness's own)."""
+    limits: dict | None = None
+    """The isolated scoring containers' memory, pids and CPU limits: the run's `defaults.container` ones."""
     keys: dict[str, ScoringKey] | None = None
     """instance_id -> scoring key of every row of the dataset (`harness.scoring.keys`)."""
     evaluate: Callable[..., dict] = evaluate_predictions
@@ -94,7 +96,8 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
                         scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
                         max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache",
-                        containers=containers, keys=get_scoring_keys(dataset, split, containers),
+                        containers=containers, limits=get_container_limits(config),
+                        keys=get_scoring_keys(dataset, split, containers),
                         evaluate=get_evaluator(executor, address))
     scorers = [FileScoring(preds, settings) for preds in files]
     busy = sum(not scorer.is_current() for scorer in scorers)
@@ -167,6 +170,13 @@ def get_dataset(config: dict, run_dir: Path) -> tuple[str, str]:
         raise PatchmixError(f"the dataset {path} named in {run_dir / 'config.yaml'} no longer exists; "
                             "put it back, or set dataset.path in that file to where it is now")
     return str(path), split
+
+
+def get_container_limits(config: dict) -> dict:
+    """The limits of the run's agent containers (config `defaults.container`), which its scoring containers take."""
+    defaults = config.get("defaults") if isinstance(config.get("defaults"), dict) else {}
+    container = defaults.get("container") if isinstance(defaults.get("container"), dict) else {}
+    return {key: container[key] for key in LIMIT_KEYS if key in container}
 
 
 def make_safe(name: str) -> str:
@@ -344,7 +354,7 @@ class FileScoring:
             report = self.settings.evaluate(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
                                             workers=self.workers, timeout=self.settings.timeout,
                                             instance_ids=instance_ids, split=self.settings.split,
-                                            containers=self.settings.containers)
+                                            containers=self.settings.containers, limits=self.settings.limits)
         self.meta.pop("crash", None)
         return report
 
