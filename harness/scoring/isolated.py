@@ -44,7 +44,6 @@ from swebench.harness.run_evaluation import (GIT_APPLY_CMDS, _inject_asset_resto
     get_dataset_from_preds, load_instances, write_run_metadata)
 from swebench.harness.utils import EvaluationError, get_predictions_from_file, make_test_spec, run_threadpool
 from swebench.image_builder.constants import CONTAINER_USER, CONTAINER_WORKDIR
-from swebench.image_builder.docker_utils import list_images
 from swebench.logger import close_logger, setup_logger
 
 NETWORK_FAILURES = re.compile("|".join(re.escape(text) for text in (
@@ -224,18 +223,21 @@ def run(dataset_name: str, split: str, instance_ids: list[str] | None, predictio
         print(f"Running {len(payloads)} instances in isolated containers...")
         run_threadpool(score_instance, payloads, workers)
     report_path = make_run_report(predictions, full_dataset, run_id, None, report_dir)
-    add_leftovers(report_path, full_dataset, run_id, client)
+    try:
+        add_leftovers(report_path, full_dataset, run_id, client)
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        print(f"The run report lacks the leftover containers and images: docker did not list them ({error})")
     return report_path
 
 
 def add_leftovers(report_path: Path, full_dataset: list[dict], run_id: str, client) -> None:
     """The fields `make_run_report` adds when given a client (containers of the run still there, the images),
-    found from a sparse listing of this host's patchmix containers, which a container removed meanwhile by
-    another process cannot break."""
+    from one listing call each, without the inspection of every container and image that `make_run_report`
+    does, which a container or image removed meanwhile by another process makes fail."""
     filters = {"label": ["patchmix", f"patchmix.run_id={run_id}", f"patchmix.host={socket.gethostname()}"]}
-    containers = client.containers.list(all=True, sparse=True, filters=filters)
-    names = sorted({(c.attrs.get("Names") or [c.id[:12]])[0].lstrip("/") for c in containers})
-    images = list_images(client)
+    containers = client.api.containers(all=True, filters=filters)
+    names = sorted({(c.get("Names") or [c["Id"][:12]])[0].lstrip("/") for c in containers})
+    images = {tag for image in client.api.images() for tag in image.get("RepoTags") or []}
     report = json.loads(Path(report_path).read_text())
     report |= {"unstopped_instances": len(names), "unstopped_containers": names,
                "unremoved_images": sorted({row.get("image", "") for row in full_dataset} & images)}

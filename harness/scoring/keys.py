@@ -64,11 +64,12 @@ def get_scoring_keys(dataset: str, split: str, containers: str, client=None) -> 
 
 
 def get_image_ids(client=None) -> dict[str, str]:
-    """Tag -> image id of the images on this machine; none when the engine does not answer (a verdict is then
-    keyed on the image's name only, as scoring on a cluster's nodes is)."""
+    """Tag -> image id of the images on this machine, from one listing call (no inspection of each image, which
+    one removed meanwhile would fail); none when the engine does not answer (a verdict then stands on its row,
+    as when scored on a cluster's nodes)."""
     try:
         client = client or docker.from_env()
-        return {tag: image.id for image in client.images.list() for tag in image.tags}
+        return {tag: image["Id"] for image in client.api.images() for tag in image.get("RepoTags") or []}
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         return {}
 
