@@ -71,8 +71,22 @@ def cmd_evaluate(args) -> int:
     from harness.select.stage import evaluate_then_refresh
 
     evaluate_then_refresh(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
-                          max_retries=args.max_retries, executor=args.executor, address=args.address)
+                          max_retries=args.max_retries, executor=args.executor, address=args.address,
+                          containers=get_containers(args))
     return 0
+
+
+def get_containers(args) -> str:
+    """Where candidates run while scored: patchmix's isolated containers, or the harness's own."""
+    from harness.scoring.harness import ISOLATED, OFFICIAL
+
+    return OFFICIAL if args.official_containers else ISOLATED
+
+
+def add_containers_flag(parser) -> None:
+    parser.add_argument("--official-containers", action="store_true",
+                        help="score in the official harness's own containers (default network, SYS_ADMIN added) "
+                             "instead of patchmix's isolated ones, to match it exactly")
 
 
 def cmd_report(args) -> int:
@@ -136,7 +150,7 @@ def cmd_validate_gold(args) -> int:
 
     out = Path(args.out) if args.out else Path("runs") / "gold-check" / Path(args.dataset).stem.replace("/", "_")
     summary = validate_gold(args.dataset, out, split=args.split, ids=args.ids, pattern=args.filter,
-                            workers=args.workers, timeout=args.timeout)
+                            workers=args.workers, timeout=args.timeout, containers=get_containers(args))
     print(format_gold_summary(summary))
     print(f"details in {out / 'gold-check.json'}")
     return 0 if summary["resolved"] == summary["checked"] else 1
@@ -188,6 +202,7 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--address", help="with --executor ray: the cluster, e.g. 10.0.0.1:6379 (default: auto)")
     evaluate.add_argument("--max-retries", type=int, default=2,
                           help="times an evaluation error is scored again before it is given up")
+    add_containers_flag(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     report = sub.add_parser("report", help="write report/summary.md, summary.json, charts and the run browser "
@@ -250,6 +265,7 @@ def make_parser() -> argparse.ArgumentParser:
     gold.add_argument("--workers", type=int, default=2)
     gold.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
     gold.add_argument("--out", help="folder for gold-check.json (default runs/gold-check/<dataset>)")
+    add_containers_flag(gold)
     gold.set_defaults(func=cmd_validate_gold)
 
     add_route_parser(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -141,7 +142,9 @@ def test_scores_skips_and_retries_evaluation_errors(dataset, tmp_path):
     stored = read_stored(run_dir, "iter_1/b")
     assert stored["error_ids"] == [ids[4]] and stored["resolved_ids"] == [ids[2]]
     meta = read_stored(run_dir, "iter_1/b", "meta.json")
-    assert meta["run_id"].startswith(f"{RUN_NAME}.iter1.b.") and meta["preds_sha256"][:10] == meta["run_id"][-10:]
+    images = json.dumps(meta["image_ids"], sort_keys=True)
+    content = hashlib.sha256(f"{meta['preds_sha256']}.{meta['scoring_key']}.{images}".encode()).hexdigest()
+    assert meta["run_id"] == f"{RUN_NAME}.iter1.b.{content[:10]}" and meta["containers"] == "isolated"
     assert Path(meta["harness_log"]).is_file() and meta["scored_at"]
 
     log = Log()

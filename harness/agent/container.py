@@ -149,14 +149,7 @@ class Environment:
             raise
 
     def _container_options(self) -> dict:
-        labels = {"patchmix": "1", "patchmix.pid": str(os.getpid()), "patchmix.host": socket.gethostname(),
-                  **self.labels}
-        return dict(image=self.image, entrypoint=KEEP_ALIVE, command=[], labels=labels, detach=True,
-                    name=f"patchmix-{uuid.uuid4().hex[:12]}", working_dir=self.config.workdir, init=True,
-                    mem_limit=self.config.mem_limit, pids_limit=self.config.pids_limit,
-                    network_mode=None if self.config.network else "none",
-                    cap_drop=["ALL"], cap_add=KEPT_CAPABILITIES, security_opt=["no-new-privileges"],
-                    nano_cpus=int(self.config.cpus * 1e9) if self.config.cpus > 0 else None)
+        return make_container_options(self.image, self.config, self.labels, f"patchmix-{uuid.uuid4().hex[:12]}")
 
     def _start_container_and_shell(self) -> None:
         with docker_errors(f"cannot start container {self.name} from {self.image}"):
@@ -320,6 +313,18 @@ class Environment:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def make_container_options(image: str, config: ContainerConfig, labels: dict[str, str], name: str) -> dict:
+    """docker's `containers.create` arguments of a patchmix container: labelled (so leftovers are found), no
+    network unless `config.network`, capabilities dropped, no-new-privileges, memory, pids and CPU limits. The
+    agent's containers and the scoring run's (`harness.scoring.isolated`) are made with them."""
+    labels = {"patchmix": "1", "patchmix.pid": str(os.getpid()), "patchmix.host": socket.gethostname(), **labels}
+    return dict(image=image, entrypoint=KEEP_ALIVE, command=[], labels=labels, detach=True, name=name,
+                working_dir=config.workdir, init=True, mem_limit=config.mem_limit, pids_limit=config.pids_limit,
+                network_mode=None if config.network else "none",
+                cap_drop=["ALL"], cap_add=KEPT_CAPABILITIES, security_opt=["no-new-privileges"],
+                nano_cpus=int(config.cpus * 1e9) if config.cpus > 0 else None)
 
 
 def decode(data: bytes) -> str:

@@ -74,6 +74,8 @@ def render_summary(summary: dict) -> str:
     of_selected = f" of the {selected} the config selects" if selected else ""
     parts = [f"# patchmix report: {summary['run_id']}",
              f"{summary['instances']} instances attempted{of_selected}; evaluated: {summary['evaluated']}."]
+    if summary.get("scoring"):
+        parts.append(summary["scoring"])
     if summary["notes"]:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in summary["notes"]))
     parts += [render_iterations(summary), render_models(summary)]

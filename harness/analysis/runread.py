@@ -12,6 +12,8 @@ from pathlib import Path
 from harness.agent.trajectory import read_trajectory
 from harness.analysis import tables as an
 from harness.exceptions import PatchmixError
+from harness.scoring.harness import OFFICIAL
+from harness.scoring.logs import read_meta
 
 SCHEMA_VERSION = 1
 ITERATION_DIR = re.compile(r"^iter_(\d+)$")
@@ -32,6 +34,9 @@ class Cell:
     report: dict | None = None
     """The harness's run report, or None when the cell was not evaluated."""
     report_path: str = ""
+    scored_in: str | None = None
+    """Where its verdicts were obtained: "isolated" (patchmix's scoring containers) or "official" (the harness's own
+    containers); None when not evaluated."""
 
 
 # ---------------------------------------------------------------- reading the run directory
@@ -59,7 +64,15 @@ def read_cell(run_dir: Path, iteration: int, model: str) -> Cell:
         pred_ids=frozenset(read_pred_ids(folder / "preds.jsonl")),
         report=read_eval_report(report_path),
         report_path=str(report_path.relative_to(run_dir)),
+        scored_in=read_scored_in(report_path.parent / "meta.json") if report_path.exists() else None,
     )
+
+
+def read_scored_in(meta_path: Path) -> str | None:
+    """meta.json's `containers`; a scoring from before patchmix had its own containers ran in the harness's."""
+    if not meta_path.exists():
+        return None
+    return read_meta(meta_path).get("containers") or OFFICIAL
 
 
 def read_trajectory_info(path: Path) -> dict:

@@ -12,6 +12,13 @@ from harness.analysis.spend import summarise_spend
 from harness.analysis.runread import (FRACTIONAL, INFO_NUMBERS, SCHEMA_VERSION, Cell, get_attempted,
     get_cell_statuses, get_resolved, get_universe)
 
+SCORING_WAYS = {
+    "isolated": "patchmix's isolated scoring containers (no network, capabilities dropped, no-new-privileges, "
+                "memory, pids and CPU limits), graded by the official harness's own functions",
+    "official": "the official harness's own containers (`patchmix evaluate --official-containers`: default "
+                "network, SYS_ADMIN added)",
+}
+
 
 def summarise_cell(cell: Cell, universe: set[str]) -> dict:
     """One row of the per-model table: verdict counts, exit statuses and spend."""
@@ -28,6 +35,7 @@ def summarise_cell(cell: Cell, universe: set[str]) -> dict:
         "exit_statuses": an.count_values((i.get("exit_status") or "unknown" for i in cell.infos.values()), EXIT_STATUSES),
         "cost_per_resolved": an.divide_or_none(totals["cost"], len(resolved) if resolved else None),
         "resolved_ids": None if resolved is None else sorted(resolved),
+        "scored_in": cell.scored_in,
     }
     return row | {key: round(value, 6) if key in FRACTIONAL else int(value) for key, value in totals.items()}
 
@@ -149,6 +157,19 @@ def make_cell_notes(cell: str, row: dict) -> list[str]:
     return notes
 
 
+def describe_scoring(rows: list[dict]) -> str | None:
+    """Which containers the verdicts were obtained in, per model when they differ; None when nothing is scored."""
+    ways: dict[str, list[str]] = {}
+    for row in rows:
+        if row["scored_in"]:
+            ways.setdefault(row["scored_in"], []).append(f"iteration {row['iteration']} / {row['model']}")
+    if len(ways) == 1:
+        way = next(iter(ways))
+        return f"Verdicts obtained in {SCORING_WAYS.get(way, way)}."
+    parts = [f"in {SCORING_WAYS.get(way, way)} for {', '.join(cells)}" for way, cells in sorted(ways.items())]
+    return f"Verdicts obtained {'; '.join(parts)}." if parts else None
+
+
 def build_summary(cells: list[Cell], run_id: str) -> dict:
     """Every number of the report, as JSON-ready data (charts are added by `write_report`)."""
     universe = get_universe(cells)
@@ -167,6 +188,7 @@ def build_summary(cells: list[Cell], run_id: str) -> dict:
         "instances": len(universe),
         "evaluated": "all" if all(evaluated) else "partial" if any(evaluated) else "none",
         "notes": make_notes(run_id, rows),
+        "scoring": describe_scoring(rows),
         "iterations": iterations,
         "models": rows,
         "oracle": oracle,

@@ -1,5 +1,6 @@
-"""Verdicts: the official SWE-bench harness run from a scratch folder, verdicts cached beside the run, the
-gold check. The only package that imports swebench.
+"""Verdicts: the official SWE-bench harness's steps and grading run from a scratch folder, in patchmix's isolated
+containers (or the harness's own), verdicts cached beside the run, the gold check. The only package that imports
+swebench.
 
 May import `pipeline`, `agent` and the leaves.
 """

@@ -1,8 +1,10 @@
-"""Scoring with the official SWE-bench harness (swebench 5.x). The only module that imports swebench.
+"""Scoring with the official SWE-bench harness (swebench 5.x): run in patchmix's isolated containers
+(`harness.scoring.isolated`, the default) or in the harness's own (`swebench.harness.run_evaluation`).
 
-The harness runs as a subprocess in a scratch directory: it writes `logs/` relative to its working directory
-and lowers the open-file limit of its own process, neither of which should touch ours. swebench is imported
-lazily, inside the functions that need it, because importing `swebench.harness` takes about two seconds.
+Either runs as a subprocess in a scratch directory: it writes `logs/` relative to its working directory
+and lowers the open-file limit of its own process, neither of which should touch ours. Both take the same
+arguments and leave the same files. swebench is imported lazily, inside the functions that need it, because
+importing `swebench.harness` takes about two seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from pathlib import Path
 from harness.exceptions import PatchmixError
 
 HARNESS_MODULE = "swebench.harness.run_evaluation"
+ISOLATED_MODULE = "harness.scoring.isolated"
+ISOLATED, OFFICIAL = "isolated", "official"
+"""Where the candidate's code runs while it is scored: patchmix's hardened containers (no network, capabilities
+dropped, limits), or the harness's own (default network, SYS_ADMIN added), for those who must match it exactly."""
+MODULES = {ISOLATED: ISOLATED_MODULE, OFFICIAL: HARNESS_MODULE}
+OFFICIAL_CONTAINERS_FLAG = "--official-containers"
+LIMIT_KEYS = ("mem_limit", "pids_limit", "cpus")
+"""The container settings of a run's config (`defaults.container`) that its isolated scoring containers take."""
+NEEDS_NETWORK = "the eval script failed for want of network, which the isolated scoring container does not have"
 LOG_TAIL_LINES = 40
+GENERIC_ERROR = "evaluation error"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class EvaluationFailed(PatchmixError):
@@ -39,8 +52,12 @@ def evaluate_predictions(
     timeout: int = 1800,
     instance_ids: list[str] | None = None,
     split: str = "test",
+    containers: str = ISOLATED,
+    limits: dict | None = None,
 ) -> dict:
-    """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness.
+    """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness, in
+    `containers`: ISOLATED (patchmix's, with the `limits` of LIMIT_KEYS given, else the agent's defaults) or
+    OFFICIAL (the harness's own).
 
     Returns the harness's run report (resolved_ids, unresolved_ids, error_ids, empty_patch_ids, ...). Per
     instance results stay in `<scratch_dir>/logs/run_evaluation/<run_id>/`; an instance that already has a
@@ -50,13 +67,14 @@ def evaluate_predictions(
     model_name = read_model_name(predictions_path)
     scratch.mkdir(parents=True, exist_ok=True)
     command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                                   split)
+                                   split, containers, limits)
     log_path = get_log_path(scratch, run_id)
     returncode = run_logged(command, scratch, log_path)
     report_path = find_run_report(scratch, model_name, run_id)
     if returncode != 0 or not report_path.is_file():
         raise EvaluationFailed(
-            f"the SWE-bench harness exited with code {returncode} and {describe_report(report_path)}; "
+            f"the SWE-bench harness ({containers} containers) exited with code {returncode} and "
+            f"{describe_report(report_path)}; "
             f"full output in {log_path}, last lines:\n{read_tail(log_path)}"
         )
     return json.loads(report_path.read_text())
@@ -83,13 +101,15 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                         split="test"):
+                         split="test", containers=ISOLATED, limits=None):
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
+    if containers not in MODULES:
+        raise PatchmixError(f"unknown scoring containers {containers!r}; use {ISOLATED!r} or {OFFICIAL!r}")
     dataset = str(dataset_path)
     if Path(dataset).suffix in (".json", ".jsonl", ".parquet"):
         dataset = str(Path(dataset).resolve())
     command = [
-        sys.executable, "-m", HARNESS_MODULE,
+        sys.executable, "-m", MODULES[containers],
         "--dataset_name", dataset,
         "--split", split,
         "--predictions_path", str(predictions_path),
@@ -100,6 +120,8 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
     ]
     if instance_ids:
         command += ["--instance_ids", *instance_ids]
+    if containers == ISOLATED:
+        command += [arg for key in LIMIT_KEYS if key in (limits or {}) for arg in (f"--{key}", str(limits[key]))]
     return command
 
 
@@ -110,7 +132,8 @@ def get_log_path(scratch_dir: str | Path, run_id: str) -> Path:
 
 def run_logged(command: list[str], cwd: Path, log_path: Path) -> int:
     """Run `command` in `cwd` with stdout and stderr going to `log_path`; return its exit code."""
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
@@ -171,6 +194,8 @@ def classify_instance_log(text: str) -> str:
 
     if APPLY_PATCH_FAIL in text:
         return "patch did not apply"
+    if NEEDS_NETWORK in text:
+        return text[text.index(NEEDS_NETWORK):].splitlines()[0]
     if "Image " in text and " not found for " in text:
         return "image not found"
     if "Test timed out" in text:
@@ -178,4 +203,4 @@ def classify_instance_log(text: str) -> str:
     if "UnicodeDecodeError" in text and "codec can't decode" in text:
         return ("the harness could not decode non-UTF-8 text in the repository's `git diff` after applying the "
                 "patch (a limit of swebench's run_instance; the patch carries such text byte-exact)")
-    return "evaluation error"
+    return GENERIC_ERROR

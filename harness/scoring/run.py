@@ -5,12 +5,18 @@
     runs/<name>/eval/iter_<k>/<label>/meta.json    the content it scored (sha256), run ids, logs, retries, errors
     runs/<name>/eval/iter_<k>/<label>/flaky.json   with repeat > 1: each repetition's verdicts and the flips
 
-    runs/<name>/eval/cache/<instance>/<sha256>.json one verdict per (instance, patch), see `harness.scoring.cache`
+    runs/<name>/eval/cache/<instance>/<sha256>.<key>.json one verdict per (instance, patch, scoring key), see
+                                                   `harness.scoring.cache`
 
-A predictions file is scored under a run id made of its place and a hash of its content,
-`<name>.iter<k>.<label>.<sha256[:10]>`, so an edited file is never served from the harness's per-instance
-cache, and an unchanged one is not scored again. Of an edited (or new) file, only the instances whose
-(instance, patch) has no cached verdict go to the harness: changing one prediction of five scores one.
+Scoring runs in patchmix's isolated containers (`harness.scoring.isolated`), or with `containers=OFFICIAL`
+(`patchmix evaluate --official-containers`) in the harness's own; meta.json says which (`containers`), and so
+does each cached verdict.
+
+A predictions file is scored under a run id made of its place and a hash of its content and of its scoring key
+(`harness.scoring.keys`: its instances' dataset rows, images and the containers),
+`<name>.iter<k>.<label>.<hash[:10]>`, so an edited file, row or image is never served from the harness's
+per-instance cache, and an unchanged one is not scored again. Of an edited (or new) file, only the instances
+whose (instance, patch) has no cached verdict go to the harness: changing one prediction of five scores one.
 
 Evaluation errors are not verdicts. An instance in the report's `error_ids` (the patch did not apply, the
 image is missing, the container failed) or `infra_failure_ids` has no trustworthy verdict: the summary lists
@@ -37,8 +43,9 @@ from typing import Callable
 import yaml
 
 from harness.scoring.cache import VerdictCache, build_report, make_entries
-from harness.scoring.harness import (EvaluationFailed, evaluate_predictions, get_log_path, read_error_reasons,
-    read_predictions)
+from harness.scoring.harness import (GENERIC_ERROR, ISOLATED, LIMIT_KEYS, EvaluationFailed, evaluate_predictions,
+    get_log_path, read_error_reasons, read_predictions)
+from harness.scoring.keys import ScoringKey, combine_keys, get_scoring_keys, is_same_image, list_image_ids
 from harness.exceptions import PatchmixError
 from harness.fileio import read_json, write_json_atomic
 from harness.scoring.watch import ProgressWatch
@@ -60,6 +67,12 @@ class Settings:
     max_retries: int
     log: Callable[[str], None]
     cache: Path
+    containers: str = ISOLATED
+    """Where candidates run while scored: ISOLATED (patchmix's containers) or OFFICIAL (the harness's own)."""
+    limits: dict | None = None
+    """The isolated scoring containers' memory, pids and CPU limits: the run's `defaults.container` ones."""
+    keys: dict[str, ScoringKey] | None = None
+    """instance_id -> scoring key of every row of the dataset (`harness.scoring.keys`)."""
     evaluate: Callable[..., dict] = evaluate_predictions
     """The harness call: `evaluate_predictions` here, or its Ray counterpart (`harness.scoring.cluster`)."""
 
@@ -68,12 +81,13 @@ class Settings:
 
 
 def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int = 1800, log=print,
-                 max_retries: int = MAX_RETRIES, executor: str = "local", address: str | None = None) -> dict:
+                 max_retries: int = MAX_RETRIES, executor: str = "local", address: str | None = None,
+                 containers: str = ISOLATED) -> dict:
     """Bring the evaluation of every predictions file of `run_dir` up to date; return the summary.
 
     `workers` predictions files are scored at once (one harness worker each, or a share of `workers` when
-    fewer files need scoring). The summary is {"run", "harness_calls", "files": {"iter_<k>/<label>": entry}}
-    with entries as made by `summarise_file`; a short table goes to `log`.
+    fewer files need scoring), in `containers` (ISOLATED or OFFICIAL). The summary is {"run", "harness_calls",
+    "files": {"iter_<k>/<label>": entry}} with entries as made by `summarise_file`; a short table goes to `log`.
     """
     run_dir = Path(run_dir)
     files = find_preds_files(run_dir)
@@ -82,6 +96,8 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
                         scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
                         max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache",
+                        containers=containers, limits=get_container_limits(config),
+                        keys=get_scoring_keys(dataset, split, containers),
                         evaluate=get_evaluator(executor, address))
     scorers = [FileScoring(preds, settings) for preds in files]
     busy = sum(not scorer.is_current() for scorer in scorers)
@@ -156,6 +172,13 @@ def get_dataset(config: dict, run_dir: Path) -> tuple[str, str]:
     return str(path), split
 
 
+def get_container_limits(config: dict) -> dict:
+    """The limits of the run's agent containers (config `defaults.container`), which its scoring containers take."""
+    defaults = config.get("defaults") if isinstance(config.get("defaults"), dict) else {}
+    container = defaults.get("container") if isinstance(defaults.get("container"), dict) else {}
+    return {key: container[key] for key in LIMIT_KEYS if key in container}
+
+
 def make_safe(name: str) -> str:
     """A name fit for a run id, which the harness puts into container names and paths."""
     return UNSAFE_IN_RUN_ID.sub("-", name).strip("-.") or "run"
@@ -206,6 +229,9 @@ class FileScoring:
         self.sha = hash_file(preds.path)
         self.count = count_predictions(preds.path)
         self.meta = read_optional_json(preds.out_dir / "meta.json") or {}
+        ids = list(read_patches(preds.path)) if self.count else []
+        self.scoring_key = combine_keys(settings.keys or {}, ids)
+        self.image_ids = list_image_ids(settings.keys or {}, ids)
         self.calls = 0
         self.workers = 1
 
@@ -218,7 +244,12 @@ class FileScoring:
 
     def is_scored(self) -> bool:
         same = self.meta.get("preds_sha256") == self.sha and self.meta.get("status") == SCORED
+        same = same and self.meta.get("scoring_key") == self.scoring_key and self.has_same_images()
         return same and (self.preds.out_dir / "report.json").is_file()
+
+    def has_same_images(self) -> bool:
+        recorded = self.meta.get("image_ids") or {}
+        return all(is_same_image(recorded.get(i), image_id) for i, image_id in self.image_ids.items())
 
     def get_retry_ids(self) -> list[str]:
         if len(self.meta.get("retries", [])) >= self.settings.max_retries:
@@ -255,12 +286,15 @@ class FileScoring:
         has no cached verdict; the others come from the cache. Results of earlier content are dropped."""
         for name in ("report.json", "flaky.json"):
             (self.preds.out_dir / name).unlink(missing_ok=True)
-        run_id = make_run_id(self.settings.run_name, self.preds.iteration, self.preds.label, self.sha)
-        self.meta = {"preds": str(self.preds.path), "preds_sha256": self.sha, "run_id": run_id, "status": "scoring",
-                     "harness_log": str(get_log_path(self.settings.scratch, run_id)), "retries": [],
-                     "repetitions": []}
+        images = json.dumps(self.image_ids, sort_keys=True)
+        content = hashlib.sha256(f"{self.sha}.{self.scoring_key}.{images}".encode()).hexdigest()
+        run_id = make_run_id(self.settings.run_name, self.preds.iteration, self.preds.label, content)
+        self.meta = {"preds": str(self.preds.path), "preds_sha256": self.sha, "scoring_key": self.scoring_key,
+                     "image_ids": self.image_ids, "containers": self.settings.containers, "run_id": run_id,
+                     "status": "scoring", "harness_log": str(get_log_path(self.settings.scratch, run_id)),
+                     "retries": [], "repetitions": []}
         predictions = read_patches(self.preds.path)
-        cache = VerdictCache(self.settings.cache)
+        cache = self.get_cache()
         entries = {instance_id: cache.get(instance_id, patch) for instance_id, patch in predictions.items()}
         todo = sorted(instance_id for instance_id, entry in entries.items() if entry is None)
         fresh, errors = None, {}
@@ -279,11 +313,12 @@ class FileScoring:
         """Score again only the instances that had no verdict, and merge their new results into report.json."""
         run_id = f"{self.meta['run_id']}.retry{len(self.meta['retries']) + 1}"
         retried = self.call_harness(run_id, ids)
-        VerdictCache(self.settings.cache).store(read_patches(self.preds.path), retried, run_id, ids)
+        self.get_cache().store(read_patches(self.preds.path), retried, run_id, ids)
         report = merge_retry(self.read_report(), retried, ids)
         errors = self.read_errors(run_id, retried)
         self.meta["errors"] = {i: e for i, e in self.meta.get("errors", {}).items() if i not in ids} | errors
         self.meta["retries"].append({"run_id": run_id, "at": get_time(), "ids": ids, "still_errors": sorted(errors),
+                                     "containers": self.settings.containers,
                                      "harness_log": str(get_log_path(self.settings.scratch, run_id))})
         self.save(report)
 
@@ -293,6 +328,7 @@ class FileScoring:
             run_id = f"{self.meta['run_id']}.rep{number}"
             verdicts = get_verdicts(self.call_harness(run_id))
             repetitions.append({"run_id": run_id, "at": get_time(), "verdicts": verdicts,
+                                "containers": self.settings.containers,
                                 "harness_log": str(get_log_path(self.settings.scratch, run_id))})
             self.save_meta()
         if repetitions:
@@ -317,7 +353,8 @@ class FileScoring:
         with ProgressWatch(self.settings.scratch, run_id, total, self.settings.log, prefix=f"{self.preds.key}: "):
             report = self.settings.evaluate(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
                                             workers=self.workers, timeout=self.settings.timeout,
-                                            instance_ids=instance_ids, split=self.settings.split)
+                                            instance_ids=instance_ids, split=self.settings.split,
+                                            containers=self.settings.containers, limits=self.settings.limits)
         self.meta.pop("crash", None)
         return report
 
@@ -325,7 +362,7 @@ class FileScoring:
         """Why each instance of `report` has no verdict: the instance log's reason, or the harness's infra class."""
         errors = read_error_reasons(self.settings.scratch, run_id, get_eval_errors(report))
         for instance_id, reason in report.get("failure_reasons", {}).items():
-            if instance_id in report.get("infra_failure_ids", []):
+            if instance_id in report.get("infra_failure_ids", []) and errors[instance_id]["reason"] == GENERIC_ERROR:
                 errors[instance_id]["reason"] = f"likely infrastructure failure ({reason})"
         return errors
 
@@ -339,6 +376,9 @@ class FileScoring:
         self.save_meta()
         self.settings.log(f"{self.preds.key}: the harness crashed; scored again on the next call. {message}")
         return CRASHED
+
+    def get_cache(self) -> VerdictCache:
+        return VerdictCache(self.settings.cache, self.settings.keys or {}, self.settings.containers)
 
     def read_report(self) -> dict | None:
         return read_optional_json(self.preds.out_dir / "report.json")
