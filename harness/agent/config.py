@@ -33,6 +33,14 @@ class ModelConfig(Strict):
     input_cost_per_token: float | None = None
     """Price in dollars; set both prices when litellm's table does not know the model."""
     output_cost_per_token: float | None = None
+    cache_read_input_token_cost: float | None = None
+    """Dollars per prompt token read from the provider's cache (default: litellm's table, else the input price)."""
+    cache_creation_input_token_cost: float | None = None
+    """Dollars per prompt token written to the provider's cache (default: litellm's table, else the input price)."""
+    prompt_caching: bool | None = None
+    """Ask the provider to cache the prompt prefix where it caches only when asked (Anthropic's `cache_control`
+    breakpoints on the system prompt and the latest two messages). None: on for Claude models, which need it;
+    providers that cache on their own (OpenAI, DeepSeek, Fireworks, Gemini) need nothing sent."""
     request_timeout: float = 600.0
     """Seconds one request may take before it counts as a transient failure and is retried."""
     timeout_tries: int = Field(2, ge=1)
@@ -121,5 +129,6 @@ class AgentConfig(Strict):
     """A template in `prompts/` (e.g. `summary.j2`): after `submit` or a breaker the model writes a short summary
     of its attempt with it, one more call counted in the run's cost (None: no summary)."""
     keep_observations: int = 0
-    """Send the model the full output of only the last N tool calls, older ones as a one-line note (0: all).
+    """Send the model the full output of at least the last N tool calls, older ones as a one-line note, rewritten
+    N at a time so that the prompt's prefix stays cacheable between rewrites (0: all).
     Long runs on models with a smaller context window end in `context_limit` less often with it set."""

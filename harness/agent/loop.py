@@ -29,6 +29,12 @@ CUT_OFF = ("Your last reply was cut off at the output-token limit (max_tokens) b
 CALL_NOT_RUN = "This call was not run: the reply that made it was cut off at the output-token limit."
 
 
+def get_token_classes(reply) -> dict:
+    """The step record's cache and reasoning counts, and what the call would have cost uncached."""
+    return {"tokens_cached": reply.tokens_cached, "tokens_cache_write": reply.tokens_cache_write,
+            "tokens_reasoning": reply.tokens_reasoning, "cost_uncached": reply.cost_uncached}
+
+
 class ReplyCutOff(InterruptAgentFlow):
     """The reply ended at `max_tokens` (finish_reason `length`, or as many tokens as `max_tokens`): the model is
     told so; not a format error."""
@@ -41,6 +47,10 @@ class AgentState:
     cost: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0
+    """Prompt tokens the provider read from its cache (part of `tokens_in`)."""
+    cost_uncached: float = 0.0
+    """What the run's calls would have cost with nothing cached."""
     format_errors: int = 0
     timeouts: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -49,12 +59,14 @@ class AgentState:
 
 
 def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
-    """The conversation as sent to the model: tool outputs older than the last `keep` are replaced by a short
-    note (0 keeps all). The trajectory keeps every output in full."""
+    """The conversation as sent to the model: at least the last `keep` tool outputs in full, older ones replaced
+    by a short note `keep` at a time (0 keeps all), so that between two rewrites the prompt's prefix stays the
+    same for `keep` steps and the provider's cache can serve it. The trajectory keeps every output in full."""
     if keep <= 0:
         return messages
     tool_indexes = [i for i, message in enumerate(messages) if message["role"] == "tool"]
-    old = set(tool_indexes[:-keep])
+    elided = max(0, len(tool_indexes) - keep) // keep * keep
+    old = set(tool_indexes[:elided])
     return [
         {**m, "content": ELIDED.format(chars=len(m["content"]))}
         if i in old and len(m["content"]) > SHORT_OBSERVATION else m
@@ -130,7 +142,7 @@ class Agent:
         self.add(reply.message)
         record = {"step": len(self.state.steps) + 1, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
                   "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
-                  "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0}
+                  "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0, **get_token_classes(reply)}
         self.state.steps.append(record)
         if reply.cut_off:
             record["cut_off"] = True
@@ -151,10 +163,13 @@ class Agent:
             reply = self.ask_model()
         except BaseException:
             self.charge(self.failed_cost)  # failed attempts the provider may bill: never forgotten
+            self.state.cost_uncached += self.failed_cost
             raise
         self.charge(reply.cost)
         self.state.tokens_in += reply.tokens_in
         self.state.tokens_out += reply.tokens_out
+        self.state.tokens_cached += reply.tokens_cached
+        self.state.cost_uncached += reply.cost_uncached
         return reply
 
     def ask_model(self):

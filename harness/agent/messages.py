@@ -63,3 +63,29 @@ def get_object_arguments(function: dict) -> str:
         return arguments if isinstance(json.loads(arguments), dict) else "{}"
     except (TypeError, ValueError):
         return "{}"
+
+
+CACHE_CONTROL = {"type": "ephemeral"}
+CACHED_TAIL = 2
+"""Latest messages that carry a cache breakpoint besides the system prompt: the newest one writes the cache for
+the next step, the one before reads what the previous step wrote (Anthropic allows four breakpoints)."""
+
+
+def mark_cache_breakpoints(messages: list[dict]) -> list[dict]:
+    """The conversation with Anthropic's `cache_control` on the system prompt and on the last CACHED_TAIL
+    messages that have text (a user message or a tool result; an assistant turn of only tool calls has none),
+    so that each step reads the prefix the step before wrote. The messages given are not changed."""
+    marked = list(messages)
+    tail = [i for i, m in enumerate(messages) if m.get("role") in ("user", "tool") and m.get("content")]
+    system = [i for i, m in enumerate(messages) if m.get("role") == "system"][:1]
+    for index in system + tail[-CACHED_TAIL:]:
+        marked[index] = add_cache_control(messages[index])
+    return marked
+
+
+def add_cache_control(message: dict) -> dict:
+    """The message with its content as text blocks, the last one carrying `cache_control`."""
+    content = message["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    blocks[-1] = {**blocks[-1], "cache_control": CACHE_CONTROL}
+    return {**message, "content": blocks}

@@ -38,6 +38,12 @@ A script is data (a dict, or YAML):
           strict_template: true       # answer HTTP 500 as llama.cpp's chat templates do when an assistant turn
                                       # has no `content` (llama-cpp-python's server: 'dict object' has no ...)
 
+With `caching: {ttl: 300, unit: 128, minimum: 1024}` at the top of the script, the server caches prompt prefixes
+as providers do (harness/demo/caching.py) and reports it in each provider's usage shape: `usage_shapes: {model:
+openai | deepseek | fireworks}` on the OpenAI route (default `openai`), Anthropic's `cache_read_input_tokens` and
+`cache_creation_input_tokens` on `/v1/messages`. A reply's `reasoning_content` then counts in its completion
+tokens and as `reasoning_tokens`.
+
 The server is stateless about conversations: the reply index is the number of assistant messages in the
 request, so retries, parallel workers and resumed runs all see the same script. Only injected errors keep a
 count, per (model, script, step). Both routes play the same scripts; on the Anthropic route a scripted error
@@ -63,6 +69,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness.demo import anthropic
+from harness.demo.caching import CacheSettings, PrefixCache, render_anthropic, render_openai, shape_usage
 from harness.demo.faults import get_preset
 
 CHARS_PER_TOKEN = 4
@@ -168,6 +175,9 @@ class ScriptedServer:
         self.bills: list[dict] = []
         """One entry per delivered completion: {"call", "model", "prompt_tokens", "completion_tokens"}."""
         self.stopping = threading.Event()
+        settings = script.get("caching")
+        self.cache = PrefixCache(CacheSettings(**settings)) if settings is not None else None
+        """Prefix caching per model, when the script asks for it."""
         self.error_counts: dict[tuple, int] = {}
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -240,18 +250,40 @@ class ScriptedServer:
             return error
         time.sleep(float(reply.get("delay", 0)))
         text = get_text(reply, auth)
+        if self.cache is not None:
+            return 200, self.make_cached_answer(path, body, reply, text), {}
         usage = count_usage(reply, len(json.dumps(messages)), text)
         if is_anthropic:
             return 200, anthropic.make_message(model, reply, text, usage or {"prompt_tokens": 0,
                                                                               "completion_tokens": 0}), {}
         return 200, make_completion(model, reply, text, usage), {}
 
+    def make_cached_answer(self, path: str, body: dict, reply: dict, text: str | None) -> dict:
+        """A completion whose usage says what the prefix cache read and wrote, in the provider's shape."""
+        model = body.get("model", "")
+        reasoning = len(reply.get("reasoning_content") or "") // CHARS_PER_TOKEN
+        completion = count_usage(reply, 0, text)["completion_tokens"] + reasoning
+        if path == anthropic.PATH:
+            rendered, breakpoints = render_anthropic(body)
+            read, written = self.cache.read_explicit(model, rendered, breakpoints)
+            prompt = max(1, len(rendered) // CHARS_PER_TOKEN)
+            message = anthropic.make_message(model, reply, text, {"prompt_tokens": prompt - read - written,
+                                                                  "completion_tokens": completion})
+            message["usage"].update(cache_read_input_tokens=read, cache_creation_input_tokens=written)
+            return message
+        rendered, _ = render_openai(body)
+        prompt = max(1, len(rendered) // CHARS_PER_TOKEN)
+        cached = min(prompt, self.cache.read_automatic(model, rendered))
+        shape = (self.script.get("usage_shapes") or {}).get(model, "openai")
+        return make_completion(model, reply, text, shape_usage(shape, prompt, completion, cached, reasoning))
+
     def bill(self, call: str, completion: dict) -> None:
         usage = completion.get("usage") or {}  # OpenAI's or Anthropic's names
         with self.lock:
             self.bills.append({"call": call, "model": completion.get("model"),
                                "prompt_tokens": usage.get("prompt_tokens", usage.get("input_tokens", 0)),
-                               "completion_tokens": usage.get("completion_tokens", usage.get("output_tokens", 0))})
+                               "completion_tokens": usage.get("completion_tokens", usage.get("output_tokens", 0)),
+                               "usage": usage})
 
     def take_error(self, reply: dict, key: tuple, is_anthropic: bool = False) -> tuple[int, dict | str, dict] | None:
         """The injected failure for this request, if any: (status, body, headers); status 0 drops the
