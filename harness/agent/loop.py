@@ -7,6 +7,7 @@ ends on `RunEnded`, whose exit status comes from the fixed vocabulary in `harnes
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from harness import exceptions as ex
 from harness.agent.config import LimitsConfig
 from harness.exceptions import ContextOverflow, FormatError, InfraError, InterruptAgentFlow, RunEnded
+from harness.agent.compaction import (Compaction, estimate_tokens, find_tail, make_compacted_view,
+                                      make_summary_message, make_summary_request)
 from harness.agent.stuck import StuckDetector
 from harness.agent.tools import BadToolCall, parse_call
 
@@ -76,7 +79,7 @@ def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
 
 class Agent:
     def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None,
-                 keep_observations: int = 0, on_attempt=None):
+                 keep_observations: int = 0, on_attempt=None, compaction: Compaction | None = None):
         self.model = model
         self.toolbox = toolbox
         self.specs = specs
@@ -92,6 +95,12 @@ class Agent:
         self.attempt_base = 0
         self.keep_observations = keep_observations
         self.state = AgentState()
+        self.view: list[dict] = []
+        """The conversation as the model sees it (before `keep_observations`): the state's messages, with older
+        steps replaced by a summary once the run compacted."""
+        self.compaction = compaction
+        self.last_prompt = (0, 0)
+        """(tokens, characters) of the view at the last model call."""
         self.stuck = StuckDetector(limits.stuck_limit)
 
     def run(self, system: str, task: str) -> AgentState:
@@ -118,6 +127,11 @@ class Agent:
 
     def add(self, *messages: dict) -> None:
         self.state.messages.extend(messages)
+        self.view.extend(messages)
+
+    def get_prompt(self) -> list[dict]:
+        """The messages of the next query."""
+        return elide_old_observations(self.view, self.keep_observations)
 
     def end(self, exit_status: str, detail: str) -> None:
         self.state.exit_status, self.state.exit_detail = exit_status, detail
@@ -165,21 +179,74 @@ class Agent:
             self.charge(self.failed_cost)  # failed attempts the provider may bill: never forgotten
             self.state.cost_uncached += self.failed_cost
             raise
+        self.charge_reply(reply)
+        return reply
+
+    def charge_reply(self, reply) -> None:
         self.charge(reply.cost)
         self.state.tokens_in += reply.tokens_in
         self.state.tokens_out += reply.tokens_out
         self.state.tokens_cached += reply.tokens_cached
         self.state.cost_uncached += reply.cost_uncached
-        return reply
 
     def ask_model(self):
+        if self.is_near_window():
+            self.compact("the prompt neared the context window")
         try:
-            return self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
-                                    self.schemas, deadline=self.get_deadline(), on_attempt=self.record_attempt)
+            reply = self.ask(self.get_prompt())
         except ContextOverflow as error:
-            raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
+            if self.compaction is None or not self.compact(f"the provider said it no longer fits: {error}"):
+                raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
+            reply = self.ask_after_compaction()
+        self.last_prompt = (reply.tokens_in, len(json.dumps(self.view)))
+        return reply
+
+    def ask(self, messages: list[dict]):
+        try:
+            return self.model.query(messages, self.schemas, deadline=self.get_deadline(),
+                                    on_attempt=self.record_attempt)
         except InfraError as error:
             raise RunEnded(ex.INFRA_ERROR, str(error)) from None
+
+    def ask_after_compaction(self):
+        try:
+            return self.ask(self.get_prompt())
+        except ContextOverflow as error:
+            raise RunEnded(ex.CONTEXT_LIMIT, f"still too long after compaction: {error}") from None
+
+    def is_near_window(self) -> bool:
+        threshold = self.compaction.threshold if self.compaction else None
+        if not threshold or not self.last_prompt[0]:
+            return False
+        return estimate_tokens(self.view, *self.last_prompt) >= threshold
+
+    def compact(self, reason: str) -> bool:
+        """Replace the older steps of the view by the model's summary of them, recorded as a step of its own;
+        False when nothing older can be summarised. Ends the run `context_limit` when the summary fails."""
+        tail = find_tail(self.view)
+        if tail is None:
+            return False
+        self.check_limits()
+        try:
+            reply = self.ask(make_summary_request(self.get_prompt(), tail, self.compaction.prompt))
+        except ContextOverflow as error:
+            raise RunEnded(ex.CONTEXT_LIMIT, f"the summary request for compaction did not fit: {error}") from None
+        self.failed_cost = 0.0  # the reply's cost includes its failed attempts
+        self.charge_reply(reply)
+        summary = (reply.message.get("content") or "").strip() or "(the model wrote no summary)"
+        self.record_compaction(reply, tail, reason, summary)
+        self.view = make_compacted_view(self.view, tail, summary)
+        self.last_prompt = (0, 0)
+        return True
+
+    def record_compaction(self, reply, tail: int, reason: str, summary: str) -> None:
+        self.state.messages.append({**make_summary_message(summary), "compaction": True})
+        self.state.steps.append({
+            "step": len(self.state.steps) + 1, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
+            "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
+            "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0, **get_token_classes(reply),
+            "compaction": {"reason": reason, "replaced_messages": tail - 2, "summary": summary}})
+        self.on_step(self.state)
 
     def record_attempt(self, record: dict) -> None:
         """One attempt of the model call of the next step, as it starts and as it ends."""

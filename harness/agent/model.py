@@ -104,6 +104,7 @@ class Model:
         self.config = config
         self.prices = get_prices(config)
         self.cache_prices = get_cache_prices(config, self.prices[0])
+        self.context_window = config.context_window or get_context_window(config.name)
         self.limiter = limiter
         self.on_call = on_call or (lambda event: None)
         self.stop = stop or threading.Event()
@@ -345,6 +346,15 @@ class Model:
     def serialize(self) -> dict:
         return {**self.config.model_dump(), "prices_per_token": list(self.prices),
                 "cache_prices_per_token": [self.cache_prices.read, self.cache_prices.write]}
+
+
+def get_context_window(name: str) -> int | None:
+    """The prompt tokens litellm's table says the model accepts, or None when it does not know."""
+    try:
+        info = litellm.get_model_info(name)
+    except Exception:  # litellm raises a bare Exception for unmapped models
+        return None
+    return info.get("max_input_tokens") or info.get("max_tokens")
 
 
 def read_tool_call(call) -> dict:

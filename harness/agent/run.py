@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from harness import exceptions as ex
+from harness.agent.compaction import make_compaction
 from harness.agent.loop import Agent
 from harness.agent.config import AgentConfig
 from harness.agent.editor import Editor
@@ -69,7 +70,9 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
         with env.start(background=True):  # once its image proved sound, it gets ready during the first model call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
-                          keep_observations=config.keep_observations, on_attempt=traj.record_attempt)
+                          keep_observations=config.keep_observations, on_attempt=traj.record_attempt,
+                          compaction=make_compaction(config.compaction_template, config.prompts_dir,
+                                                     model.context_window, config.model.compaction))
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))
             env.wait_started()  # a start that failed is told as such, not as a patch that could not be collected

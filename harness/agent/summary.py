@@ -54,7 +54,7 @@ def write_summary(agent, prompt: str) -> dict:
     Returns the trajectory info fields: `summary` (None when there is none), `summary_cost`, and
     `summary_error` when the call failed (the run itself is not failed by it)."""
     state = agent.state
-    messages = [*close_open_calls(state.messages), {"role": "user", "content": prompt}]
+    messages = [*close_open_calls(agent.get_prompt()), {"role": "user", "content": prompt}]
     try:
         reply = agent.model.query(messages, agent.schemas)
     except (ContextOverflow, InfraError, RunEnded) as error:  # the run stands as it ended; only the summary is lost

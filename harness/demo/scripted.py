@@ -34,6 +34,9 @@ A script is data (a dict, or YAML):
             - tool_calls: [{null_function: true}]      # a tool call whose `function` is null
             - content: "x"                             # a reply without `usage` (some local servers), or with
               usage: null                              #   the counts given: {prompt_tokens: -5, ...}
+          summary: {when: "outgrow your context window", content: "Found: ..."}   # a request whose last
+                                      # message contains `when` is a compaction: answered with `content` and the
+                                      # steps it covers; later requests that carry that summary count them
           loop_last: false            # once the replies run out, repeat the last one (else: plain text "done")
           strict_template: true       # answer HTTP 500 as llama.cpp's chat templates do when an assistant turn
                                       # has no `content` (llama-cpp-python's server: 'dict object' has no ...)
@@ -86,6 +89,14 @@ def pick_script(scripts: list[dict], messages: list[dict]) -> tuple[int, dict] |
         if all(part in first_user for part in ([wanted] if isinstance(wanted, str) else wanted)):
             return index, script
     return None
+
+
+def get_message_text(message: dict) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return " ".join(str(block.get("text") or block.get("content") or "") for block in content
+                        if isinstance(block, dict))
+    return str(content)
 
 
 def pick_reply(script: dict, step: int) -> dict:
@@ -175,6 +186,8 @@ class ScriptedServer:
         self.bills: list[dict] = []
         """One entry per delivered completion: {"call", "model", "prompt_tokens", "completion_tokens"}."""
         self.stopping = threading.Event()
+        self.summaries: dict[str, int] = {}
+        """Compaction summaries written, with the steps each covers."""
         settings = script.get("caching")
         self.cache = PrefixCache(CacheSettings(**settings)) if settings is not None else None
         """Prefix caching per model, when the script asks for it."""
@@ -241,8 +254,8 @@ class ScriptedServer:
         refused = None if is_anthropic else check_template(script, messages)
         if refused:
             return refused
-        step = sum(1 for m in messages if m.get("role") == "assistant")
-        reply = pick_reply(script, step)
+        step = sum(1 for m in messages if m.get("role") == "assistant") + self.count_summarised(messages)
+        reply = self.answer_compaction(script, messages, step) or pick_reply(script, step)
         if self.on_reply is not None:
             self.on_reply(model, step, reply)
         error = self.take_error(reply, (model, index, step), is_anthropic)
@@ -257,6 +270,21 @@ class ScriptedServer:
             return 200, anthropic.make_message(model, reply, text, usage or {"prompt_tokens": 0,
                                                                               "completion_tokens": 0}), {}
         return 200, make_completion(model, reply, text, usage), {}
+
+    def answer_compaction(self, script: dict, messages: list[dict], step: int) -> dict | None:
+        """The scripted summary for a compaction request, remembered with the steps it covers (a step index
+        counts the assistant turns a request carries, and those its summaries replaced)."""
+        spec = script.get("summary")
+        if not spec or not messages or spec["when"] not in get_message_text(messages[-1]):
+            return None
+        text = f"{spec['content']} [a summary of steps 1-{step}]"
+        with self.lock:
+            self.summaries[text] = step
+        return {"content": text}
+
+    def count_summarised(self, messages: list[dict]) -> int:
+        texts = [get_message_text(m) for m in messages if m.get("role") == "user"]
+        return sum(steps for summary, steps in list(self.summaries.items()) if any(summary in t for t in texts))
 
     def make_cached_answer(self, path: str, body: dict, reply: dict, text: str | None) -> dict:
         """A completion whose usage says what the prefix cache read and wrote, in the provider's shape."""
