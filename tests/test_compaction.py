@@ -38,6 +38,21 @@ def run(tmp_path, row, replies, **model_overrides):
     return prediction, json.loads(path.read_text()), server
 
 
+def write_browser_page(tmp_path, traj: dict, prediction: dict) -> str:
+    """The run browser's page of the instance, from a run folder holding this one trajectory."""
+    from harness.analysis.report import write_report
+    from harness.analysis.site.pages import get_page_name
+
+    run_dir = tmp_path / "runs" / "compacted"
+    folder = run_dir / "iter_1" / "agent"
+    folder.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("iterations: []\n")
+    (folder / f"{UNITCONV}.traj.json").write_text(json.dumps(traj))
+    (folder / "preds.jsonl").write_text(json.dumps(prediction) + "\n")
+    write_report(run_dir)
+    return next((run_dir / "report" / "site").rglob(f"{get_page_name(UNITCONV)}*")).read_text()
+
+
 def get_compactions(traj: dict) -> list[dict]:
     return [step for step in traj["steps"] if step.get("compaction")]
 
@@ -67,6 +82,18 @@ def test_compaction_fires_at_its_share_of_the_window_and_the_run_goes_on(bundled
     assert any(m.get("compaction") for m in traj["messages"])
     # every full tool output stays in the trajectory
     assert sum(1 for m in traj["messages"] if m["role"] == "tool") == 5
+    # the run browser and `patchmix show` give it a step of its own, in its place
+    from harness.analysis.site.pages import get_steps
+    from harness.analysis.show import render_step
+
+    shown = get_steps(traj)
+    assert [s["number"] for s in shown] == [s["step"] for s in traj["steps"]]
+    assert [bool(s.get("compaction")) for s in shown] == [bool(s.get("compaction")) for s in traj["steps"]]
+    panel = next(part for s in shown if s.get("compaction") for part in render_step(s, full=True)
+                 if hasattr(part, "title") and "compaction" in str(part.title))
+    assert SUMMARY["content"] in str(panel.renderable)
+    page = write_browser_page(tmp_path, traj, prediction)
+    assert 'class="note compaction"' in page and "replaced by this summary" in page
     # no answer-key text in any request, the summary request included
     sent = json.dumps([request["body"] for request in server.requests])
     secrets = [row["patch"], row["test_patch"], row["hints_text"].strip()]
