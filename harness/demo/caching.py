@@ -49,7 +49,7 @@ def render_anthropic(body: dict) -> tuple[bytes, list[int]]:
     for message in body.get("messages", []):
         content = message.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-        pieces += [{**block, "role": message.get("role")} for block in blocks]
+        pieces += [{**as_blocks(block), "role": message.get("role")} for block in blocks]
     lines, breakpoints, length = [], [], 0
     for piece in pieces:
         lines.append((json.dumps(strip_marks(piece), sort_keys=True) + "\n").encode())
@@ -57,6 +57,13 @@ def render_anthropic(body: dict) -> tuple[bytes, list[int]]:
         if has_mark(piece):
             breakpoints.append(length)
     return b"".join(lines), breakpoints
+
+
+def as_blocks(block: dict) -> dict:
+    """A tool result whose content is a string, as the list of one text block Anthropic reads it as."""
+    if block.get("type") == "tool_result" and isinstance(block.get("content"), str):
+        return {**block, "content": [{"type": "text", "text": block["content"]}]}
+    return block
 
 
 def has_mark(block) -> bool:

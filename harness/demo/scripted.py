@@ -43,7 +43,8 @@ A script is data (a dict, or YAML):
 
 With `caching: {ttl: 300, unit: 128, minimum: 1024}` at the top of the script, the server caches prompt prefixes
 as providers do (harness/demo/caching.py) and reports it in each provider's usage shape: `usage_shapes: {model:
-openai | deepseek | fireworks}` on the OpenAI route (default `openai`), Anthropic's `cache_read_input_tokens` and
+openai | deepseek | fireworks}` on the OpenAI route, `context_windows: {model: tokens}` refuses longer prompts
+with that provider's overflow answer (default `openai`), Anthropic's `cache_read_input_tokens` and
 `cache_creation_input_tokens` on `/v1/messages`. A reply's `reasoning_content` then counts in its completion
 tokens and as `reasoning_tokens`.
 
@@ -264,7 +265,7 @@ class ScriptedServer:
         time.sleep(float(reply.get("delay", 0)))
         text = get_text(reply, auth)
         if self.cache is not None:
-            return 200, self.make_cached_answer(path, body, reply, text), {}
+            return self.make_cached_answer(path, body, reply, text)
         usage = count_usage(reply, len(json.dumps(messages)), text)
         if is_anthropic:
             return 200, anthropic.make_message(model, reply, text, usage or {"prompt_tokens": 0,
@@ -286,24 +287,26 @@ class ScriptedServer:
         texts = [get_message_text(m) for m in messages if m.get("role") == "user"]
         return sum(steps for summary, steps in list(self.summaries.items()) if any(summary in t for t in texts))
 
-    def make_cached_answer(self, path: str, body: dict, reply: dict, text: str | None) -> dict:
-        """A completion whose usage says what the prefix cache read and wrote, in the provider's shape."""
-        model = body.get("model", "")
+    def make_cached_answer(self, path: str, body: dict, reply: dict, text: str | None) -> tuple[int, dict, dict]:
+        """A completion whose usage says what the prefix cache read and wrote, in the provider's shape; a prompt
+        longer than the model's `context_windows` entry is refused as that provider refuses it."""
+        model, is_anthropic = body.get("model", ""), path == anthropic.PATH
+        rendered, breakpoints = render_anthropic(body) if is_anthropic else render_openai(body)
+        prompt = max(1, len(rendered) // CHARS_PER_TOKEN)
+        window = (self.script.get("context_windows") or {}).get(model)
+        if window and prompt > window:
+            return (*get_preset("anthropic_overflow" if is_anthropic else "openai_overflow"), {})
         reasoning = len(reply.get("reasoning_content") or "") // CHARS_PER_TOKEN
         completion = count_usage(reply, 0, text)["completion_tokens"] + reasoning
-        if path == anthropic.PATH:
-            rendered, breakpoints = render_anthropic(body)
+        if is_anthropic:
             read, written = self.cache.read_explicit(model, rendered, breakpoints)
-            prompt = max(1, len(rendered) // CHARS_PER_TOKEN)
             message = anthropic.make_message(model, reply, text, {"prompt_tokens": prompt - read - written,
                                                                   "completion_tokens": completion})
             message["usage"].update(cache_read_input_tokens=read, cache_creation_input_tokens=written)
-            return message
-        rendered, _ = render_openai(body)
-        prompt = max(1, len(rendered) // CHARS_PER_TOKEN)
+            return 200, message, {}
         cached = min(prompt, self.cache.read_automatic(model, rendered))
         shape = (self.script.get("usage_shapes") or {}).get(model, "openai")
-        return make_completion(model, reply, text, shape_usage(shape, prompt, completion, cached, reasoning))
+        return 200, make_completion(model, reply, text, shape_usage(shape, prompt, completion, cached, reasoning)), {}
 
     def bill(self, call: str, completion: dict) -> None:
         usage = completion.get("usage") or {}  # OpenAI's or Anthropic's names
