@@ -117,6 +117,7 @@ def test_anthropic_gets_cache_breakpoints_and_is_billed_for_reads_and_writes(tmp
     last_two = [i for i, m in enumerate(body["messages"]) if m["role"] == "user"][-2:]
     assert marked == [(i, "tool_result") for i in last_two]
     assert records[0]["tokens_cache_write"] > 0 and records[0]["tokens_cached"] == 0
+    assert sum(r.tokens_cached for r in replies[1:]) / sum(r.tokens_in for r in replies[1:]) > 0.8
     assert all(r["tokens_cached"] > 0 and r["tokens_cache_write"] > 0 for r in records[1:])
     assert all(reply.tokens_in == sum(b["usage"][k] for k in ("input_tokens", "cache_read_input_tokens",
                                                               "cache_creation_input_tokens"))

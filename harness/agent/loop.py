@@ -22,6 +22,9 @@ from harness.agent.tools import BadToolCall, parse_call
 
 ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
           "run the command again if you need it.]")
+CACHE_ANCHOR = "cache_anchor"
+"""Marks the last message that the next rewrite of old observations leaves as it is (a cache breakpoint there
+keeps the prefix before the rewrite readable); the model seam takes it off before sending."""
 SHORT_OBSERVATION = 200
 """Characters of an observation that is always sent in full, however old."""
 NO_TOOL_CALL = ("Your reply called no tool. Every reply must call one of the tools ({tools}). "
@@ -70,11 +73,14 @@ def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
     tool_indexes = [i for i, message in enumerate(messages) if message["role"] == "tool"]
     elided = max(0, len(tool_indexes) - keep) // keep * keep
     old = set(tool_indexes[:elided])
-    return [
+    sent = [
         {**m, "content": ELIDED.format(chars=len(m["content"]))}
         if i in old and len(m["content"]) > SHORT_OBSERVATION else m
         for i, m in enumerate(messages)
     ]
+    if elided:  # the prefix up to here stays the same until the next rewrite: a provider may cache it there
+        sent[tool_indexes[elided - 1]] = {**sent[tool_indexes[elided - 1]], CACHE_ANCHOR: True}
+    return sent
 
 
 class Agent:

@@ -114,10 +114,10 @@ class Model:
 
     def make_kwargs(self, messages: list[dict], tools: list[dict], deadline: float | None, call: str) -> dict:
         anthropic = is_anthropic(self.config)
-        messages = prepare_messages(messages, self.config.send_reasoning, null_content=anthropic,
-                                    objects_only=bool(self.config.api_base) and not anthropic)
         if self.asks_caching():
             messages = mark_cache_breakpoints(messages)
+        messages = prepare_messages(messages, self.config.send_reasoning, null_content=anthropic,
+                                    objects_only=bool(self.config.api_base) and not anthropic)
         extra = dict(self.config.extra)
         headers = {**extra.pop("extra_headers", {}), CALL_HEADER: call}
         kwargs = {

@@ -68,7 +68,8 @@ class Trajectory:
             lines += self._take_new(state)
             info = {"exit_status": state.exit_status, "exit_detail": state.exit_detail, "cost": state.cost,
                     "tokens_in": state.tokens_in, "tokens_out": state.tokens_out,
-                    "tokens_cached": state.tokens_cached, "cost_uncached": state.cost_uncached,
+                    "tokens_cached": getattr(state, "tokens_cached", 0),
+                    "cost_uncached": getattr(state, "cost_uncached", state.cost),
                     "steps": len(state.steps),
                     **info}
         self.info.update(redact_data(info), wall_seconds=round(time.monotonic() - self.started, 3))
