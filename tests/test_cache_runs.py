@@ -49,3 +49,25 @@ def test_a_50_step_run_with_keep_observations_reads_most_of_its_prompt_from_the_
     last = server.requests[-1]["body"]["messages"]
     elided = [m for m in last if "left out to save context" in json.dumps(m)]
     assert len(elided) % 5 == 0 and len(elided) >= 40
+
+
+def test_the_cost_limit_and_the_folder_budget_count_the_billed_cost_not_the_uncached_one(bundled_rows, tmp_path):
+    from harness.pipeline.ledger import Ledger
+
+    row = bundled_rows[UNITCONV]
+    traj, _ = run_long(tmp_path, row, "agent", keep=5, anthropic=False)
+    billed, uncached = traj["info"]["cost"], traj["info"]["cost_uncached"]
+    assert uncached > 1.5 * billed
+    limit = (billed + uncached) / 2  # the run fits this limit only if cache hits are billed as such
+    script = {"models": {"agent": [{"match": "", "replies": [LOOK] * 49 + [SUBMIT]}]},
+              "caching": {"ttl": 300, "minimum": 1024}}
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    with ScriptedServer(script) as server:
+        config = AgentConfig(model=make_scripted_model(server, "agent", cache_read_input_token_cost=1e-7),
+                             limits=LimitsConfig(cost_limit=limit), container=ContainerConfig(command_timeout=20),
+                             keep_observations=5)
+        run_instance(row, config, tmp_path / "limited.traj.json", "scripted-agent",
+                     on_call=ledger.make_recorder(run="limited"))
+    info = json.loads((tmp_path / "limited.traj.json").read_text())["info"]
+    assert info["exit_status"] == "submitted" and info["cost"] < limit < info["cost_uncached"]
+    assert ledger.get_spent() == pytest.approx(info["cost"])
