@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from harness import exceptions as ex
 from harness.agent.prompts import render
+from harness.agent.steps import make_step_record
 from harness.agent.summary import close_open_calls
+from harness.exceptions import ContextOverflow, RunEnded
 
 HEAD = 2
 """Messages always kept: the system prompt and the task."""
@@ -72,3 +75,40 @@ def get_threshold(window: int | None, setting: bool | float) -> int | None:
         return None
     fraction = DEFAULT_FRACTION if setting is True else float(setting)
     return int(window * fraction)
+
+
+def is_near_window(agent) -> bool:
+    """Whether the agent's next prompt reaches its compaction threshold."""
+    threshold = agent.compaction.threshold if agent.compaction else None
+    if not threshold or not agent.last_prompt[0]:
+        return False
+    return estimate_tokens(agent.view, *agent.last_prompt) >= threshold
+
+
+def compact(agent, reason: str) -> bool:
+    """Replace the older steps of the agent's view by the model's summary of them, recorded as a step of its
+    own; False when nothing older can be summarised. Ends the run `context_limit` when the summary does not fit."""
+    tail = find_tail(agent.view)
+    if tail is None:
+        return False
+    agent.check_limits()
+    try:
+        reply = agent.ask(make_summary_request(agent.get_prompt(), tail, agent.compaction.prompt))
+    except ContextOverflow as error:
+        raise RunEnded(ex.CONTEXT_LIMIT, f"the summary request for compaction did not fit: {error}") from None
+    agent.failed_cost = 0.0  # the reply's cost includes its failed attempts
+    agent.charge_reply(reply)
+    summary = (reply.message.get("content") or "").strip() or "(the model wrote no summary)"
+    record_compaction(agent, reply, tail, reason, summary)
+    agent.view = make_compacted_view(agent.view, tail, summary)
+    agent.last_prompt = (0, 0)
+    return True
+
+
+def record_compaction(agent, reply, tail: int, reason: str, summary: str) -> None:
+    """The summary in the trajectory's messages (marked `compaction`) and the call as a step of its own."""
+    agent.state.messages.append({**make_summary_message(summary), "compaction": True})
+    record = make_step_record(len(agent.state.steps) + 1, reply)
+    record["compaction"] = {"reason": reason, "replaced_messages": tail - HEAD, "summary": summary}
+    agent.state.steps.append(record)
+    agent.on_step(agent.state)

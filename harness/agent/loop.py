@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from harness import exceptions as ex
 from harness.agent.config import LimitsConfig
 from harness.exceptions import ContextOverflow, FormatError, InfraError, InterruptAgentFlow, RunEnded
-from harness.agent.compaction import (Compaction, estimate_tokens, find_tail, make_compacted_view,
-                                      make_summary_message, make_summary_request)
+from harness.agent.compaction import Compaction, compact, is_near_window
+from harness.agent.steps import make_step_record
 from harness.agent.stuck import StuckDetector
 from harness.agent.tools import BadToolCall, parse_call
 
@@ -33,12 +33,6 @@ CUT_OFF = ("Your last reply was cut off at the output-token limit (max_tokens) b
            "of its tool calls was run. Keep replies shorter: write a long file in several smaller edits, and "
            "think in fewer words.")
 CALL_NOT_RUN = "This call was not run: the reply that made it was cut off at the output-token limit."
-
-
-def get_token_classes(reply) -> dict:
-    """The step record's cache and reasoning counts, and what the call would have cost uncached."""
-    return {"tokens_cached": reply.tokens_cached, "tokens_cache_write": reply.tokens_cache_write,
-            "tokens_reasoning": reply.tokens_reasoning, "cost_uncached": reply.cost_uncached}
 
 
 class ReplyCutOff(InterruptAgentFlow):
@@ -160,9 +154,7 @@ class Agent:
         self.check_limits()
         reply = self.query()
         self.add(reply.message)
-        record = {"step": len(self.state.steps) + 1, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
-                  "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
-                  "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0, **get_token_classes(reply)}
+        record = make_step_record(len(self.state.steps) + 1, reply)
         self.state.steps.append(record)
         if reply.cut_off:
             record["cut_off"] = True
@@ -196,12 +188,12 @@ class Agent:
         self.state.cost_uncached += reply.cost_uncached
 
     def ask_model(self):
-        if self.is_near_window():
-            self.compact("the prompt neared the context window")
+        if is_near_window(self):
+            compact(self, "the prompt neared the context window")
         try:
             reply = self.ask(self.get_prompt())
         except ContextOverflow as error:
-            if self.compaction is None or not self.compact(f"the provider said it no longer fits: {error}"):
+            if self.compaction is None or not compact(self, f"the provider said it no longer fits: {error}"):
                 raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
             reply = self.ask_after_compaction()
         self.last_prompt = (reply.tokens_in, len(json.dumps(self.view)))
@@ -219,40 +211,6 @@ class Agent:
             return self.ask(self.get_prompt())
         except ContextOverflow as error:
             raise RunEnded(ex.CONTEXT_LIMIT, f"still too long after compaction: {error}") from None
-
-    def is_near_window(self) -> bool:
-        threshold = self.compaction.threshold if self.compaction else None
-        if not threshold or not self.last_prompt[0]:
-            return False
-        return estimate_tokens(self.view, *self.last_prompt) >= threshold
-
-    def compact(self, reason: str) -> bool:
-        """Replace the older steps of the view by the model's summary of them, recorded as a step of its own;
-        False when nothing older can be summarised. Ends the run `context_limit` when the summary fails."""
-        tail = find_tail(self.view)
-        if tail is None:
-            return False
-        self.check_limits()
-        try:
-            reply = self.ask(make_summary_request(self.get_prompt(), tail, self.compaction.prompt))
-        except ContextOverflow as error:
-            raise RunEnded(ex.CONTEXT_LIMIT, f"the summary request for compaction did not fit: {error}") from None
-        self.failed_cost = 0.0  # the reply's cost includes its failed attempts
-        self.charge_reply(reply)
-        summary = (reply.message.get("content") or "").strip() or "(the model wrote no summary)"
-        self.record_compaction(reply, tail, reason, summary)
-        self.view = make_compacted_view(self.view, tail, summary)
-        self.last_prompt = (0, 0)
-        return True
-
-    def record_compaction(self, reply, tail: int, reason: str, summary: str) -> None:
-        self.state.messages.append({**make_summary_message(summary), "compaction": True})
-        self.state.steps.append({
-            "step": len(self.state.steps) + 1, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
-            "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
-            "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0, **get_token_classes(reply),
-            "compaction": {"reason": reason, "replaced_messages": tail - 2, "summary": summary}})
-        self.on_step(self.state)
 
     def record_attempt(self, record: dict) -> None:
         """One attempt of the model call of the next step, as it starts and as it ends."""
