@@ -1,6 +1,6 @@
 """Cost as billed, measured on real trajectories: prompt caching and context compaction.
 
-    python scripts/bench_cost.py [--sample 100] [--seed 0] [--window 128000] [--json out.json]
+    python scripts/bench_cost.py [--sample 100] [--seed 0] [--longest N] [--window 128000] [--json out.json]
 
 Replays the real runs in /work/shared/data/trajectories/gemini-3-pro-mini-v1.15.jsonl.gz (mini-SWE-agent +
 Gemini 3 Pro on SWE-bench Verified: real step counts and outputs) through patchmix's own agent loop and model
@@ -14,7 +14,8 @@ Figures: cost per run as billed with caching and as it would be with every promp
 the cache hit share of prompt tokens (all runs, and runs of 20+ steps), and, on a `--window` token context,
 how many runs would end `context_limit` without compaction (a prompt above the window) and with it (the
 server refuses such a prompt; the run compacts at 0.8 of the window, the summary scripted at ~2,000 tokens).
-A sample of runs keeps the runtime reasonable on a busy machine (all 496: `--sample 0`).
+A sample of runs keeps the runtime reasonable on a busy machine (all 496: `--sample 0`; `--longest N`: the N
+runs with the longest histories, where the context window matters).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import os
 import random
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -44,9 +46,12 @@ SUMMARY = {"when": "outgrow your context window",
 NO_LIMITS = LimitsConfig(step_limit=0, cost_limit=0, wall_time_limit=0, timeout_limit=0, format_limit=0)
 
 
-def read_runs(path: Path, sample: int, seed: int) -> list[dict]:
+def read_runs(path: Path, sample: int, seed: int, longest: int = 0) -> list[dict]:
+    """A random sample of the runs (all with `sample` 0), or with `longest` the runs with the longest histories."""
     with gzip.open(path, "rt") as handle:
         runs = [json.loads(line) for line in handle]
+    if longest:
+        return sorted(runs, key=lambda run: -len(json.dumps(run["messages"])))[:longest]
     return random.Random(seed).sample(runs, sample) if 0 < sample < len(runs) else runs
 
 
@@ -105,8 +110,12 @@ def replay(server: ScriptedServer, run: dict, window: int | None, compaction: bo
 
 
 def replay_all(runs: list[dict], window: int | None, compaction: bool) -> list[dict]:
+    results = []
     with ScriptedServer(make_script(runs, window), record=False) as server:
-        return [replay(server, run, window, compaction) for run in runs]
+        for number, run in enumerate(runs, 1):
+            results.append(replay(server, run, window, compaction))
+            print(f"{number}/{len(runs)} {run['instance_id']}: {results[-1]['steps']} steps", file=sys.stderr)
+    return results
 
 
 def share(part: float, whole: float) -> float | None:
@@ -139,11 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=100, help="runs replayed (0: all 496)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--longest", type=int, default=0, help="replay the N runs with the longest histories")
     parser.add_argument("--window", type=int, default=128_000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("BENCH_KEY", "sk-bench")
-    runs = read_runs(DATA, args.sample, args.seed)
+    runs = read_runs(DATA, args.sample, args.seed, args.longest)
     began = time.monotonic()
     results = replay_all(runs, None, False)
     over = {r["instance_id"] for r in results if r["max_prompt"] > 0.8 * args.window}
