@@ -203,10 +203,12 @@ def test_the_first_container_of_an_image_is_ready_before_the_first_model_call(bu
 
 def test_old_observations_can_be_left_out_of_requests_but_stay_in_the_trajectory(bundled_rows, run_scripted):
     view = {"tool_calls": [{"name": "str_replace_editor", "arguments": {"command": "view", "path": TEMPERATURE}}]}
-    _, traj, server = run_scripted(bundled_rows[UNITCONV], [view, view, view, SUBMIT], keep_observations=2)
-    last = server.requests[-1]["body"]["messages"]
-    tool_outputs = [m["content"] for m in last if m["role"] == "tool"]
-    assert len(tool_outputs) == 3
-    assert tool_outputs[0].startswith("[The output of this earlier tool call (")
-    assert all("def to_celsius" in output for output in tool_outputs[1:])
-    assert all("def to_celsius" in output for output in observations(traj)[:3])
+    _, traj, server = run_scripted(bundled_rows[UNITCONV], [view] * 4 + [SUBMIT], keep_observations=2)
+    outputs = [[m["content"] for m in request["body"]["messages"] if m["role"] == "tool"]
+               for request in server.requests]
+    assert [len(shown) for shown in outputs] == [0, 1, 2, 3, 4]
+    # rewritten two at a time: with 3 outputs none is left out yet, so the prefix of the step before still holds
+    assert all("def to_celsius" in output for output in outputs[3])
+    assert all(output.startswith("[The output of this earlier tool call (") for output in outputs[4][:2])
+    assert all("def to_celsius" in output for output in outputs[4][2:])
+    assert all("def to_celsius" in output for output in observations(traj)[:4])

@@ -207,3 +207,26 @@ def test_a_run_still_under_way_counts_as_unknown_exit(seed_run):
     write_report(seed_run)
     rows = {(r["iteration"], r["model"]): r for r in read_summary(seed_run)["models"]}
     assert rows[(1, "q480b")]["exit_statuses"]["unknown"] == 1
+
+
+def test_the_cost_section_tells_cost_per_resolved_with_and_without_caching(seed_run):
+    """Runs that recorded cache hits: the report gives the cache hit share and the cost per resolved instance
+    had nothing been cached; runs recorded before caching count their cost as the uncached cost."""
+    folder = seed_run / "iter_3" / "kimi0905"
+    for path in folder.glob("*.traj.json"):
+        traj = json.loads(path.read_text())
+        traj["info"].update(tokens_cached=15_000, cost_uncached=4 * COST_PER_RUN)
+        path.write_text(json.dumps(traj))
+    write_report(seed_run)
+    summary = read_summary(seed_run)
+    row = next(r for r in summary["models"] if r["iteration"] == 3)
+    assert row["cache_hit_share"] == pytest.approx(0.75)
+    assert row["cost_per_resolved_uncached"] == pytest.approx(500 * 4 * COST_PER_RUN / 354)
+    cost = summary["cost"]
+    assert cost["total_uncached"] == pytest.approx(4 * 500 * COST_PER_RUN + 500 * 4 * COST_PER_RUN)
+    assert cost["saved_by_caching"] == pytest.approx(500 * 3 * COST_PER_RUN)
+    assert cost["per_final_resolved_uncached"] == pytest.approx(cost["total_uncached"] / 354)
+    assert cost["cache_hit_share"] == pytest.approx(500 * 15_000 / (5 * 500 * 20_000))
+    markdown = (seed_run / "report" / "summary.md").read_text()
+    assert f"caching saved ${500 * 3 * COST_PER_RUN:,.2f}" in markdown
+    assert "| 3 | kimi0905 |" in markdown and "| 75.0% |" in markdown

@@ -34,6 +34,14 @@ class ModelConfig(Strict):
     input_cost_per_token: float | None = None
     """Price in dollars; set both prices when litellm's table does not know the model."""
     output_cost_per_token: float | None = None
+    cache_read_input_token_cost: float | None = None
+    """Dollars per prompt token read from the provider's cache (default: litellm's table, else the input price)."""
+    cache_creation_input_token_cost: float | None = None
+    """Dollars per prompt token written to the provider's cache (default: litellm's table, else the input price)."""
+    prompt_caching: bool | None = None
+    """Ask the provider to cache the prompt prefix where it caches only when asked (Anthropic's `cache_control`
+    breakpoints on the system prompt and the latest two messages). None: on for Claude models, which need it;
+    providers that cache on their own (OpenAI, DeepSeek, Fireworks, Gemini) need nothing sent."""
     request_timeout: float = 600.0
     """Seconds one request may take before it counts as a transient failure and is retried."""
     timeout_tries: int = Field(2, ge=1)
@@ -51,6 +59,21 @@ class ModelConfig(Strict):
     rate_limit_patience: float = 600.0
     """Seconds a run waits out a sustained rate limit (429s, each honouring its `Retry-After`; meanwhile no new
     call to the provider starts) before it ends `infra_error`, to be redone on resume."""
+    context_window: int | None = Field(None, gt=0)
+    """Prompt tokens the model accepts; default: litellm's table (`max_input_tokens`), else unknown (then the run
+    compacts only when the provider answers that the prompt no longer fits)."""
+    compaction: bool | float = True
+    """Context compaction (`harness/agent/compaction.py`): when the prompt reaches this share of the context window
+    the older steps are replaced by a summary the model writes. True: at 0.8 of the window; a number in (0, 1]:
+    at that share; false: off (a prompt that no longer fits ends the run `context_limit`)."""
+    @field_validator("compaction")
+    @classmethod
+    def check_compaction(cls, value):
+        if not isinstance(value, bool) and not 0 < value <= 1:
+            raise ValueError(f"compaction must be true, false or a share of the context window in (0, 1], "
+                             f"e.g. 0.8; got {value}")
+        return value
+
     send_reasoning: bool = True
     """Send the model's reasoning (`reasoning_content`, Anthropic thinking blocks) back with its earlier replies,
     as reasoning models with tool calls require; false drops it from requests (it is kept in the trajectory).
@@ -133,6 +156,9 @@ class AgentConfig(Strict):
     summary_template: str | None = None
     """A template in `prompts/` (e.g. `summary.j2`): after `submit` or a breaker the model writes a short summary
     of its attempt with it, one more call counted in the run's cost (None: no summary)."""
+    compaction_template: str = "compaction.j2"
+    """The instruction that asks the model for the summary that replaces older steps (see `model.compaction`)."""
     keep_observations: int = 0
-    """Send the model the full output of only the last N tool calls, older ones as a one-line note (0: all).
+    """Send the model the full output of at least the last N tool calls, older ones as a one-line note, rewritten
+    N at a time so that the prompt's prefix stays cacheable between rewrites (0: all).
     Long runs on models with a smaller context window end in `context_limit` less often with it set."""

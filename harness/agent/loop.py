@@ -7,6 +7,7 @@ ends on `RunEnded`, whose exit status comes from the fixed vocabulary in `harnes
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -14,11 +15,16 @@ from dataclasses import dataclass, field
 from harness import exceptions as ex
 from harness.agent.config import LimitsConfig
 from harness.exceptions import ContextOverflow, FormatError, InfraError, InterruptAgentFlow, RunEnded
+from harness.agent.compaction import Compaction, compact, is_near_window
+from harness.agent.steps import make_step_record
 from harness.agent.stuck import StuckDetector
 from harness.agent.tools import BadToolCall, parse_call
 
 ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
           "run the command again if you need it.]")
+CACHE_ANCHOR = "cache_anchor"
+"""Marks the last message that the next rewrite of old observations leaves as it is (a cache breakpoint there
+keeps the prefix before the rewrite readable); the model seam takes it off before sending."""
 SHORT_OBSERVATION = 200
 """Characters of an observation that is always sent in full, however old."""
 NO_TOOL_CALL = ("Your reply called no tool. Every reply must call one of the tools ({tools}). "
@@ -41,6 +47,10 @@ class AgentState:
     cost: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0
+    """Prompt tokens the provider read from its cache (part of `tokens_in`)."""
+    cost_uncached: float = 0.0
+    """What the run's calls would have cost with nothing cached."""
     format_errors: int = 0
     timeouts: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -49,22 +59,28 @@ class AgentState:
 
 
 def elide_old_observations(messages: list[dict], keep: int) -> list[dict]:
-    """The conversation as sent to the model: tool outputs older than the last `keep` are replaced by a short
-    note (0 keeps all). The trajectory keeps every output in full."""
+    """The conversation as sent to the model: at least the last `keep` tool outputs in full, older ones replaced
+    by a short note `keep` at a time (0 keeps all), so that between two rewrites the prompt's prefix stays the
+    same for `keep` steps and the provider's cache can serve it. The trajectory keeps every output in full."""
     if keep <= 0:
         return messages
     tool_indexes = [i for i, message in enumerate(messages) if message["role"] == "tool"]
-    old = set(tool_indexes[:-keep])
-    return [
+    elided = max(0, len(tool_indexes) - keep) // keep * keep
+    old = set(tool_indexes[:elided])
+    sent = [
         {**m, "content": ELIDED.format(chars=len(m["content"]))}
         if i in old and len(m["content"]) > SHORT_OBSERVATION else m
         for i, m in enumerate(messages)
     ]
+    if elided:  # the prefix up to here stays the same until the next rewrite: a provider may cache it there
+        sent[tool_indexes[elided - 1]] = {**sent[tool_indexes[elided - 1]], CACHE_ANCHOR: True}
+    return sent
 
 
 class Agent:
     def __init__(self, model, toolbox, specs: dict, limits: LimitsConfig, on_step=None, on_cost=None,
-                 keep_observations: int = 0, on_attempt=None, started: float | None = None, reserve: float = 0.0):
+                 keep_observations: int = 0, on_attempt=None, compaction: Compaction | None = None,
+                 started: float | None = None, reserve: float = 0.0):
         """`started`: when the run's wall time began (its container's start); `reserve`: seconds of that wall
         time kept for after the loop (the patch's collection), so that the run as a whole stays within it."""
         self.model = model
@@ -83,6 +99,12 @@ class Agent:
         self.keep_observations = keep_observations
         self.reserve = reserve
         self.state = AgentState(started=time.monotonic() if started is None else started)
+        self.view: list[dict] = []
+        """The conversation as the model sees it (before `keep_observations`): the state's messages, with older
+        steps replaced by a summary once the run compacted."""
+        self.compaction = compaction
+        self.last_prompt = (0, 0)
+        """(tokens, characters) of the view at the last model call."""
         self.stuck = StuckDetector(limits.stuck_limit)
 
     def run(self, system: str, task: str) -> AgentState:
@@ -109,6 +131,11 @@ class Agent:
 
     def add(self, *messages: dict) -> None:
         self.state.messages.extend(messages)
+        self.view.extend(messages)
+
+    def get_prompt(self) -> list[dict]:
+        """The messages of the next query."""
+        return elide_old_observations(self.view, self.keep_observations)
 
     def end(self, exit_status: str, detail: str) -> None:
         self.state.exit_status, self.state.exit_detail = exit_status, detail
@@ -132,9 +159,7 @@ class Agent:
         self.check_limits()
         reply = self.query()
         self.add(reply.message)
-        record = {"step": len(self.state.steps) + 1, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
-                  "cost": reply.cost, "model_seconds": round(reply.seconds, 3), "attempts": reply.attempts,
-                  "reasoning": reply.reasoning, "tool_calls": [], "tool_seconds": 0.0}
+        record = make_step_record(len(self.state.steps) + 1, reply)
         self.state.steps.append(record)
         if reply.cut_off:
             record["cut_off"] = True
@@ -156,20 +181,42 @@ class Agent:
             reply = self.ask_model()
         except BaseException:
             self.charge(self.failed_cost)  # failed attempts the provider may bill: never forgotten
+            self.state.cost_uncached += self.failed_cost
             raise
+        self.charge_reply(reply)
+        return reply
+
+    def charge_reply(self, reply) -> None:
         self.charge(reply.cost)
         self.state.tokens_in += reply.tokens_in
         self.state.tokens_out += reply.tokens_out
-        return reply
+        self.state.tokens_cached += reply.tokens_cached
+        self.state.cost_uncached += reply.cost_uncached
 
     def ask_model(self):
+        if is_near_window(self):
+            compact(self, "the prompt neared the context window")
         try:
-            return self.model.query(elide_old_observations(self.state.messages, self.keep_observations),
-                                    self.schemas, deadline=self.get_deadline(), on_attempt=self.record_attempt)
+            reply = self.ask(self.get_prompt())
         except ContextOverflow as error:
-            raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
+            if self.compaction is None or not compact(self, f"the provider said it no longer fits: {error}"):
+                raise RunEnded(ex.CONTEXT_LIMIT, str(error)) from None
+            reply = self.ask_after_compaction()
+        self.last_prompt = (reply.tokens_in, len(json.dumps(self.view)))
+        return reply
+
+    def ask(self, messages: list[dict]):
+        try:
+            return self.model.query(messages, self.schemas, deadline=self.get_deadline(),
+                                    on_attempt=self.record_attempt)
         except InfraError as error:
             raise RunEnded(ex.INFRA_ERROR, str(error)) from None
+
+    def ask_after_compaction(self):
+        try:
+            return self.ask(self.get_prompt())
+        except ContextOverflow as error:
+            raise RunEnded(ex.CONTEXT_LIMIT, f"still too long after compaction: {error}") from None
 
     def record_attempt(self, record: dict) -> None:
         """One attempt of the model call of the next step, as it starts and as it ends."""
@@ -215,7 +262,8 @@ class Agent:
             observation = self.toolbox.run(call["name"], args, deadline=self.get_deadline())
         except InfraError as error:  # an EnvironmentEnded carries the agent's own doing: env_broken, disk_limit
             status = getattr(error, "exit_status", ex.INFRA_ERROR)
-            raise RunEnded(status, str(error) if status != ex.INFRA_ERROR else f"the container failed: {error}") from None
+            detail = str(error) if status != ex.INFRA_ERROR else f"the container failed: {error}"
+            raise RunEnded(status, detail) from None
         return {**outcome, "observation": observation.text, "submitted": observation.submitted,
                 "timed_out": observation.timed_out if call["name"] == "bash" else None,
                 "seconds": round(observation.seconds, 3)}

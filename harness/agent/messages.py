@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 
 REASONING_KEYS = ("reasoning_content", "thinking_blocks")
+CACHE_ANCHOR = "cache_anchor"
+"""A message the loop marked as the end of a prefix that stays the same for a while (see `harness/agent/loop.py`);
+never sent."""
 
 
 def make_assistant_message(content: str | None, calls: list[dict], reasoning: str | None = None,
@@ -38,6 +41,7 @@ def prepare_messages(messages: list[dict], send_reasoning: bool, null_content: b
     the tool's answer already told the model what was wrong."""
     prepared = []
     for message in messages:
+        message = {k: v for k, v in message.items() if k != CACHE_ANCHOR}
         if not send_reasoning:
             message = {k: v for k, v in message.items() if k not in REASONING_KEYS}
         if message.get("role") == "assistant" and message.get("tool_calls"):
@@ -63,3 +67,31 @@ def get_object_arguments(function: dict) -> str:
         return arguments if isinstance(json.loads(arguments), dict) else "{}"
     except (TypeError, ValueError):
         return "{}"
+
+
+CACHE_CONTROL = {"type": "ephemeral"}
+CACHED_TAIL = 2
+"""Latest messages that carry a cache breakpoint besides the system prompt: the newest one writes the cache for
+the next step, the one before reads what the previous step wrote (Anthropic allows four breakpoints)."""
+
+
+def mark_cache_breakpoints(messages: list[dict]) -> list[dict]:
+    """The conversation with Anthropic's `cache_control` on the system prompt and on the last CACHED_TAIL
+    messages that have text (a user message or a tool result; an assistant turn of only tool calls has none),
+    so that each step reads the prefix the step before wrote, and on the last message marked `cache_anchor`,
+    whose prefix outlives the next rewrite of older messages. The messages given are not changed."""
+    marked = list(messages)
+    tail = [i for i, m in enumerate(messages) if m.get("role") in ("user", "tool") and m.get("content")]
+    system = [i for i, m in enumerate(messages) if m.get("role") == "system"][:1]
+    anchor = [i for i, m in enumerate(messages) if m.get(CACHE_ANCHOR) and m.get("content")][-1:]
+    for index in dict.fromkeys(system + anchor + tail[-CACHED_TAIL:]):
+        marked[index] = add_cache_control(messages[index])
+    return marked
+
+
+def add_cache_control(message: dict) -> dict:
+    """The message with its content as text blocks, the last one carrying `cache_control`."""
+    content = message["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    blocks[-1] = {**blocks[-1], "cache_control": CACHE_CONTROL}
+    return {**message, "content": blocks}

@@ -28,7 +28,8 @@ import litellm
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.messages import make_assistant_message, prepare_messages
+from harness.agent.messages import mark_cache_breakpoints, make_assistant_message, prepare_messages
+from harness.agent.pricing import get_cache_prices, get_cost, get_prices, get_uncached_cost
 from harness.agent.providers import (MALFORMED_CALL, OVERFLOW, PAUSES, REFUSED, UNAVAILABLE, MalformedReply,
                                      NoResponse, classify_error, describe_refusal, get_backoff, get_http_status,
                                      get_retry_after, get_status, is_billable, is_timeout, summarize_error)
@@ -64,6 +65,18 @@ class ModelReply:
     """The reply ended at `max_tokens`: `finish_reason: length`, or as many output tokens as `max_tokens` (local
     servers say `tool_calls` for a cut-off call)."""
     extra: dict = field(default_factory=dict)
+    tokens_cached: int = 0
+    """Prompt tokens read from the provider's cache (part of `tokens_in`)."""
+    tokens_cache_write: int = 0
+    """Prompt tokens written to the provider's cache (part of `tokens_in`)."""
+    tokens_reasoning: int = 0
+    """Reply tokens spent on reasoning (part of `tokens_out`)."""
+    cost_uncached: float = 0.0
+    """What the reply would have cost with nothing cached (failed attempts included, as in `cost`)."""
+
+
+TOKEN_CLASSES = ("tokens_in", "tokens_out", "tokens_cached", "tokens_cache_write", "tokens_reasoning")
+"""The token counts of a call, as the ledger, the trajectory and the reply carry them."""
 
 
 @dataclass
@@ -83,20 +96,6 @@ class Attempts:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-def get_prices(config: ModelConfig) -> tuple[float, float]:
-    """(input, output) dollars per token, from the config or litellm's table; ConfigError if neither knows."""
-    if config.input_cost_per_token is not None and config.output_cost_per_token is not None:
-        return config.input_cost_per_token, config.output_cost_per_token
-    try:
-        info = litellm.get_model_info(config.name)
-    except Exception as error:  # litellm raises a bare Exception for unmapped models
-        raise ConfigError(
-            f"model {config.name!r} has no known price: set input_cost_per_token and output_cost_per_token "
-            f"for it in the config (litellm: {str(error).splitlines()[0][:120]})"
-        ) from None
-    if info.get("input_cost_per_token") is None or info.get("output_cost_per_token") is None:
-        raise ConfigError(f"model {config.name!r} has no price in litellm's table: set both prices in the config")
-    return info["input_cost_per_token"], info["output_cost_per_token"]
 
 
 class Model:
@@ -104,6 +103,8 @@ class Model:
                  stop: threading.Event | None = None):
         self.config = config
         self.prices = get_prices(config)
+        self.cache_prices = get_cache_prices(config, self.prices[0])
+        self.context_window = config.context_window or get_context_window(config.name)
         self.limiter = limiter
         self.on_call = on_call or (lambda event: None)
         self.stop = stop or threading.Event()
@@ -113,6 +114,8 @@ class Model:
 
     def make_kwargs(self, messages: list[dict], tools: list[dict], deadline: float | None, call: str) -> dict:
         anthropic = is_anthropic(self.config)
+        if self.asks_caching():
+            messages = mark_cache_breakpoints(messages)
         messages = prepare_messages(messages, self.config.send_reasoning, null_content=anthropic,
                                     objects_only=bool(self.config.api_base) and not anthropic)
         extra = dict(self.config.extra)
@@ -130,6 +133,12 @@ class Model:
         if self.config.api_key_env:
             kwargs["api_key"] = os.environ[self.config.api_key_env]
         return kwargs
+
+    def asks_caching(self) -> bool:
+        """Whether requests carry `cache_control` breakpoints: the config's `prompt_caching`, by default on for
+        Claude (Anthropic caches only when asked)."""
+        wanted = self.config.prompt_caching
+        return is_anthropic(self.config) if wanted is None else wanted and is_anthropic(self.config)
 
     def get_timeout(self, deadline: float | None) -> float:
         """The request timeout, capped by the time the run has left."""
@@ -160,6 +169,7 @@ class Model:
             report({"attempt": tries.count, "status": "ok", "seconds": round(time.monotonic() - began, 3),
                     "cost": reply.cost})
             reply.cost += tries.billed
+            reply.cost_uncached += tries.billed
             return reply
 
     def handle_failure(self, error: Exception, tries: Attempts, deadline: float | None) -> None:
@@ -282,8 +292,9 @@ class Model:
                                  "also without the parameters it named")
             usage = outcome["usage"] = settle_usage(outcome["response"], self.config.name, kwargs["messages"],
                                                     kwargs["tools"])
-            event = {"event": "end", "call": call, "cost": self.get_cost(usage["tokens_in"], usage["tokens_out"]),
-                     "tokens_in": usage["tokens_in"], "tokens_out": usage["tokens_out"]}
+            event = {"event": "end", "call": call, "cost": self.get_cost(usage),
+                     "cost_uncached": self.get_uncached_cost(usage),
+                     **{key: usage[key] for key in TOKEN_CLASSES}}
             if usage["counted_locally"]:
                 event["counted_locally"] = usage["counted_locally"]
         except BaseException as error:  # noqa: BLE001 - handed to the waiting run
@@ -291,7 +302,7 @@ class Model:
             event = {"event": "end", "call": call, "cost": 0.0, "error": summarize_error(error)[:200]}
             if is_billable(error):  # the provider may have read the prompt: charge what it may bill
                 tokens_in = count_prompt_tokens(self.config.name, kwargs["messages"], kwargs["tools"])
-                outcome["cost"] = event["cost"] = self.get_cost(tokens_in, 0)
+                outcome["cost"] = event["cost"] = event["cost_uncached"] = self.get_cost({"tokens_in": tokens_in})
                 event.update(tokens_in=tokens_in, tokens_out=0, counted_locally=["tokens_in"])
         finally:
             self.release()
@@ -302,14 +313,17 @@ class Model:
         finally:
             done.set()
 
-    def get_cost(self, tokens_in: int, tokens_out: int) -> float:
-        """Dollars of a call; never negative, whatever the counts or prices."""
-        return max(0.0, max(0, tokens_in) * self.prices[0] + max(0, tokens_out) * self.prices[1])
+    def get_cost(self, tokens: dict) -> float:
+        """Dollars of a call as billed, each token class at its price; never negative."""
+        return get_cost(tokens, self.prices, self.cache_prices)
+
+    def get_uncached_cost(self, tokens: dict) -> float:
+        return get_uncached_cost(tokens, self.prices)
 
     def make_reply(self, response, usage: dict, seconds: float, attempts: int) -> ModelReply:
         tokens_in, tokens_out = usage["tokens_in"], usage["tokens_out"]
         if not getattr(response, "choices", None) or response.choices[0].message is None:
-            raise MalformedReply("a 200 answer with no choices", self.get_cost(tokens_in, tokens_out))
+            raise MalformedReply("a 200 answer with no choices", self.get_cost(usage))
         choice = response.choices[0]
         if choice.finish_reason == "content_filter":
             raise RunEnded(ex.PROVIDER_ERROR, "the provider's content filter stopped the reply")
@@ -320,7 +334,9 @@ class Model:
         return ModelReply(
             message=make_assistant_message(message.content, calls, reasoning,
                                            getattr(message, "thinking_blocks", None)),
-            tool_calls=calls, cost=self.get_cost(tokens_in, tokens_out),
+            tool_calls=calls, cost=self.get_cost(usage), cost_uncached=self.get_uncached_cost(usage),
+            tokens_cached=usage["tokens_cached"], tokens_cache_write=usage["tokens_cache_write"],
+            tokens_reasoning=usage["tokens_reasoning"],
             tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds, attempts=attempts,
             reasoning=reasoning, finish_reason=choice.finish_reason,
             cut_off=choice.finish_reason == "length" or bool(max_tokens and tokens_out >= max_tokens),
@@ -328,7 +344,17 @@ class Model:
         )
 
     def serialize(self) -> dict:
-        return {**self.config.model_dump(), "prices_per_token": list(self.prices)}
+        return {**self.config.model_dump(), "prices_per_token": list(self.prices),
+                "cache_prices_per_token": [self.cache_prices.read, self.cache_prices.write]}
+
+
+def get_context_window(name: str) -> int | None:
+    """The prompt tokens litellm's table says the model accepts, or None when it does not know."""
+    try:
+        info = litellm.get_model_info(name)
+    except Exception:  # litellm raises a bare Exception for unmapped models
+        return None
+    return info.get("max_input_tokens") or info.get("max_tokens")
 
 
 def read_tool_call(call) -> dict:

@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from harness import exceptions as ex
+from harness.agent.compaction import make_compaction
 from harness.agent.loop import Agent
 from harness.agent.config import AgentConfig
 from harness.agent.editor import Editor
@@ -85,6 +86,8 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,
                           keep_observations=config.keep_observations, on_attempt=traj.record_attempt,
+                          compaction=make_compaction(config.compaction_template, config.prompts_dir,
+                                                     model.context_window, config.model.compaction),
                           started=started, reserve=reserve)
             state = agent.run(system, task)
             traj.save(state, **summarize_run(agent, config.summary_template, config.prompts_dir))

@@ -56,7 +56,7 @@ def write_summary(agent, prompt: str) -> dict:
     Returns the trajectory info fields: `summary` (None when there is none), `summary_cost`, and
     `summary_error` when the call failed (the run itself is not failed by it)."""
     state = agent.state
-    messages = [*close_open_calls(state.messages), {"role": "user", "content": prompt}]
+    messages = [*close_open_calls(agent.get_prompt()), {"role": "user", "content": prompt}]
     deadline = agent.get_deadline()  # within the run's wall time, like every other call
     if deadline is not None and time.monotonic() >= deadline:
         return {"summary": None, "summary_cost": 0.0, "summary_error": "no time was left within the run's "

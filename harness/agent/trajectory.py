@@ -67,7 +67,10 @@ class Trajectory:
         if state is not None:
             lines += self._take_new(state)
             info = {"exit_status": state.exit_status, "exit_detail": state.exit_detail, "cost": state.cost,
-                    "tokens_in": state.tokens_in, "tokens_out": state.tokens_out, "steps": len(state.steps),
+                    "tokens_in": state.tokens_in, "tokens_out": state.tokens_out,
+                    "tokens_cached": getattr(state, "tokens_cached", 0),
+                    "cost_uncached": getattr(state, "cost_uncached", state.cost),
+                    "steps": len(state.steps),
                     **info}
         self.info.update(redact_data(info), wall_seconds=round(time.monotonic() - self.started, 3))
         if self.info.get("finished_at"):

@@ -27,6 +27,22 @@ def read_count(usage, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def read_token_classes(response) -> dict:
+    """{"tokens_cached", "tokens_cache_write", "tokens_reasoning"} from whatever shape the provider used, as
+    litellm hands it on: cache reads in `prompt_tokens_details.cached_tokens` (OpenAI, Fireworks; litellm moves
+    Anthropic's `cache_read_input_tokens` and DeepSeek's `prompt_cache_hit_tokens` there too), cache writes in
+    Anthropic's `cache_creation_input_tokens`, reasoning in `completion_tokens_details.reasoning_tokens`. Both
+    cache classes are part of `prompt_tokens` (litellm adds Anthropic's to its `input_tokens`)."""
+    usage = getattr(response, "usage", None)
+    details = getattr(usage, "prompt_tokens_details", None)
+    written = [read_count(usage, "_cache_creation_input_tokens"), read_count(details, "cache_creation_tokens"),
+               read_count(usage, "cache_creation_input_tokens")]
+    return {"tokens_cached": max(0, read_count(details, "cached_tokens") or 0),
+            "tokens_cache_write": max(0, max((count for count in written if count is not None), default=0)),
+            "tokens_reasoning": max(0, read_count(getattr(usage, "completion_tokens_details", None),
+                                                  "reasoning_tokens") or 0)}
+
+
 def count_prompt_tokens(model: str, messages: list[dict], tools: list[dict] | None) -> int:
     """The tokens of a request as litellm's tokenizer for `model` counts them (characters / 4 if it cannot)."""
     try:
@@ -51,8 +67,9 @@ def count_reply_tokens(model: str, message) -> int:
 
 
 def settle_usage(response, model: str, messages: list[dict], tools: list[dict] | None) -> dict:
-    """{"tokens_in", "tokens_out", "counted_locally"}: the provider's counts, each replaced by a local count
-    when it is missing, negative, or zero where there was something to count."""
+    """{"tokens_in", "tokens_out", "tokens_cached", "tokens_cache_write", "tokens_reasoning", "counted_locally"}:
+    the provider's counts, each replaced by a local count when it is missing, negative, or zero where there was
+    something to count (a prompt counted here has no cache classes)."""
     prompt, completion = read_usage(response)
     counted = []
     if prompt is None or prompt <= 0:
@@ -65,4 +82,7 @@ def settle_usage(response, model: str, messages: list[dict], tools: list[dict] |
         if completion is None or completion < 0 or local > 0:
             completion = local
             counted.append("tokens_out")
-    return {"tokens_in": prompt, "tokens_out": completion, "counted_locally": counted}
+    classes = read_token_classes(response) if "tokens_in" not in counted else {}
+    return {"tokens_in": prompt, "tokens_out": completion, "tokens_cached": classes.get("tokens_cached", 0),
+            "tokens_cache_write": classes.get("tokens_cache_write", 0),
+            "tokens_reasoning": read_token_classes(response)["tokens_reasoning"], "counted_locally": counted}

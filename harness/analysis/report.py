@@ -21,7 +21,7 @@ from harness.analysis.denominator import describe_denominator
 from harness.analysis.runread import read_run
 from harness.analysis.summary import build_summary, get_iteration_sets
 from harness.analysis.site import write_site
-from harness.analysis.spend import render_spend
+from harness.analysis.spend import format_share, render_spend
 def write_charts(summary: dict, out_dir: Path) -> dict[str, str]:
     """Draw every chart the summary has data for; returns chart name -> file name inside `out_dir`."""
     made = {}
@@ -196,12 +196,12 @@ def render_cost(summary: dict) -> str:
     rows = [
         (r["iteration"], r["model"], an.format_dollars(r["cost"]), an.format_dollars(r["cost_per_resolved"]),
          round(r["steps"] / r["attempted"], 1) if r["attempted"] else None, f"{int(r['tokens_in']):,}",
-         f"{int(r['tokens_out']):,}",
-         format_duration(r["wall_seconds"]))
+         f"{int(r['tokens_out']):,}", format_share(r.get("cache_hit_share")),
+         an.format_dollars(r.get("cost_per_resolved_uncached")), format_duration(r["wall_seconds"]))
         for r in summary["models"]
     ]
     headers = ("iteration", "model", "cost", "$ / resolved", "mean steps", "tokens in", "tokens out",
-               "agent time (h:mm:ss)")
+               "cache hits (of tokens in)", "$ / resolved without caching", "agent time (h:mm:ss)")
     per_iteration = [(e["iteration"], an.format_dollars(e["cost"]), an.format_dollars(e["cost_per_resolved"]))
                      for e in summary["iterations"]]
     cost = summary["cost"]
@@ -209,9 +209,19 @@ def render_cost(summary: dict) -> str:
              f"{an.format_dollars(cost['per_final_resolved'])}; per oracle-resolved instance "
              f"{an.format_dollars(cost['per_oracle_resolved'])}.")
     return "\n\n".join([
-        "## Cost", total, an.make_markdown_table(headers, rows),
+        "## Cost", total + render_caching(cost), an.make_markdown_table(headers, rows),
         an.make_markdown_table(("iteration", "cost", "$ / instance resolved by any model"), per_iteration),
     ])
+
+
+def render_caching(cost: dict) -> str:
+    """What prompt caching saved: the same calls with every prompt token at the input price."""
+    if cost.get("total_uncached") is None:
+        return ""
+    return (f" Without caching the same calls would have cost {an.format_dollars(cost['total_uncached'])} "
+            f"({an.format_dollars(cost.get('per_final_resolved_uncached'))} per instance resolved by the last "
+            f"iteration): caching saved {an.format_dollars(cost['saved_by_caching'])}, with "
+            f"{format_share(cost.get('cache_hit_share'))} of the prompt tokens read from the providers' caches.")
 
 
 def render_integrity_part(summary: dict) -> str:

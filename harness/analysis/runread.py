@@ -18,8 +18,8 @@ from harness.scoring.logs import read_meta
 SCHEMA_VERSION = 1
 ITERATION_DIR = re.compile(r"^iter_(\d+)$")
 TRAJ_SUFFIX = ".traj.json"
-INFO_NUMBERS = ("cost", "steps", "tokens_in", "tokens_out", "wall_seconds")
-FRACTIONAL = ("cost", "wall_seconds")
+INFO_NUMBERS = ("cost", "steps", "tokens_in", "tokens_out", "wall_seconds", "tokens_cached", "cost_uncached")
+FRACTIONAL = ("cost", "wall_seconds", "cost_uncached")
 
 
 @dataclass(frozen=True)

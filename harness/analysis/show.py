@@ -137,6 +137,10 @@ def render_step(step: dict, full: bool) -> list:
     meta = (f"Step {step['number']} · {step['tokens_in'] or 0:,} in / {step['tokens_out'] or 0:,} out tokens · "
             f"{cost} · model {format_seconds(step['model_seconds'])} · tools {format_seconds(step['tool_seconds'])}")
     parts: list = [Rule(Text(meta), align="left", style="cyan")]
+    if step.get("compaction"):
+        compaction = step["compaction"]
+        parts.append(Panel(Text(compaction["summary"]), title=f"compaction: {compaction['reason'][:80]}; "
+                           f"{compaction['replaced']} replaced by this summary", title_align="left"))
     if step["reasoning"]:
         parts.append(Text(step["reasoning"].strip(), style="italic dim"))
     if step["text"]:

@@ -25,7 +25,7 @@ def summarise_cell(cell: Cell, universe: set[str]) -> dict:
     statuses = an.count_values(get_cell_statuses(cell, universe).values())
     resolved = get_resolved(cell, universe)
     infra = set(cell.report.get("infra_failure_ids", [])) if cell.report else set()
-    totals = {key: sum(float(info.get(key) or 0) for info in cell.infos.values()) for key in INFO_NUMBERS}
+    totals = {key: sum(get_info_number(info, key) for info in cell.infos.values()) for key in INFO_NUMBERS}
     row = {"iteration": cell.iteration, "model": cell.model, "attempted": len(get_attempted(cell))}
     row |= {status: statuses.get(status, 0) for status in an.INSTANCE_STATUSES}
     row |= {
@@ -34,10 +34,20 @@ def summarise_cell(cell: Cell, universe: set[str]) -> dict:
         "report": cell.report_path if cell.report is not None else None,
         "exit_statuses": an.count_values((i.get("exit_status") or "unknown" for i in cell.infos.values()), EXIT_STATUSES),
         "cost_per_resolved": an.divide_or_none(totals["cost"], len(resolved) if resolved else None),
+        "cost_per_resolved_uncached": an.divide_or_none(totals["cost_uncached"], len(resolved) if resolved else None),
+        "cache_hit_share": an.divide_or_none(totals["tokens_cached"], totals["tokens_in"] or None),
         "resolved_ids": None if resolved is None else sorted(resolved),
         "scored_in": cell.scored_in,
     }
     return row | {key: round(value, 6) if key in FRACTIONAL else int(value) for key, value in totals.items()}
+
+
+def get_info_number(info: dict, key: str) -> float:
+    """One number of a run's info; a run recorded before caching was counted cost the same uncached."""
+    value = info.get(key)
+    if key == "cost_uncached" and value is None:
+        value = info.get("cost")
+    return float(value or 0)
 
 
 def summarise_iteration(iteration: int, rows: list[dict], total: int) -> dict:
@@ -116,9 +126,13 @@ def summarise_oracle(rows: list[dict], total: int) -> dict:
 
 def summarise_cost(rows: list[dict], iterations: list[dict], oracle: dict) -> dict:
     total = round(sum(row["cost"] for row in rows), 6)
+    uncached = round(sum(row["cost_uncached"] for row in rows), 6)
     final = iterations[-1]["resolved"] if iterations else None
     return {
-        "total": total,
+        "total": total, "total_uncached": uncached, "saved_by_caching": round(uncached - total, 6),
+        "cache_hit_share": an.divide_or_none(sum(row["tokens_cached"] for row in rows),
+                                             sum(row["tokens_in"] for row in rows) or None),
+        "per_final_resolved_uncached": an.divide_or_none(uncached, final),
         "per_iteration": {str(entry["iteration"]): entry["cost"] for entry in iterations},
         "per_final_resolved": an.divide_or_none(total, final),
         "per_oracle_resolved": an.divide_or_none(total, oracle["resolved"]),

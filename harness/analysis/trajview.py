@@ -62,6 +62,10 @@ def get_steps(traj: dict) -> list[dict]:
             record = records[len(steps)] if len(steps) < len(records) else {}
             steps.append(make_step(len(steps) + 1, message, record))
             steps[-1]["attempts"] = describe_attempts(traj, steps[-1]["number"], quiet=True)
+        elif role == "user" and message.get("compaction"):
+            record = records[len(steps)] if len(steps) < len(records) else {}
+            steps.append(make_compaction_step(len(steps) + 1, message, record))
+            steps[-1]["attempts"] = describe_attempts(traj, steps[-1]["number"], quiet=True)
         elif steps and role == "user":
             steps[-1]["notes"].append(get_text(message.get("content")))
     return steps
@@ -113,7 +117,19 @@ def make_step(number: int, message: dict, record: dict) -> dict:
         "cost": record.get("cost"),
         "model_seconds": record.get("model_seconds"),
         "tool_seconds": record.get("tool_seconds"),
+        "compaction": None,
     }
+
+
+def make_compaction_step(number: int, message: dict, record: dict) -> dict:
+    """A compaction: the model's summary that replaced the older steps in what the model saw from then on."""
+    step = make_step(number, {"content": ""}, record)
+    details = record.get("compaction") or {}
+    replaced = details.get("replaced_messages")
+    step["compaction"] = {"summary": details.get("summary") or get_text(message.get("content")),
+                          "reason": details.get("reason") or "",
+                          "replaced": f"{replaced} earlier messages" if replaced is not None else "earlier messages"}
+    return step
 
 
 def describe_call(call: dict) -> dict:

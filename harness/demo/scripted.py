@@ -34,9 +34,19 @@ A script is data (a dict, or YAML):
             - tool_calls: [{null_function: true}]      # a tool call whose `function` is null
             - content: "x"                             # a reply without `usage` (some local servers), or with
               usage: null                              #   the counts given: {prompt_tokens: -5, ...}
+          summary: {when: "outgrow your context window", content: "Found: ..."}   # a request whose last
+                                      # message contains `when` is a compaction: answered with `content` and the
+                                      # steps it covers; later requests that carry that summary count them
           loop_last: false            # once the replies run out, repeat the last one (else: plain text "done")
           strict_template: true       # answer HTTP 500 as llama.cpp's chat templates do when an assistant turn
                                       # has no `content` (llama-cpp-python's server: 'dict object' has no ...)
+
+With `caching: {ttl: 300, unit: 128, minimum: 1024}` at the top of the script, the server caches prompt prefixes
+as providers do (harness/demo/caching.py) and reports it in each provider's usage shape: `usage_shapes: {model:
+openai | deepseek | fireworks}` on the OpenAI route, `context_windows: {model: tokens}` refuses longer prompts
+with that provider's overflow answer (default `openai`), Anthropic's `cache_read_input_tokens` and
+`cache_creation_input_tokens` on `/v1/messages`. A reply's `reasoning_content` then counts in its completion
+tokens and as `reasoning_tokens`.
 
 The server is stateless about conversations: the reply index is the number of assistant messages in the
 request, so retries, parallel workers and resumed runs all see the same script. Only injected errors keep a
@@ -63,6 +73,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness.demo import anthropic
+from harness.demo.caching import CacheSettings, PrefixCache, render_anthropic, render_openai, shape_usage
 from harness.demo.faults import get_preset
 
 CHARS_PER_TOKEN = 4
@@ -79,6 +90,14 @@ def pick_script(scripts: list[dict], messages: list[dict]) -> tuple[int, dict] |
         if all(part in first_user for part in ([wanted] if isinstance(wanted, str) else wanted)):
             return index, script
     return None
+
+
+def get_message_text(message: dict) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return " ".join(str(block.get("text") or block.get("content") or "") for block in content
+                        if isinstance(block, dict))
+    return str(content)
 
 
 def pick_reply(script: dict, step: int) -> dict:
@@ -168,6 +187,11 @@ class ScriptedServer:
         self.bills: list[dict] = []
         """One entry per delivered completion: {"call", "model", "prompt_tokens", "completion_tokens"}."""
         self.stopping = threading.Event()
+        self.summaries: dict[str, int] = {}
+        """Compaction summaries written, with the steps each covers."""
+        settings = script.get("caching")
+        self.cache = PrefixCache(CacheSettings(**settings)) if settings is not None else None
+        """Prefix caching per model, when the script asks for it."""
         self.error_counts: dict[tuple, int] = {}
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -231,8 +255,8 @@ class ScriptedServer:
         refused = None if is_anthropic else check_template(script, messages)
         if refused:
             return refused
-        step = sum(1 for m in messages if m.get("role") == "assistant")
-        reply = pick_reply(script, step)
+        step = sum(1 for m in messages if m.get("role") == "assistant") + self.count_summarised(messages)
+        reply = self.answer_compaction(script, messages, step) or pick_reply(script, step)
         if self.on_reply is not None:
             self.on_reply(model, step, reply)
         error = self.take_error(reply, (model, index, step), is_anthropic)
@@ -240,18 +264,57 @@ class ScriptedServer:
             return error
         time.sleep(float(reply.get("delay", 0)))
         text = get_text(reply, auth)
+        if self.cache is not None:
+            return self.make_cached_answer(path, body, reply, text)
         usage = count_usage(reply, len(json.dumps(messages)), text)
         if is_anthropic:
             return 200, anthropic.make_message(model, reply, text, usage or {"prompt_tokens": 0,
                                                                               "completion_tokens": 0}), {}
         return 200, make_completion(model, reply, text, usage), {}
 
+    def answer_compaction(self, script: dict, messages: list[dict], step: int) -> dict | None:
+        """The scripted summary for a compaction request, remembered with the steps it covers (a step index
+        counts the assistant turns a request carries, and those its summaries replaced)."""
+        spec = script.get("summary")
+        if not spec or not messages or spec["when"] not in get_message_text(messages[-1]):
+            return None
+        text = f"{spec['content']} [a summary of steps 1-{step}]"
+        with self.lock:
+            self.summaries[text] = step
+        return {"content": text}
+
+    def count_summarised(self, messages: list[dict]) -> int:
+        texts = [get_message_text(m) for m in messages if m.get("role") == "user"]
+        return sum(steps for summary, steps in list(self.summaries.items()) if any(summary in t for t in texts))
+
+    def make_cached_answer(self, path: str, body: dict, reply: dict, text: str | None) -> tuple[int, dict, dict]:
+        """A completion whose usage says what the prefix cache read and wrote, in the provider's shape; a prompt
+        longer than the model's `context_windows` entry is refused as that provider refuses it."""
+        model, is_anthropic = body.get("model", ""), path == anthropic.PATH
+        rendered, breakpoints = render_anthropic(body) if is_anthropic else render_openai(body)
+        prompt = max(1, len(rendered) // CHARS_PER_TOKEN)
+        window = (self.script.get("context_windows") or {}).get(model)
+        if window and prompt > window:
+            return (*get_preset("anthropic_overflow" if is_anthropic else "openai_overflow"), {})
+        reasoning = len(reply.get("reasoning_content") or "") // CHARS_PER_TOKEN
+        completion = count_usage(reply, 0, text)["completion_tokens"] + reasoning
+        if is_anthropic:
+            read, written = self.cache.read_explicit(model, rendered, breakpoints)
+            message = anthropic.make_message(model, reply, text, {"prompt_tokens": prompt - read - written,
+                                                                  "completion_tokens": completion})
+            message["usage"].update(cache_read_input_tokens=read, cache_creation_input_tokens=written)
+            return 200, message, {}
+        cached = min(prompt, self.cache.read_automatic(model, rendered))
+        shape = (self.script.get("usage_shapes") or {}).get(model, "openai")
+        return 200, make_completion(model, reply, text, shape_usage(shape, prompt, completion, cached, reasoning)), {}
+
     def bill(self, call: str, completion: dict) -> None:
         usage = completion.get("usage") or {}  # OpenAI's or Anthropic's names
         with self.lock:
             self.bills.append({"call": call, "model": completion.get("model"),
                                "prompt_tokens": usage.get("prompt_tokens", usage.get("input_tokens", 0)),
-                               "completion_tokens": usage.get("completion_tokens", usage.get("output_tokens", 0))})
+                               "completion_tokens": usage.get("completion_tokens", usage.get("output_tokens", 0)),
+                               "usage": usage})
 
     def take_error(self, reply: dict, key: tuple, is_anthropic: bool = False) -> tuple[int, dict | str, dict] | None:
         """The injected failure for this request, if any: (status, body, headers); status 0 drops the

@@ -34,6 +34,8 @@ class DefaultsConfig(Strict):
     container: ContainerConfig = Field(default_factory=ContainerConfig)
     keep_observations: int = 0
     """See AgentConfig.keep_observations."""
+    compaction_template: str = "compaction.j2"
+    """See AgentConfig.compaction_template (whether and when a model compacts is its own `compaction`)."""
 
 
 class SkipIfAgreedConfig(Strict):
@@ -163,4 +165,5 @@ class PipelineConfig(Strict):
                            container=self.defaults.container, system_template=spec.system_template,
                            instance_template=spec.instance_template,
                            keep_observations=self.defaults.keep_observations, prompts_dir=self.prompts_dir,
+                           compaction_template=self.defaults.compaction_template,
                            summary_template=spec.summary_template)

@@ -8,7 +8,11 @@ when its process died: the provider may have billed it, so the budget counts its
 input price).
 
     {"event": "start", "call": id, "model": ..., "label": ..., "estimate": dollars, "run": ..., "pid": ..., "at": ...}
-    {"event": "end", "call": id, "cost": dollars, "tokens_in": n, "tokens_out": n}      (or "error": ...)
+    {"event": "end", "call": id, "cost": dollars, "cost_uncached": dollars, "tokens_in": n, "tokens_out": n,
+     "tokens_cached": n, "tokens_cache_write": n, "tokens_reasoning": n}                 (or "error": ...)
+
+`cost` is as billed: cache reads and writes at their own prices (harness/agent/pricing.py); `cost_uncached` is
+what the same call would cost with every prompt token at the input price. The budget counts `cost`.
 """
 
 from __future__ import annotations
