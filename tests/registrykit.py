@@ -1,0 +1,256 @@
+"""A real registry on 127.0.0.1 (Debian's `docker-registry`, the distribution v2 server) with its own config and
+storage in a temporary folder, and a fault proxy in front of it that answers like Docker Hub when told to: its 429
+`toomanyrequests` body with `ratelimit-limit`/`ratelimit-remaining`/`Retry-After`, 5xx, slow bodies, dropped
+connections. `PullCounter` counts the engine's pull events per image. Images pushed are built from a bundled task image with one distinct file each."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+HUB_429 = {"errors": [{"code": "TOOMANYREQUESTS", "message": "You have reached your pull rate limit. You may increase "
+                       "the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"}]}
+TEST_REPO = "patchmix-test"
+
+
+def get_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Registry:
+    """`docker-registry serve` on 127.0.0.1:<free port>, storage under `folder`."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, get_free_port()
+        self.process = None
+
+    def __enter__(self) -> "Registry":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        config = self.folder / "config.yml"
+        config.write_text(json.dumps({
+            "version": 0.1, "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(self.folder / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{self.port}"}}))
+        self.log = open(self.folder / "registry.log", "w")
+        self.process = subprocess.Popen([shutil.which("docker-registry") or "/usr/bin/docker-registry", "serve",
+                                         str(config)], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(f"http://127.0.0.1:{self.port}/v2/", self.process)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def wait_for(url: str, process, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the registry exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.exceptions.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {seconds} s")
+
+
+class Faults:
+    """What the proxy does to the next requests; each count is used up as it is served."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rate_limited = 0
+        self.retry_after: str | None = "1"
+        self.server_errors = 0
+        self.dropped = 0
+        self.slow_seconds = 0.0
+        self.served: Counter = Counter()
+
+    def take(self, kind: str) -> bool:
+        with self.lock:
+            if getattr(self, kind) > 0:
+                setattr(self, kind, getattr(self, kind) - 1)
+                self.served[kind] += 1
+                return True
+            return False
+
+
+def get_manifest_repo(path: str) -> str | None:
+    """`pm/task-3` of `/v2/pm/task-3/manifests/v1`, None for other paths."""
+    if not path.startswith("/v2/") or "/manifests/" not in path:
+        return None
+    return path[len("/v2/"):path.index("/manifests/")]
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    faults: Faults = Faults()
+
+    def log_message(self, *args) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        self.forward("GET")
+
+    def do_HEAD(self) -> None:
+        self.forward("HEAD")
+
+    def forward(self, method: str) -> None:
+        repo = get_manifest_repo(self.path)
+        if repo and self.faults.take("rate_limited"):
+            return self.answer_429(method)
+        if repo and self.faults.take("server_errors"):
+            return self.answer(503, b'{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}', method)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        upstream = requests.request(method, self.upstream + self.path, headers=headers, stream=True,
+                                    allow_redirects=False, timeout=60)
+        body = upstream.raw.read(decode_content=False) if method == "GET" else b""
+        self.send_response(upstream.status_code)
+        for key, value in upstream.headers.items():
+            if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", upstream.headers.get("content-length", "0") if method == "HEAD"
+                         else str(len(body)))
+        self.end_headers()
+        self.write_body(body, is_blob=not repo and "/blobs/" in self.path)
+
+    def write_body(self, body: bytes, is_blob: bool) -> None:
+        if is_blob and len(body) > 1024 and self.faults.take("dropped"):
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        step = max(1, len(body) // 10)
+        for start in range(0, len(body), step):
+            self.wfile.write(body[start:start + step])
+            if is_blob and self.faults.slow_seconds:
+                time.sleep(self.faults.slow_seconds / 10)
+
+    def answer_429(self, method: str) -> None:
+        extra = {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600",
+                 "docker-ratelimit-source": "127.0.0.1"}
+        if self.faults.retry_after is not None:
+            extra["Retry-After"] = self.faults.retry_after
+        self.answer(429, json.dumps(HUB_429).encode(), method, extra)
+
+    def answer(self, status: int, body: bytes, method: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if method == "GET":
+            self.wfile.write(body)
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1:<free port> in front of `upstream` (host:port), with `faults` to set."""
+
+    def __init__(self, upstream: str):
+        self.faults = Faults()
+        handler = type("Handler", (ProxyHandler,), {"upstream": f"http://{upstream}", "faults": self.faults})
+        self.server = ThreadingHTTPServer(("127.0.0.1", get_free_port()), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FaultProxy":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+
+class PullCounter:
+    """The engine's `pull` events of images whose name starts with `prefix`, counted per image while open."""
+
+    def __init__(self, client, prefix: str):
+        self.client, self.prefix, self.pulls = client, prefix, Counter()
+        self.stream = client.events(decode=True, filters={"type": "image", "event": "pull"})
+        self.thread = threading.Thread(target=self.follow, daemon=True)
+
+    def follow(self) -> None:
+        for event in self.stream:
+            name = event.get("id") or (event.get("Actor") or {}).get("ID", "")
+            if name.startswith(self.prefix):
+                self.pulls[name] += 1
+
+    def __enter__(self) -> "PullCounter":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.5)  # the engine's last events arrive
+        self.stream.close()
+        self.thread.join(timeout=10)
+
+
+def make_context(base: str, marker: str) -> io.BytesIO:
+    """A build context whose Dockerfile adds one distinct file to `base`."""
+    dockerfile = f"FROM {base}\nCOPY variant /patchmix-variant\nLABEL patchmix-test.variant={marker}\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("Dockerfile", dockerfile), ("variant", random.Random(marker).randbytes(64 * 1024))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def push_variants(client, registry: str, bases: list[str], count: int, repo: str = "pm/task") -> list[str]:
+    """Push `count` distinct images `<registry>/<repo>-<i>:v1`, image i built on `bases[i % len(bases)]` with a
+    file of its own, and remove every local tag made on the way, so that using one means pulling it."""
+    names = []
+    for index in range(count):
+        local = f"{TEST_REPO}/variant-{index}:v1"
+        client.images.build(fileobj=make_context(bases[index % len(bases)], f"v{index}-{registry}"),
+                            custom_context=True, tag=local, rm=True)
+        remote = f"{registry}/{repo}-{index}:v1"
+        client.images.get(local).tag(remote)
+        for line in client.api.push(remote, stream=True, decode=True):
+            if "error" in line:
+                raise RuntimeError(f"push of {remote}: {line['error']}")
+        client.images.remove(remote)
+        client.images.remove(local)
+        names.append(remote)
+    return names
+
+
+def list_local(client, prefix: str) -> list[str]:
+    """Local image tags that start with `prefix`."""
+    # the low-level list: no inspect per image, which fails when another thread removes one meanwhile
+    return sorted(tag for image in client.api.images() for tag in image.get("RepoTags") or [] if tag.startswith(prefix))
+
+
+def remove_local(client, prefix: str) -> None:
+    for tag in list_local(client, prefix):
+        client.images.remove(tag, force=True)
