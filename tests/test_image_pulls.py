@@ -171,9 +171,16 @@ def test_a_killed_pipeline_resumes_without_pulling_again_or_leaving_images(
         process.wait()
         held = set(json.loads(record.read_text())["pulled"])
         assert held and held <= set(list_local(docker_client, proxy.address))
+        dropped = next(row for row in rows if images["name"].format(**row) in held)  # resumed without it: its
+        config = write_pipeline(tmp_path, server.api_base, rows, images)  # image must go at start, unused
+        resume = json.loads(config.read_text())
+        resume["instances"] = {"ids": [row["instance_id"] for row in rows if row is not dropped]}
+        config.write_text(json.dumps(resume))
         resumed = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert set(read_statuses(tmp_path / "runs" / "pulls").values()) == {ex.SUBMITTED}
+    statuses = read_statuses(tmp_path / "runs" / "pulls")
+    statuses.pop(dropped["instance_id"], None)
+    assert len(statuses) == 9 and set(statuses.values()) == {ex.SUBMITTED}
     assert dict(counter.pulls) == {f"{proxy.address}/pm/task-{i}:v1": 1 for i in range(10)}  # held: not pulled again
     assert list_local(docker_client, proxy.address) == []
     assert json.loads(record.read_text()) == {"pulled": {}}

@@ -265,7 +265,8 @@ def test_a_missing_or_corrupt_run_folder_config_next_to_results_is_refused(tmp_p
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 
 
-def test_missing_images_are_listed_in_one_line_before_any_run(docker_client, tmp_path):
+def test_missing_images_end_their_runs_image_unavailable_and_the_end_line_counts_them(docker_client, tmp_path,
+                                                                                       capsys):
     rows = load_rows()
     for index, row in enumerate(rows):
         row["image"] = f"patchmix-missing/image-{index}:nope"
@@ -273,11 +274,12 @@ def test_missing_images_are_listed_in_one_line_before_any_run(docker_client, tmp
     dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
     path = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1", "images",
                                                          dataset={"path": str(dataset)}))
-    with pytest.raises(ConfigError, match=r"2 of 2 images are not present \(pulling is off: images.pull\): "
-                                          r"patchmix-missing/image-0:nope, patchmix-missing/image-1:nope") as caught:
-        run_pipeline(path, runs_dir=tmp_path / "runs")
-    assert "\n" not in str(caught.value)
-    assert not list((tmp_path / "runs").glob("*/iter_*"))
+    assert run_pipeline(path, runs_dir=tmp_path / "runs") == 3
+    assert "10 runs left to redo (6 image_unavailable, 4 not started)" in capsys.readouterr().err
+    infos = [json.loads(p.read_text())["info"] for p in (tmp_path / "runs" / "images").glob("iter_1/*/*.traj.json")]
+    assert len(infos) == 6 and {info["exit_status"] for info in infos} == {"image_unavailable"}
+    assert all("is not present locally and pulling is off (images.pull)" in info["exit_detail"] for info in infos)
+    assert not list((tmp_path / "runs" / "images").glob("iter_2/*/*.traj.json"))
 
 
 @pytest.mark.docker
