@@ -234,3 +234,29 @@ def test_a_non_x86_host_is_told_its_slowdown_in_one_line():
     assert describe_emulation("x86_64") is None
     line = describe_emulation("aarch64")
     assert "aarch64" in line and "emulation" in line and "slower" in line and "\n" not in line
+
+
+@pytest.mark.docker
+def test_images_list_pull_and_prune_by_hand(registry, proxy, bundled_rows, docker_client, tmp_path, capsys):
+    from harness.cli import main
+
+    rows = make_rows(bundled_rows, registry[1], 3)
+    rows[2]["variant"] = "missing"
+    config = write_pipeline(tmp_path, "http://127.0.0.1:9/v1", rows,
+                            {"name": proxy.address + "/pm/task-{variant}:v1"})
+    runs = ["--runs-dir", str(tmp_path / "runs")]
+    assert main(["images", "list", str(config), *runs]) == 0
+    assert "0 of 3 images present" in capsys.readouterr().out
+    assert main(["images", "pull", str(config), *runs]) == 3
+    out = capsys.readouterr().out
+    assert "[3/3] " in out and "manifest unknown" in out and "1 of 3 images could not be pulled" in out
+    assert main(["images", "list", str(config), *runs]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 3 images present" in out and out.count("pulled by patchmix") == 2
+    record = tmp_path / "runs" / "pulls" / "images.json"
+    assert len(json.loads(record.read_text())["pulled"]) == 2
+    assert main(["images", "prune", str(config), *runs]) == 0
+    assert "2 images removed" in capsys.readouterr().out
+    assert list_local(docker_client, proxy.address) == [] and json.loads(record.read_text()) == {"pulled": {}}
+    assert main(["images", "list", str(tmp_path / "nothing.yaml"), *runs]) == 2
+    assert "neither a pipeline config file nor a run folder" in capsys.readouterr().err
