@@ -11,6 +11,7 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -84,6 +85,8 @@ class Faults:
         self.server_errors = 0
         self.dropped = 0
         self.slow_seconds = 0.0
+        self.pull_delay = 0.0
+        """Seconds added to each pull (to the manifest request by tag), like a real registry's transfer time."""
         self.served: Counter = Counter()
 
     def take(self, kind: str) -> bool:
@@ -122,6 +125,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return self.answer_429(method)
         if repo and self.faults.take("server_errors"):
             return self.answer(503, b'{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}', method)
+        if repo and self.faults.pull_delay and "/manifests/sha256:" not in self.path:
+            time.sleep(self.faults.pull_delay)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         upstream = requests.request(method, self.upstream + self.path, headers=headers, stream=True,
                                     allow_redirects=False, timeout=60)
@@ -166,13 +171,21 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # the engine hanging up mid-body is no fault of ours
+
+
 class FaultProxy:
     """An HTTP proxy on 127.0.0.1:<free port> in front of `upstream` (host:port), with `faults` to set."""
 
     def __init__(self, upstream: str):
         self.faults = Faults()
         handler = type("Handler", (ProxyHandler,), {"upstream": f"http://{upstream}", "faults": self.faults})
-        self.server = ThreadingHTTPServer(("127.0.0.1", get_free_port()), handler)
+        self.server = QuietServer(("127.0.0.1", get_free_port()), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
