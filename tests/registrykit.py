@@ -5,6 +5,8 @@ connections. `PullCounter` counts the engine's pull events per image. Images pus
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
 import random
@@ -226,36 +228,80 @@ class PullCounter:
         self.thread.join(timeout=10)
 
 
-def make_context(base: str, marker: str) -> io.BytesIO:
-    """A build context whose Dockerfile adds one distinct file to `base`."""
-    dockerfile = f"FROM {base}\nCOPY variant /patchmix-variant\nLABEL patchmix-test.variant={marker}\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in (("Dockerfile", dockerfile), ("variant", random.Random(marker).randbytes(64 * 1024))):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 def push_variants(client, registry: str, bases: list[str], count: int, repo: str = "pm/task") -> list[str]:
-    """Push `count` distinct images `<registry>/<repo>-<i>:v1`, image i built on `bases[i % len(bases)]` with a
-    file of its own, and remove every local tag made on the way, so that using one means pulling it."""
+    """Push `count` distinct images `<registry>/<repo>-<i>:v1`, image i being `bases[i % len(bases)]` with one
+    file of its own on top. The bases are pushed once through the engine; each variant is then written straight
+    to the registry's API (its layers mounted from the base, one new layer, a new config), so no container or
+    local image is made on the way and using a variant means pulling it."""
+    sources = [push_base(client, registry, base, f"pm/base-{number}") for number, base in enumerate(bases)]
     names = []
     for index in range(count):
-        local = f"{TEST_REPO}/variant-{index}:v1"
-        client.images.build(fileobj=make_context(bases[index % len(bases)], f"v{index}-{registry}"),
-                            custom_context=True, tag=local, rm=True)
-        remote = f"{registry}/{repo}-{index}:v1"
-        client.images.get(local).tag(remote)
+        base_repo, manifest, config = sources[index % len(sources)]
+        names.append(write_variant(registry, f"{repo}-{index}", base_repo, manifest, config, f"v{index}"))
+    return names
+
+
+def push_base(client, registry: str, image: str, repo: str) -> tuple[str, dict, dict]:
+    """Push `image` as `<registry>/<repo>:v1`; its (repo, manifest, config) as the registry holds them."""
+    remote = f"{registry}/{repo}:v1"
+    client.images.get(image).tag(remote)
+    try:
         for line in client.api.push(remote, stream=True, decode=True):
             if "error" in line:
                 raise RuntimeError(f"push of {remote}: {line['error']}")
+    finally:
         client.images.remove(remote)
-        client.images.remove(local)
-        names.append(remote)
-    return names
+    url = f"http://{registry}/v2/{repo}"
+    manifest = requests.get(f"{url}/manifests/v1", headers={"Accept": MANIFEST_V2}, timeout=60).json()
+    config = requests.get(f"{url}/blobs/{manifest['config']['digest']}", timeout=60).json()
+    return repo, manifest, config
+
+
+def make_layer(marker: str) -> tuple[bytes, str]:
+    """(gzipped tar holding /patchmix-variant with 64 KiB of its own, the uncompressed tar's digest)."""
+    data = random.Random(marker).randbytes(64 * 1024)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("patchmix-variant")
+        info.size, info.mtime = len(data), 0
+        tar.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    return gzip.compress(raw, mtime=0), "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def upload_blob(registry: str, repo: str, blob: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    start = requests.post(f"http://{registry}/v2/{repo}/blobs/uploads/", timeout=60)
+    start.raise_for_status()
+    location = start.headers["Location"]
+    location = location if location.startswith("http") else f"http://{registry}{location}"
+    joiner = "&" if "?" in location else "?"
+    requests.put(f"{location}{joiner}digest={digest}", data=blob, timeout=60,
+                 headers={"Content-Type": "application/octet-stream"}).raise_for_status()
+    return digest
+
+
+def write_variant(registry: str, repo: str, base_repo: str, manifest: dict, config: dict, marker: str) -> str:
+    for layer in manifest["layers"]:
+        requests.post(f"http://{registry}/v2/{repo}/blobs/uploads/",
+                      params={"mount": layer["digest"], "from": base_repo}, timeout=60).raise_for_status()
+    layer, diff_id = make_layer(f"{marker}-{registry}")
+    config = json.loads(json.dumps(config))
+    config["rootfs"]["diff_ids"].append(diff_id)
+    config.setdefault("history", []).append({"created_by": f"patchmix-test variant {marker}"})
+    config["config"]["Labels"] = {**(config["config"].get("Labels") or {}), "patchmix-test.variant": marker}
+    config_blob = json.dumps(config).encode()
+    new = {**manifest, "config": {**manifest["config"], "size": len(config_blob),
+                                  "digest": upload_blob(registry, repo, config_blob)},
+           "layers": [*manifest["layers"], {"mediaType": LAYER_GZIP, "size": len(layer),
+                                            "digest": upload_blob(registry, repo, layer)}]}
+    requests.put(f"http://{registry}/v2/{repo}/manifests/v1", data=json.dumps(new), timeout=60,
+                 headers={"Content-Type": MANIFEST_V2}).raise_for_status()
+    return f"{registry}/{repo}:v1"
 
 
 def list_local(client, prefix: str) -> list[str]:

@@ -179,6 +179,7 @@ class ImageCache:
                    default=None)
 
     def pull_one(self, name: str) -> None:
+        self.record.add(name, 0)  # before the pull: if this process dies meanwhile, the next one knows it is ours
         try:
             size = self.puller.pull(name, lambda *progress: self.note_progress(name, progress))
         except PullStopped:
@@ -194,9 +195,8 @@ class ImageCache:
         self.on_change(self)
 
     def add_pulled(self, name: str, size: int) -> None:
-        if name not in self.present:
-            self.ours.add(name)
-            self.record.add(name, size)
+        self.ours.add(name)
+        self.record.add(name, size)
         self.present[name] = size
         self.pulls[name] += 1
         self.peak_bytes = max(self.peak_bytes, self.get_held_bytes())
@@ -205,6 +205,7 @@ class ImageCache:
 
     def mark_unavailable(self, name: str, reason: str) -> None:
         logger.warning("image %s unavailable: %s", name, reason)
+        self.record.drop(name)
         with self.cv:
             self.pulling.pop(name, None)
             self.unavailable[name] = f"image {name} could not be pulled: {reason}"
