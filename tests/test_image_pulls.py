@@ -278,3 +278,21 @@ def test_images_list_pull_and_prune_by_hand(registry, proxy, bundled_rows, docke
     assert list_local(docker_client, proxy.address) == [] and json.loads(record.read_text()) == {"pulled": {}}
     assert main(["images", "list", str(tmp_path / "nothing.yaml"), *runs]) == 2
     assert "neither a pipeline config file nor a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.docker
+def test_images_a_later_iteration_needs_are_kept_for_it_then_removed(registry, proxy, bundled_rows, docker_client,
+                                                                   tmp_path):
+    rows = make_rows(bundled_rows, registry[1], 4)
+    config_path = write_pipeline(tmp_path, "", rows, {"name": proxy.address + "/pm/task-{variant}:v1", "prefetch": 1})
+    with ScriptedServer(make_demo_script(rows)) as server, PullCounter(docker_client, proxy.address) as counter:
+        config = json.loads(config_path.read_text())
+        config["models"] = {label: {**config["models"]["fixer"], "name": f"openai/{label}", "api_base": server.api_base}
+                            for label in ("fixer", "merger")}
+        config["iterations"] = [{"models": ["fixer"]}, {"models": ["merger"], "draws_on": [1],
+                                                         "instance_template": "instance_with_patches.j2"}]
+        config_path.write_text(json.dumps(config))
+        assert run_pipeline(config_path, runs_dir=tmp_path / "runs", progress=Progress(live=False)) == 0
+    assert len(list((tmp_path / "runs" / "pulls").glob("iter_2/merger/*.traj.json"))) == 4
+    assert dict(counter.pulls) == {f"{proxy.address}/pm/task-{i}:v1": 1 for i in range(4)}
+    assert list_local(docker_client, proxy.address) == []
