@@ -296,3 +296,18 @@ def test_images_a_later_iteration_needs_are_kept_for_it_then_removed(registry, p
     assert len(list((tmp_path / "runs" / "pulls").glob("iter_2/merger/*.traj.json"))) == 4
     assert dict(counter.pulls) == {f"{proxy.address}/pm/task-{i}:v1": 1 for i in range(4)}
     assert list_local(docker_client, proxy.address) == []
+
+
+@pytest.mark.docker
+def test_registry_faults_are_retried_and_a_fault_that_persists_gives_up_with_its_reason(registry, proxy, docker_client):
+    from harness.pipeline.config import ImagesConfig
+    from harness.pipeline.imagepull import Puller
+
+    puller = Puller(ImagesConfig(pull_retries=2, pulls_per_minute=6000), threading.Event(), say=lambda line: None)
+    proxy.faults.server_errors = 1000
+    with pytest.raises(PullFailed, match=r"503 Service Unavailable \(after 2 tries\)"):
+        puller.pull(proxy.address + "/pm/task-0:v1")
+    proxy.faults.server_errors, proxy.faults.dropped, proxy.faults.slow_seconds = 1, 1, 1.0
+    assert puller.pull(proxy.address + "/pm/task-1:v1") > 0  # a 503, a connection dropped mid-layer, slow bodies
+    assert proxy.faults.served["dropped"] == 1 and proxy.faults.served["server_errors"] >= 1
+    assert list_local(docker_client, proxy.address) == [proxy.address + "/pm/task-1:v1"]

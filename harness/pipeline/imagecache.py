@@ -134,7 +134,11 @@ class ImageCache:
             name = self.wait_for_work()
             if name is None:
                 return
-            self.pull_one(name)
+            try:
+                self.pull_one(name)
+            except Exception as error:  # noqa: BLE001 - a bug or an engine fault ends this image's runs, not the pulls
+                logger.exception("pull of %s failed unexpectedly", name)
+                self.mark_unavailable(name, f"the pull failed unexpectedly ({error!r}); rerun to try again")
 
     def wait_for_work(self) -> str | None:
         """The next image to pull once the disk budget has room for it; None when closing."""
