@@ -26,8 +26,9 @@ from harness.exceptions import ConfigError
 from harness.pipeline.imageruns import apply_image_names, order_by_image
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from registrykit import FaultProxy, PullCounter, Registry, list_local, push_variants, remove_local
-from pipelinekit import DATASET, PRICE
+from registrykit import (FaultProxy, PullCounter, Registry, list_local, make_rows, push_variants, read_statuses,
+                         remove_local, write_pipeline)
+from pipelinekit import DATASET
 from harness.fileio import read_jsonl
 
 COPIES = 30
@@ -49,33 +50,6 @@ def proxy(registry, docker_client):
     with FaultProxy(registry[0].address) as front:
         yield front
         remove_local(docker_client, front.address)
-
-
-def make_rows(bundled_rows, bases: list[str], count: int) -> list[dict]:
-    """`count` copies of the bundled tasks, copy i on the task of base image i % 5, with a `variant` field."""
-    by_image = {row["image"]: row for row in bundled_rows.values()}
-    return [{**by_image[bases[i % len(bases)]], "instance_id": f"{by_image[bases[i % len(bases)]]['instance_id']}"
-             f"-copy{i}", "variant": i} for i in range(count)]
-
-
-def write_pipeline(tmp_path: Path, api_base: str, rows: list[dict], images: dict, name: str = "pulls",
-                   workers: int = 2) -> Path:
-    dataset = tmp_path / f"{name}.jsonl"
-    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    model = {"name": "openai/fixer", "api_base": api_base, "api_key_env": "SCRIPTED_API_KEY", "retry_wait": 0.01,
-             **PRICE}
-    config = {"name": name, "dataset": {"path": str(dataset)}, "models": {"fixer": model},
-              "defaults": {"limits": {"step_limit": 8}, "container": {"command_timeout": 30}},
-              "iterations": [{"models": ["fixer"]}], "workers": workers,
-              "images": {"pulls_per_minute": 6000, "rate_limit_wait": 1, **images}}
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(json.dumps(config))
-    return path
-
-
-def read_statuses(run_dir: Path) -> dict[str, str]:
-    return {p.name.removesuffix(".traj.json"): json.loads(p.read_text())["info"]["exit_status"]
-            for p in run_dir.glob("iter_1/fixer/*.traj.json")}
 
 
 class Sampler:
