@@ -103,6 +103,7 @@ def test_nodes_pull_their_runs_images_within_their_budget_and_runs_follow_images
         assert all(1 <= most <= 3 for most in sampler.most.values()), sampler.most  # each node within its budget
     finally:
         for node in nodes:
-            (RECORDS / f"{node}.json").unlink(missing_ok=True)
+            for suffix in (".json", ".lock"):
+                (RECORDS / f"{node}{suffix}").unlink(missing_ok=True)
         remove_local(docker_client, server.address)
     assert list_local(docker_client, server.address) == []

@@ -35,10 +35,12 @@ def open_node_record(node_id: str):
     with open(RECORDS / f"{node_id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(path.read_text()) if path.is_file() else {}
+        before = json.dumps(data, sort_keys=True)
         yield data
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data))
-        temporary.replace(path)
+        if json.dumps(data, sort_keys=True) != before:
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(data))
+            temporary.replace(path)
 
 
 def ensure_image(name: str, config: ImagesConfig, node_id: str) -> str | None:
