@@ -156,6 +156,17 @@ def cmd_validate_gold(args) -> int:
     return 0 if summary["resolved"] == summary["checked"] else 1
 
 
+def cmd_images(args) -> int:
+    from harness.pipeline import imagecommands
+
+    target, runs = Path(args.target), Path(args.runs_dir)
+    if args.action == "list":
+        return imagecommands.list_images(target, runs)
+    if args.action == "pull":
+        return imagecommands.pull_missing(target, runs)
+    return imagecommands.prune_images(target, runs, everything=args.all)
+
+
 def cmd_demo(args) -> int:
     from harness.demo.run import run_demo
 
@@ -267,6 +278,14 @@ def make_parser() -> argparse.ArgumentParser:
     gold.add_argument("--out", help="folder for gold-check.json (default runs/gold-check/<dataset>)")
     add_containers_flag(gold)
     gold.set_defaults(func=cmd_validate_gold)
+
+    images = sub.add_parser("images", help="list, pull or remove the images of a pipeline's instances")
+    images.add_argument("action", choices=["list", "pull", "prune"])
+    images.add_argument("target", metavar="RUN_OR_CONFIG", help="a run folder or a pipeline config file")
+    images.add_argument("--runs-dir", default="runs", help="where a config's run folder is (default runs/)")
+    images.add_argument("--all", action="store_true",
+                        help="prune: also the selection's images that were present before patchmix pulled any")
+    images.set_defaults(func=cmd_images)
 
     add_route_parser(sub)
 

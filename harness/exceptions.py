@@ -35,6 +35,9 @@ HARNESS_ERROR = "harness_error"
 MODEL_UNAVAILABLE = "model_unavailable"
 """The provider refused the key or does not know the model (401/403/404): no new run of that model starts;
 fix the key or the name and rerun to redo these runs."""
+IMAGE_UNAVAILABLE = "image_unavailable"
+"""Not an agent run: the instance's image does not exist, was refused (404, unauthorized) or could not be pulled
+past its retries; the other instances go on, and a rerun tries the image again."""
 # Not an agent run: the pipeline carried an agreed patch forward instead of running (skip_if_agreed).
 SKIPPED_AGREED = "skipped_agreed"
 # Not an agent run: a routed iteration did not send this instance to this model (`route`).
@@ -43,10 +46,10 @@ SKIPPED_ROUTED = "skipped_routed"
 EXIT_STATUSES = (
     SUBMITTED, STEP_LIMIT, COST_LIMIT, TIMEOUT_LIMIT, FORMAT_LIMIT, CONTEXT_LIMIT, TIME_LIMIT, STUCK_LIMIT,
     INFRA_ERROR, INTERRUPTED, SKIPPED_AGREED, SKIPPED_ROUTED, PROVIDER_ERROR, HARNESS_ERROR, MODEL_UNAVAILABLE,
-    MODEL_TIMEOUT, ENV_BROKEN, DISK_LIMIT,
+    MODEL_TIMEOUT, ENV_BROKEN, DISK_LIMIT, IMAGE_UNAVAILABLE,
 )
 # Runs that ended for reasons outside the agent's control: a rerun redoes them.
-RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE)
+RETRYABLE_STATUSES = (INFRA_ERROR, INTERRUPTED, MODEL_UNAVAILABLE, IMAGE_UNAVAILABLE)
 # Final runs that a rerun redoes when these settings of their model changed since (the server's side of it).
 REDONE_WHEN_CHANGED = {MODEL_TIMEOUT: ("request_timeout", "api_base"), PROVIDER_ERROR: ("api_base",)}
 

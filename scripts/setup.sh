@@ -21,6 +21,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
 fi
 
+if ! command -v docker-registry >/dev/null 2>&1; then
+  echo "setup: installing docker-registry (the image-pull tests run a registry on 127.0.0.1)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker-registry >/dev/null
+fi
+
 if ! docker info >/dev/null 2>&1; then
   echo "setup: starting dockerd (log: /tmp/patchmix-dockerd.log)"
   as_root sh -c 'nohup dockerd > /tmp/patchmix-dockerd.log 2>&1 &'

@@ -265,7 +265,8 @@ def test_a_missing_or_corrupt_run_folder_config_next_to_results_is_refused(tmp_p
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 
 
-def test_missing_images_are_listed_in_one_line_before_any_run(docker_client, tmp_path):
+def test_missing_images_end_their_runs_image_unavailable_and_the_end_line_counts_them(docker_client, tmp_path,
+                                                                                       capsys):
     rows = load_rows()
     for index, row in enumerate(rows):
         row["image"] = f"patchmix-missing/image-{index}:nope"
@@ -273,11 +274,12 @@ def test_missing_images_are_listed_in_one_line_before_any_run(docker_client, tmp
     dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
     path = write_config(tmp_path / "p.yaml", make_config("http://127.0.0.1:9/v1", "images",
                                                          dataset={"path": str(dataset)}))
-    with pytest.raises(ConfigError, match=r"2 of 2 images are not present \(pulling is off: images.pull\): "
-                                          r"patchmix-missing/image-0:nope, patchmix-missing/image-1:nope") as caught:
-        run_pipeline(path, runs_dir=tmp_path / "runs")
-    assert "\n" not in str(caught.value)
-    assert not list((tmp_path / "runs").glob("*/iter_*"))
+    assert run_pipeline(path, runs_dir=tmp_path / "runs") == 3
+    assert "10 runs left to redo (6 image_unavailable, 4 not started)" in capsys.readouterr().err
+    infos = [json.loads(p.read_text())["info"] for p in (tmp_path / "runs" / "images").glob("iter_1/*/*.traj.json")]
+    assert len(infos) == 6 and {info["exit_status"] for info in infos} == {"image_unavailable"}
+    assert all("is not present locally and pulling is off (images.pull)" in info["exit_detail"] for info in infos)
+    assert not list((tmp_path / "runs" / "images").glob("iter_2/*/*.traj.json"))
 
 
 @pytest.mark.docker
@@ -316,16 +318,3 @@ def test_a_read_only_or_full_disk_gives_one_line_and_loses_nothing_written(bundl
             json.loads(path.read_text())
     finally:
         subprocess.run(["umount", str(runs)], check=True)
-
-
-def test_missing_images_are_pulled_with_retries_and_those_that_fail_are_listed(docker_client):
-    from harness.agent.images import check_images
-
-    names = ["127.0.0.1:9/patchmix-missing/one:nope", "127.0.0.1:9/patchmix-missing/two:nope"]  # a refused port
-    started = time.monotonic()
-    with pytest.raises(ConfigError, match=r"2 of 2 images could not be pulled: 127.0.0.1:9/patchmix-missing/one:nope, "
-                                          r"127.0.0.1:9/patchmix-missing/two:nope") as caught:
-        check_images(names, pull=True, retries=2, per_minute=600, client=docker_client)
-    took = time.monotonic() - started
-    assert "\n" not in str(caught.value)
-    assert took >= 2 * 2 + 0.1  # each image: a first try, a 2 s wait, a second try (at most 600 pulls a minute)

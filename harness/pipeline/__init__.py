@@ -1,5 +1,5 @@
 """Many agent runs: the pipeline config, the dataset, iterations and their prompts, the run folder with resume,
-budget and progress, and the executors that run jobs.
+budget and progress, the images pulled as the runs need them, and the executors that run jobs.
 
 May import `agent` and the leaves; never scoring, analysis, route, select or demo (a routing file is read as data).
 """

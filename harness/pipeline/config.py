@@ -80,14 +80,30 @@ class IterationConfig(Strict):
 
 
 class ImagesConfig(Strict):
-    """What to do at start about instances' images that are not present locally."""
+    """Where the instances' images come from and how they are pulled: as needed, a few ahead of the workers,
+    within a disk budget, waiting when the registry rate-limits (see `harness.pipeline.imagecache`)."""
 
     pull: bool = True
-    """Pull missing images before any run starts (else: list them and stop)."""
+    """Pull missing images as the runs need them (else: a missing image ends its runs `image_unavailable`)."""
+    name: str | None = None
+    """A template over the row's fields for the image to run, e.g. `myregistry.example:5000/sweb/{instance_id}`
+    or a mirror's naming (`{image}` is the row's own image); None: the row's `image` field."""
+    prefetch: int = Field(3, ge=0)
+    """Images pulled ahead of those the workers are running, so pulls overlap runs."""
+    pull_workers: int = Field(2, ge=1)
+    """Pulls under way at once."""
     pull_retries: int = Field(3, ge=1)
-    """Tries per image before it is listed as missing."""
+    """Tries per image on a registry fault (5xx, dropped connection) before its runs end `image_unavailable`;
+    rate limits (`toomanyrequests`) are waited out and not counted."""
     pulls_per_minute: float = Field(10.0, gt=0)
     """At most this many pulls start per minute (registries rate-limit pulls)."""
+    rate_limit_wait: float = Field(60.0, gt=0)
+    """Seconds to wait after `toomanyrequests` when the registry does not say (Retry-After); doubled on each
+    refusal in a row, up to 15 minutes."""
+    max_disk_gb: float = Field(0.0, ge=0)
+    """Gigabytes the images patchmix pulled may take at once (Docker's image sizes); 0: no bound. An image
+    patchmix pulled is removed once no planned run needs it, and, when over budget, the least recently used
+    one no run is using. Images that were already present are never removed by the pipeline."""
 
 
 class ExecutorConfig(Strict):
@@ -149,7 +165,7 @@ class PipelineConfig(Strict):
     prompts_dir: str | None = None
     """A folder of your own Jinja templates (relative to the config file), searched before the shipped ones."""
     images: ImagesConfig = Field(default_factory=ImagesConfig)
-    """Checking (and pulling) the instances' images at start."""
+    """Pulling the instances' images as the runs need them, within a disk budget; may change between resumes."""
     select: SelectConfig | None = None
     """A select stage after the last iteration (see SelectConfig); may change between resumes."""
 

@@ -18,6 +18,8 @@ from harness.pipeline.agreement import read_drawn_on, skip_agreed
 from harness.pipeline.routing import skip_unrouted
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.executors import LocalExecutor
+from harness.pipeline.imagecache import ImageUnavailable, NoImages
+from harness.pipeline.imageruns import get_later_images, order_by_image, record_unavailable
 from harness.pipeline.ledger import LEDGER_NAME, Budget, Ledger
 from harness.pipeline.outcomes import ModelStops
 from harness.pipeline.earlier import make_candidate
@@ -65,9 +67,11 @@ def plan_iteration(config: PipelineConfig, rundir: RunDir, iteration: int, rows:
 
 
 class Pipeline:
-    def __init__(self, config: PipelineConfig, rundir: RunDir, rows: list[dict], progress, executor=None):
+    def __init__(self, config: PipelineConfig, rundir: RunDir, rows: list[dict], progress, executor=None,
+                 images=None):
         self.config, self.rundir, self.rows, self.progress = config, rundir, rows, progress
         self.executor = executor or LocalExecutor()
+        self.images = images or NoImages()
         self.ledger = Ledger(rundir.root / LEDGER_NAME)
         self.budget = Budget(config.budget, self.ledger)
         self.model_stops = ModelStops()
@@ -79,10 +83,12 @@ class Pipeline:
         for iteration in chosen:
             self.progress.expect(iteration, self.config.iterations[iteration - 1].models, len(self.rows))
         for iteration in chosen:
-            self.run_iteration(iteration)
+            self.run_iteration(iteration, [k for k in chosen if k > iteration])
 
-    def run_iteration(self, iteration: int) -> None:
+    def run_iteration(self, iteration: int, later: list[int] = ()) -> None:
         jobs, finished, waiting = plan_iteration(self.config, self.rundir, iteration, self.rows)
+        jobs = order_by_image(jobs)
+        self.images.plan([job.row["image"] for job in jobs], get_later_images(self.config, self.rundir, self.rows, later))
         self.progress.begin_iteration(iteration, self.config.iterations[iteration - 1].models, jobs, finished, waiting)
         try:
             self.run_jobs(jobs)
@@ -98,7 +104,7 @@ class Pipeline:
                     done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
                         future.result()
-                    self.progress.refresh()
+                    self.progress.refresh(self.images.describe())
             except BaseException:
                 self.stopping.set()
                 for future in pending:
@@ -107,17 +113,38 @@ class Pipeline:
                 raise
 
     def run_job(self, job: Job) -> None:
-        if self.stopping.is_set():
+        image = job.row["image"]
+        if not self.is_startable(job):
+            self.images.forget(image)
             return
-        instance_id = job.row["instance_id"]
+        try:
+            if not self.images.acquire(image, self.stopping):
+                return
+        except ImageUnavailable as error:
+            info = record_unavailable(self.config, self.rundir, job.iteration, job.label, job.row, str(error))
+            self.progress.finish_run(job.iteration, job.label, {**info, "instance_id": job.row["instance_id"]}, False)
+            return
+        try:
+            self.run_agent(job)
+        finally:
+            self.images.release(image)
+
+    def is_startable(self, job: Job) -> bool:
+        """False (and the progress told why) when the job must not start."""
+        if self.stopping.is_set():
+            return False
         if self.budget.is_spent():
             logger.info("iteration %d %s %s: not started, the budget of $%g is spent",
-                        job.iteration, job.label, instance_id, self.budget.limit)
+                        job.iteration, job.label, job.row["instance_id"], self.budget.limit)
             self.progress.skip_run(job.iteration, job.label, "budget")
-            return
+            return False
         if self.model_stops.is_stopped(job.label):
             self.progress.skip_run(job.iteration, job.label, "model unavailable")
-            return
+            return False
+        return True
+
+    def run_agent(self, job: Job) -> None:
+        instance_id = job.row["instance_id"]
         model = self.config.models[job.label]
         self.progress.start_run(job.iteration, job.label)
         logger.info("iteration %d %s %s: started with %d earlier patches in the prompt",

@@ -6,9 +6,15 @@ import logging
 import sys
 from pathlib import Path
 
+import docker
+import requests
+
 from harness.pipeline.config import PipelineConfig
-from harness.pipeline.dataset import check_rows_evaluable, get_image_name, load_rows, select_rows
-from harness.agent.images import check_images
+from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
+from harness.pipeline.imagecache import ImageCache, NoImages
+from harness.pipeline.imagerecord import RECORD_NAME, ImageRecord
+from harness.pipeline.imageruns import apply_image_names
+from harness.agent.pulls import describe_emulation
 from harness.pipeline.lock import RunLock
 from harness.pipeline.outcomes import EXIT_RUNS_LEFT, count_left, describe_left
 from harness.agent.container import remove_leftover_containers
@@ -60,7 +66,7 @@ def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: i
     for spec in config.iterations:
         for label in spec.models:
             Model(config.models[label])  # refuses a model with no known price or an unset key variable
-    rows = load_selected_rows(config)
+    rows = apply_image_names(load_selected_rows(config), config.images.name)
     return config, rows, RunDir(runs_dir / config.name)
 
 
@@ -71,9 +77,6 @@ def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: in
     config, rows, rundir = prepare(config_path, runs_dir, iteration, workers, executor)
     with RunLock(rundir.root):
         rundir.check_config(config)
-        images = config.images
-        if config.executor.kind == "local":  # a Ray cluster's nodes are checked by its executor
-            check_images([get_image_name(row) for row in rows], images.pull, images.pull_retries, images.pulls_per_minute)
         rundir.save_config(config)
         run_in_folder(config, rows, rundir, iteration, progress)
     chosen = [(k, spec.models) for k, spec in enumerate(config.iterations, start=1) if iteration in (None, k)]
@@ -84,6 +87,21 @@ def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: in
     return 0
 
 
+def open_images(config: PipelineConfig, rundir: RunDir, executor_kind: str):
+    """The local image cache (pulls as needed, within the disk budget); on Ray, each node's business."""
+    if executor_kind != "local":
+        return NoImages()
+    line = describe_emulation()
+    if line:
+        print(line, file=sys.stderr)
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        raise ConfigError(f"cannot reach the Docker engine to check the images ({error}); start dockerd") from None
+    return ImageCache(config.images, ImageRecord(rundir.root / RECORD_NAME), client)
+
+
 def run_in_folder(config: PipelineConfig, rows: list[dict], rundir: RunDir, iteration: int | None,
                   progress: Progress | None) -> None:
     handler = attach_run_log(rundir.root / "run.log")
@@ -92,9 +110,12 @@ def run_in_folder(config: PipelineConfig, rows: list[dict], rundir: RunDir, iter
                 config.name, len(rows), len(config.iterations), config.workers, len(removed))
     progress = progress or Progress()
     executor = start_executor(config, rows)
+    images = NoImages()
     try:
-        Pipeline(config, rundir, rows, progress, executor).run(only=iteration)
+        images = open_images(config, rundir, executor.kind)
+        Pipeline(config, rundir, rows, progress, executor, images).run(only=iteration)
     finally:
+        images.close()
         executor.close()
         progress.print_summary()
         logger.removeHandler(handler)

@@ -29,6 +29,7 @@ class Progress:
         self.started = time.monotonic()
         self.live: Live | None = None
         self.new_done = 0
+        self.images_line = ""
 
     def expect(self, iteration: int, labels: list[str], runs_per_model: int) -> None:
         """Announce an iteration before it starts, so that the remaining time covers it too."""
@@ -64,9 +65,10 @@ class Progress:
         with self.lock:
             self.running[iteration, label] += 1
 
-    def finish_run(self, iteration: int, label: str, info: dict) -> None:
+    def finish_run(self, iteration: int, label: str, info: dict, started: bool = True) -> None:
+        """A run ended (`started`: it was counted running; else it ended before, e.g. its image unavailable)."""
         with self.lock:
-            self.running[iteration, label] -= 1
+            self.running[iteration, label] -= 1 if started else 0
             self.count(iteration, label, info)
             self.new_done += 1
         if not self.live:
@@ -77,7 +79,9 @@ class Progress:
         with self.lock:
             self.statuses[iteration, label][f"not started ({reason})"] += 1
 
-    def refresh(self) -> None:
+    def refresh(self, images_line: str = "") -> None:
+        """Redraw the live table, with the image pulls' state (`images_line`) under it."""
+        self.images_line = images_line
         if self.live:
             self.live.update(self.make_table())
 
@@ -97,7 +101,8 @@ class Progress:
     def make_table(self, final: bool = False) -> Table:
         title = "patchmix: exit statuses and cost" if final else (
             f"patchmix  elapsed {format_duration(time.monotonic() - self.started)}  remaining ~{self.get_eta()}")
-        table = Table(title=title, title_justify="left")
+        table = Table(title=title, title_justify="left", caption=None if final else (self.images_line or None),
+                      caption_justify="left")
         for column in ("iteration", "model", "done", "running", "exit statuses", "cost"):
             table.add_column(column, justify="right" if column in ("done", "running", "cost") else "left")
         with self.lock:

@@ -31,6 +31,7 @@ def start_executor(config, rows: list[dict]):
 
     executor = make_executor(config.executor, config.provider_concurrency)
     if executor.kind == "ray":
+        executor.use_images(config.images)
         try:
             variables = sorted({model.api_key_env for model in config.models.values() if model.api_key_env})
             executor.check_cluster(sorted({get_image_name(row) for row in rows}), variables)

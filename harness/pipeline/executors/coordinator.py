@@ -13,6 +13,7 @@ import asyncio
 import os
 import tempfile
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -120,15 +121,47 @@ def run_on_node(job: dict, coordinator, holder: str, provider: str | None, callb
     from harness.agent.run import run_instance
     from harness.agent.trajectory import read_trajectory
 
-    ray.get(coordinator.started.remote(holder, ray.get_runtime_context().get_node_id()))
+    node_id = ray.get_runtime_context().get_node_id()
+    ray.get(coordinator.started.remote(holder, node_id))
     limiter = RemoteLimiter(coordinator, provider, holder) if provider else None
     forwards = {name: Forwarder(coordinator, holder, name) for name in callbacks}
-    with tempfile.TemporaryDirectory(prefix="patchmix-ray-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="patchmix-ray-") as scratch, hold_image(job, node_id) as unavailable:
         path = Path(scratch) / job["file_name"]
+        if unavailable:
+            return record_unavailable_here(job, path, unavailable), read_trajectory(path)
         prediction, _ = run_instance(job["row"], job["config"], path, job["model_name"],
                                      extra_variables=job["extra_variables"], header=job["header"],
                                      limiter=limiter, **forwards)
         return prediction, read_trajectory(path)
+
+
+@contextmanager
+def hold_image(job: dict, node_id: str):
+    """The run's image on this node (pulled if absent, when the job carries `images`): yields None, or why the
+    image cannot be had; the node's images are trimmed to its budget afterwards."""
+    from harness.pipeline.config import ImagesConfig
+    from harness.pipeline.executors.nodeimages import ensure_image, release_image
+
+    if not job.get("images"):
+        yield None
+        return
+    config, name = ImagesConfig(**job["images"]), job["row"]["image"]
+    reason = ensure_image(name, config, node_id)
+    try:
+        yield reason
+    finally:
+        if reason is None:
+            release_image(name, config, node_id)
+
+
+def record_unavailable_here(job: dict, path: Path, reason: str) -> dict:
+    from harness import exceptions as ex
+    from harness.agent.trajectory import Trajectory, now
+
+    header = {"instance_id": job["row"]["instance_id"], "model_name_or_path": job["model_name"], **job["header"]}
+    Trajectory(path, header).save(exit_status=ex.IMAGE_UNAVAILABLE, cost=0.0, steps=0, tokens_in=0, tokens_out=0,
+                                  exit_detail=reason, patch="", patch_label=None, patch_dropped=[], finished_at=now())
+    return {"instance_id": job["row"]["instance_id"], "model_name_or_path": job["model_name"], "model_patch": ""}
 
 
 def list_local_images(variables: list[str]) -> tuple[str, list[str], list[str]]:

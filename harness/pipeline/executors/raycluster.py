@@ -2,9 +2,11 @@
 
 Nodes offer their Docker by a custom resource, `patchmix_container: N`, N being how many containers that node
 may run at once (`ray start ... --resources '{"patchmix_container": 4}'`); each run takes one. At start the
-executor asks every such node which images it holds and whether the model keys' variables are set there, and
-refuses to start (one line) if an instance's image is on no node. A run goes to any node when all have its
-image, else to the least busy node that has it.
+executor asks every such node which images it holds and whether the model keys' variables are set there. A run
+goes to any node when all have its image, else to the least busy node that has it; with `images.pull` (the
+default) an image on no node is pulled by the least busy node when a run of it is given to it, within that
+node's own `images.max_disk_gb` (`nodeimages`), and the image's later runs follow it there. With pulling off,
+an image on no node refuses the start (one line).
 
 The pipeline's process stays the only writer of the run folder: a node runs the agent with its trajectory in a
 scratch folder and returns it whole; the ledger lines and costs of its model calls reach the pipeline's process
@@ -68,6 +70,12 @@ class RayExecutor:
             provider_concurrency)
         self.task = ray.remote(run_on_node)
         self.caps = dict(provider_concurrency)
+        self.pulls = None
+        """The pipeline's `images` settings when nodes pull the images of their runs (`use_images`)."""
+
+    def use_images(self, images) -> None:
+        """Nodes pull the images of the runs they are given, within `images.max_disk_gb` each."""
+        self.pulls = images.model_dump() if images.pull else None
 
     def pin_here(self):
         """Keeps the coordinator on this process's node: it lives and dies with the pipeline, not with a worker."""
@@ -99,7 +107,7 @@ class RayExecutor:
             raise ConfigError(f"the variable(s) {', '.join(sorted(missing_variables))} are not set on some Ray "
                               "node; set them in the environment where `ray start` runs on every machine")
         absent = [image for image in images if not any(has_image(t, image) for t in self.images.values())]
-        if absent:
+        if absent and not self.pulls:
             raise ConfigError(f"no node of the Ray cluster has the image {absent[0]} ({len(absent)} missing); "
                               "build the images on the nodes (`patchmix build-images`) or pull them there")
 
@@ -110,12 +118,13 @@ class RayExecutor:
         """(scheduling options, node chosen or None): any node when all have the image, else the least busy."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        holders = [node for node in self.nodes if has_image(self.images.get(node, set()), image)]
-        if not self.images or len(holders) == len(self.nodes):
-            return {}, None
         with self.lock:
-            node = min(holders, key=lambda n: self.busy.get(n, 0) / max(self.nodes[n], 1))
+            holders = [node for node in self.nodes if has_image(self.images.get(node, set()), image)]
+            if not self.images or len(holders) == len(self.nodes):
+                return {}, None
+            node = min(holders or list(self.nodes), key=lambda n: self.busy.get(n, 0) / max(self.nodes[n], 1))
             self.busy[node] = self.busy.get(node, 0) + 1
+            self.images.setdefault(node, set()).add(image)  # it pulls the image: the image's next runs follow it
         return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=False)}, node
 
     def run_instance(self, row: dict, config, traj_path, model_name: str, extra_variables: dict | None = None,
@@ -124,7 +133,7 @@ class RayExecutor:
         callbacks = {name: kwargs[name] for name in CALLBACKS if kwargs.get(name) is not None}
         provider = get_provider(config.model)
         job = {"row": row, "config": config, "file_name": traj_path.name, "model_name": model_name,
-               "extra_variables": extra_variables or {}, "header": header or {}}
+               "extra_variables": extra_variables or {}, "header": header or {}, "images": self.pulls}
         full_header = {"instance_id": row["instance_id"], "model_name_or_path": model_name, **(header or {}),
                        "config": config.model_dump()}
         for attempt in range(1, MAX_ATTEMPTS + 1):
