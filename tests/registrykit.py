@@ -341,3 +341,28 @@ def write_pipeline(tmp_path: Path, api_base: str, rows: list[dict], images: dict
 def read_statuses(run_dir: Path) -> dict[str, str]:
     return {p.name.removesuffix(".traj.json"): json.loads(p.read_text())["info"]["exit_status"]
             for p in run_dir.glob("iter_1/fixer/*.traj.json")}
+
+
+class Poller:
+    """Calls `sample()` every `every` seconds while a pipeline runs (between `__enter__` and `__exit__`)."""
+
+    every = 0.2
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.poll, daemon=True)
+
+    def poll(self) -> None:
+        while not self.done.wait(self.every):
+            self.sample()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()

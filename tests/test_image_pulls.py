@@ -26,7 +26,7 @@ from harness.exceptions import ConfigError
 from harness.pipeline.imageruns import apply_image_names, order_by_image
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from registrykit import (FaultProxy, PullCounter, Registry, list_local, make_rows, push_variants, read_statuses,
+from registrykit import (FaultProxy, Poller, PullCounter, Registry, list_local, make_rows, push_variants, read_statuses,
                          remove_local, write_pipeline)
 from pipelinekit import DATASET
 from harness.fileio import read_jsonl
@@ -52,25 +52,15 @@ def proxy(registry, docker_client):
         remove_local(docker_client, front.address)
 
 
-class Sampler:
+class Sampler(Poller):
     """Polls the local images under a prefix while a pipeline runs; keeps the most held at once."""
 
     def __init__(self, client, prefix: str):
+        super().__init__()
         self.client, self.prefix, self.most = client, prefix, 0
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self.poll, daemon=True)
 
-    def poll(self) -> None:
-        while not self.done.wait(0.2):
-            self.most = max(self.most, len(list_local(self.client, self.prefix)))
-
-    def __enter__(self) -> "Sampler":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.thread.join()
+    def sample(self) -> None:
+        self.most = max(self.most, len(list_local(self.client, self.prefix)))
 
 
 @pytest.mark.docker

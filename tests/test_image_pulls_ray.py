@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 
 import pytest
 
@@ -16,26 +15,16 @@ from harness.demo.scripted import ScriptedServer
 from harness.pipeline.executors.nodeimages import RECORDS
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from registrykit import Registry, list_local, make_rows, push_variants, remove_local, write_pipeline
+from raykit import run_local_cluster
+from registrykit import Poller, Registry, list_local, make_rows, push_variants, remove_local, write_pipeline
 
-SLOTS = {"patchmix_container": 2}
 RAN_ON = re.compile(r" (\S+): attempt ran on Ray node (\w+)")
 
 
 @pytest.fixture(scope="module")
 def cluster(bundled_rows):
-    import ray
-    import ray._private.services as services
-    from ray.cluster_utils import Cluster
-
-    services.get_node_ip_address = lambda address=None: "127.0.0.1"  # the whole cluster stays on loopback
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": SLOTS,
-                                                             "node_ip_address": "127.0.0.1"})
-    cluster.add_node(num_cpus=1, resources=SLOTS, node_ip_address="127.0.0.1")
-    ray.init(address=cluster.address, namespace="patchmix-test", log_to_driver=False)
-    yield cluster
-    ray.shutdown()
-    cluster.shutdown()
+    with run_local_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -47,30 +36,22 @@ def registry(bundled_rows, docker_client, tmp_path_factory):
         remove_local(docker_client, server.address)
 
 
-class RecordSampler:
+class RecordSampler(Poller):
     """The most images each node's record lists at once, read while the pipeline runs."""
 
+    every = 0.1
+
     def __init__(self, node_ids: list[str]):
+        super().__init__()
         self.node_ids, self.most = node_ids, {node: 0 for node in node_ids}
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self.poll, daemon=True)
 
-    def poll(self) -> None:
-        while not self.done.wait(0.1):
-            for node in self.node_ids:
-                path = RECORDS / f"{node}.json"
-                try:
-                    self.most[node] = max(self.most[node], len(json.loads(path.read_text())))
-                except (OSError, ValueError):
-                    continue
-
-    def __enter__(self) -> "RecordSampler":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.thread.join()
+    def sample(self) -> None:
+        for node in self.node_ids:
+            path = RECORDS / f"{node}.json"
+            try:
+                self.most[node] = max(self.most[node], len(json.loads(path.read_text())))
+            except (OSError, ValueError):
+                continue
 
 
 @pytest.mark.docker

@@ -20,26 +20,16 @@ from harness.demo.scripted import ScriptedServer
 from harness.fileio import read_jsonl
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
+from raykit import SLOTS, run_local_cluster
 from pipelinekit import get_patches, load_rows, make_config, make_slow_script, write_config
 
-SLOTS = {"patchmix_container": 2}
 NODE_LINE = re.compile(r"attempt ran on Ray node (\w+)")
 
 
 @pytest.fixture(scope="module")
 def cluster(bundled_rows):
-    import ray
-    import ray._private.services as services
-    from ray.cluster_utils import Cluster
-
-    services.get_node_ip_address = lambda address=None: "127.0.0.1"  # the whole cluster stays on loopback
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": SLOTS,
-                                                             "node_ip_address": "127.0.0.1"})
-    cluster.add_node(num_cpus=1, resources=SLOTS, node_ip_address="127.0.0.1")
-    ray.init(address=cluster.address, namespace="patchmix-test", log_to_driver=False)
-    yield cluster
-    ray.shutdown()
-    cluster.shutdown()
+    with run_local_cluster() as cluster:
+        yield cluster
     wait_for_no_leftovers()
 
 
