@@ -18,6 +18,7 @@ import pytest
 from harness.agent.container import KEPT_CAPABILITIES
 from harness.demo.taskrows import write_rows
 from harness.scoring.harness import (ISOLATED, NEEDS_NETWORK, OFFICIAL, evaluate_predictions, read_error_reasons,
+from test_scoring import PATCH_THAT_DOES_NOT_APPLY
     read_instance_reports)
 
 pytestmark = pytest.mark.docker
@@ -45,14 +46,7 @@ EDITS = {
 """Per task: edits of the base sources that fix part of the issue, and (on top of the gold patch) ones that
 break a test that passed before."""
 GARBAGE = "this is not a patch\n"
-STALE = """\
-diff --git a/README.md b/README.md
---- a/README.md
-+++ b/README.md
-@@ -1,1 +1,1 @@
--a line that is not in the file
-+nor is this one
-"""
+STALE = PATCH_THAT_DOES_NOT_APPLY
 
 
 # ---------------------------------------------------------------- patches of every kind
