@@ -18,8 +18,9 @@ import pytest
 from harness.agent.container import KEPT_CAPABILITIES
 from harness.demo.taskrows import write_rows
 from harness.scoring.harness import (ISOLATED, NEEDS_NETWORK, OFFICIAL, evaluate_predictions, read_error_reasons,
-from test_scoring import PATCH_THAT_DOES_NOT_APPLY
     read_instance_reports)
+
+from test_scoring import PATCH_THAT_DOES_NOT_APPLY
 
 pytestmark = pytest.mark.docker
 
