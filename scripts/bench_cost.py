@@ -77,7 +77,7 @@ class ReplayToolBox:
     def __init__(self, outputs: list[str]):
         self.outputs, self.index = outputs, 0
 
-    def run(self, name: str, args: dict) -> Observation:
+    def run(self, name: str, args: dict, deadline: float | None = None) -> Observation:
         text = self.outputs[self.index] if self.index < len(self.outputs) else ""
         self.index += 1
         return Observation(text=text, submitted=name == "submit")
