@@ -142,6 +142,17 @@ def cmd_validate_gold(args) -> int:
     return 0 if summary["resolved"] == summary["checked"] else 1
 
 
+def cmd_replay(args) -> int:
+    from harness.analysis.replay import format_replay, replay_files
+
+    out = Path(args.out)
+    summary = replay_files(args.trajectories, args.dataset, out, ids=args.ids, predictions=args.predictions,
+                           resolved=args.resolved, evaluate=args.evaluate or bool(args.resolved))
+    print(format_replay(summary))
+    print(f"details in {out / 'replay.json'}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from harness.demo.run import run_demo
 
@@ -251,6 +262,20 @@ def make_parser() -> argparse.ArgumentParser:
     gold.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
     gold.add_argument("--out", help="folder for gold-check.json (default runs/gold-check/<dataset>)")
     gold.set_defaults(func=cmd_validate_gold)
+
+    replay = sub.add_parser("replay", help="replay recorded trajectories (patchmix's or mini-swe-agent's) without a "
+                                           "model and compare the patch (and verdict) with the recorded one")
+    replay.add_argument("trajectories", nargs="+", metavar="TRAJECTORY",
+                        help="a patchmix *.traj.json, a mini-swe-agent *.traj.json, or a .jsonl(.gz) of them")
+    replay.add_argument("--dataset", required=True, help="the instances' rows (SWE-bench 5.x form, with images)")
+    replay.add_argument("--ids", nargs="+", help="only these instance ids")
+    replay.add_argument("--predictions", help="the recorded patches (a SWE-bench predictions file), when the "
+                                              "trajectories do not hold them")
+    replay.add_argument("--evaluate", action="store_true", help="score the replayed patches with the official harness")
+    replay.add_argument("--resolved", help="the recorded verdicts (JSON list of resolved ids, or a harness report) "
+                                           "to compare with; implies --evaluate")
+    replay.add_argument("--out", default="runs/replay", help="folder for replay.json (and preds.jsonl, scratch/)")
+    replay.set_defaults(func=cmd_replay)
 
     add_route_parser(sub)
 
