@@ -8,12 +8,13 @@ Layers, each built only when missing:
     patchmix-real/env.<repo>:<spec hash> a venv /opt/testbed with the spec's pinned packages, activated from
                                          /root/.bashrc (one image per distinct spec: all sympy versions share one)
     swebench/sweb.eval.x86_64.<id>       the published name: /testbed at the base commit with the later history
-                                         absent, then the spec's `install` (e.g. `pip install -e .`)
+                                         absent, then the spec's `pre_install` and `install` (`pip install -e .`)
 
 The repository state is made on the host as SWE-bench's builder makes it, with the same outcome: only the base
 commit and its ancestors are fetched from the mirror (`git fetch <mirror> <base_commit>`, so no later commit,
-tag or object is present), the tags that point into that history are kept, there is no remote, and the pack is
-fresh. The specs (`python`, `packages`, `pip_packages`, `pre_install`, `install`, `test_cmd`) are swebench's own:
+tag or object is present; the fetched pack holds only reachable objects, so `gc --prune=now` has nothing to
+remove and is skipped), the tags that point into that history are kept, there is no remote; after the spec's
+`pre_install` and `install`, the setup commit `git commit --allow-empty -am SWE-bench` as swebench makes it. The specs (`python`, `packages`, `pip_packages`, `pre_install`, `install`, `test_cmd`) are swebench's own:
 swebench 5.x no longer ships them, so they are read from the swebench 4.1.0 wheel, downloaded with pip.
 Each row is written in swebench 5.x form (`image`, `eval_script` like swebench's own, `log_parser`,
 `eval_type`) to `<out>/<repo>.jsonl`, so that the official harness grades it with no pull. `--validate` scores
@@ -43,6 +44,8 @@ SPECS_CACHE = Path.home() / ".cache" / "patchmix" / "swebench-4.1.0"
 VERIFIED = Path("/work/shared/data/swe-bench-verified.jsonl")
 ENV_DIR = "/opt/testbed"
 HEREDOC = "EOF_114329324912"
+RECIPE = "2"
+"""Bump when the instance recipe changes: images of another recipe are rebuilt."""
 NON_TEST_EXTS = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
 SUPPORTED_PYTHON = {"3.9"}
 """Python versions a Debian suite gives here (bullseye: 3.9); other specs are left out, with the reason."""
@@ -61,8 +64,10 @@ FROM {env_image}
 COPY testbed /testbed
 COPY host-ca.crt /tmp/host-ca.crt
 WORKDIR /testbed
-RUN . {env}/bin/activate && PIP_CERT=/tmp/host-ca.crt {install} && rm /tmp/host-ca.crt
-LABEL patchmix.real=1 patchmix.base_commit={base_commit}
+RUN . {env}/bin/activate && export PIP_CERT=/tmp/host-ca.crt && {pre_install}{install} && rm /tmp/host-ca.crt \
+ && git config --global user.email setup@swebench.config && git config --global user.name SWE-bench \
+ && git commit --allow-empty -qam SWE-bench
+LABEL patchmix.real={recipe} patchmix.base_commit={base_commit}
 STOPSIGNAL SIGKILL
 """
 
@@ -110,8 +115,6 @@ def check_buildable(spec: dict) -> str | None:
         return f"needs python {spec['python']} (this builder has {', '.join(sorted(SUPPORTED_PYTHON))})"
     if spec.get("packages") in ("requirements.txt", "environment.yml"):
         return f"installs from {spec['packages']} (not supported by this builder yet)"
-    if spec.get("pre_install"):
-        return "needs apt packages before install (pre_install)"
     return None
 
 
@@ -162,8 +165,11 @@ def run(command: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def image_exists(name: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
+def image_exists(name: str, recipe: str | None = None) -> bool:
+    """Whether the image is here (and, given `recipe`, built by this recipe of the builder)."""
+    done = subprocess.run(["docker", "image", "inspect", "-f", '{{index .Config.Labels "patchmix.real"}}', name],
+                          capture_output=True, text=True)
+    return done.returncode == 0 and (recipe is None or done.stdout.strip() == recipe)
 
 
 def ensure_base_image() -> None:
@@ -203,18 +209,18 @@ def make_testbed(mirror: Path, base_commit: str, dest: Path) -> None:
         run(["git", "-C", str(dest), "fetch", "-q", "--no-tags", str(mirror), *refspecs])
     run(["git", "-C", str(dest), "checkout", "-q", "main"])
     run(["git", "-C", str(dest), "reflog", "expire", "--expire=now", "--all"])
-    run(["git", "-C", str(dest), "gc", "-q", "--prune=now"])
 
 
 def build_instance_image(row: dict, spec: dict, env_image: str, mirror: Path) -> str:
     name = get_image_name(row["instance_id"])
-    if image_exists(name):
+    if image_exists(name, RECIPE):
         return name
     with tempfile.TemporaryDirectory(prefix="patchmix-real-inst-") as tmp:
         make_testbed(mirror, row["base_commit"], Path(tmp) / "testbed")
         shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
         (Path(tmp) / "Dockerfile").write_text(INSTANCE_DOCKERFILE.format(
-            env_image=env_image, env=ENV_DIR, install=spec["install"], base_commit=row["base_commit"]))
+            env_image=env_image, env=ENV_DIR, recipe=RECIPE, install=spec["install"], base_commit=row["base_commit"],
+            pre_install="".join(f"{command} && " for command in spec.get("pre_install", []))))
         run(["docker", "build", "-q", "-t", name, tmp])
     return name
 
