@@ -230,7 +230,7 @@ def build_instance_image(row: dict, spec: dict, env_image: str, mirror: Path) ->
 
 def validate(rows: list[dict], dataset: Path, out: Path) -> dict:
     """Gold must resolve and an empty (no-op) patch must not, through the official harness."""
-    from harness.scoring.harness import evaluate_predictions
+    from harness.analysis.replay import score_twice
 
     verdicts = {}
     for kind in ("gold", "noop"):
@@ -238,8 +238,8 @@ def validate(rows: list[dict], dataset: Path, out: Path) -> dict:
                   "model_patch": r["patch"] if kind == "gold" else make_noop_patch(r)} for r in rows]
         path = out / f"{kind}-preds.jsonl"
         path.write_text("".join(json.dumps(p) + "\n" for p in preds))
-        report = evaluate_predictions(path, dataset, f"real-{kind}-{len(rows)}", out / "scratch", workers=2,
-                                      timeout=900, instance_ids=[r["instance_id"] for r in rows])
+        report = score_twice(path, str(dataset), f"real-{kind}-{len(rows)}", out / "scratch",
+                             [r["instance_id"] for r in rows])
         verdicts[kind] = report
     return summarise_validation(rows, verdicts)
 

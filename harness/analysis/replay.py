@@ -89,15 +89,13 @@ def read_resolved(path: str) -> set[str]:
 
 def add_verdicts(summary: dict, dataset: str, out: Path, recorded: set[str] | None) -> None:
     """Scores the replayed patches with the official harness; compares with the recorded verdicts if given."""
-    from harness.scoring.harness import evaluate_predictions
-
     results = [r for r in summary["results"] if "patch" in r]
     preds = [{"instance_id": r["instance_id"], "model_name_or_path": "replay", "model_patch": r["patch"]}
              for r in results]
     write_jsonl_atomic(Path(out) / "preds.jsonl", preds)
     digest = hashlib.sha256(json.dumps(preds, sort_keys=True).encode()).hexdigest()[:10]
-    report = evaluate_predictions(Path(out) / "preds.jsonl", dataset, f"replay-{digest}", Path(out) / "scratch",
-                                  instance_ids=[p["instance_id"] for p in preds])
+    report = score_twice(Path(out) / "preds.jsonl", dataset, f"replay-{digest}", Path(out) / "scratch",
+                         [p["instance_id"] for p in preds])
     resolved = set(report.get("resolved_ids", []))
     for result in results:
         result["resolved"] = result["instance_id"] in resolved
@@ -106,6 +104,18 @@ def add_verdicts(summary: dict, dataset: str, out: Path, recorded: set[str] | No
     summary["resolved"] = len(resolved)
     if recorded is not None:
         summary["same_verdict"] = sum(r.get("same_verdict", False) for r in results)
+
+
+def score_twice(preds: Path, dataset: str, run_id: str, scratch: Path, ids: list[str], workers: int = 2) -> dict:
+    """The official harness's report; a harness that fails once is run again with the same run id, which grades
+    only what it had not (its final report lists every container and image, and fails when another process
+    removes one meanwhile)."""
+    from harness.scoring.harness import EvaluationFailed, evaluate_predictions
+
+    try:
+        return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids)
+    except EvaluationFailed:
+        return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids)
 
 
 def format_replay(summary: dict) -> str:
