@@ -167,6 +167,17 @@ def cmd_images(args) -> int:
     return imagecommands.prune_images(target, runs, everything=args.all)
 
 
+def cmd_replay(args) -> int:
+    from harness.analysis.replay import format_replay, replay_files
+
+    out = Path(args.out)
+    summary = replay_files(args.trajectories, args.dataset, out, ids=args.ids, predictions=args.predictions,
+                           resolved=args.resolved, evaluate=args.evaluate or bool(args.resolved))
+    print(format_replay(summary))
+    print(f"details in {out / 'replay.json'}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from harness.demo.run import run_demo
 
@@ -286,6 +297,20 @@ def make_parser() -> argparse.ArgumentParser:
     images.add_argument("--all", action="store_true",
                         help="prune: also the selection's images that were present before patchmix pulled any")
     images.set_defaults(func=cmd_images)
+
+    replay = sub.add_parser("replay", help="replay recorded trajectories (patchmix's or mini-swe-agent's) without a "
+                                           "model and compare the patch (and verdict) with the recorded one")
+    replay.add_argument("trajectories", nargs="+", metavar="TRAJECTORY",
+                        help="a patchmix *.traj.json, a mini-swe-agent *.traj.json, or a .jsonl(.gz) of them")
+    replay.add_argument("--dataset", required=True, help="the instances' rows (SWE-bench 5.x form, with images)")
+    replay.add_argument("--ids", nargs="+", help="only these instance ids")
+    replay.add_argument("--predictions", help="the recorded patches (a SWE-bench predictions file), when the "
+                                              "trajectories do not hold them")
+    replay.add_argument("--evaluate", action="store_true", help="score the replayed patches with the official harness")
+    replay.add_argument("--resolved", help="the recorded verdicts (JSON list of resolved ids, or a harness report) "
+                                           "to compare with; implies --evaluate")
+    replay.add_argument("--out", default="runs/replay", help="folder for replay.json (and preds.jsonl, scratch/)")
+    replay.set_defaults(func=cmd_replay)
 
     add_route_parser(sub)
 

@@ -1,0 +1,315 @@
+"""Build real SWE-bench Verified images here, from a repository mirror and PyPI (a development tool, not for users).
+
+    python scripts/build_real_images.py --repo sympy/sympy --mirror /work/.mirror/sympy+sympy/repo \
+        --out runs/real-images [--limit N] [--ids ID ...] [--validate]
+
+Layers, each built only when missing:
+    patchmix-real/debian:bullseye-py39   debootstrap bullseye (python 3.9, git), `docker import`
+    patchmix-real/env.<repo>:<spec hash> a venv /opt/testbed with the spec's pinned packages, activated from
+                                         /root/.bashrc (one image per distinct spec: all sympy versions share one)
+    swebench/sweb.eval.x86_64.<id>       the published name: /testbed at the base commit with the later history
+                                         absent, then the spec's `pre_install` and `install` (`pip install -e .`)
+
+The repository state is made on the host as SWE-bench's builder makes it, with the same outcome: only the base
+commit and its ancestors are fetched from the mirror (`git fetch <mirror> <base_commit>`, so no later commit,
+tag or object is present; the fetched pack holds only reachable objects, so `gc --prune=now` has nothing to
+remove and is skipped), the tags that point into that history are kept, there is no remote; after the spec's
+`pre_install` and `install`, the setup commit `git commit --allow-empty -am SWE-bench` as swebench makes it. The specs (`python`, `packages`, `pip_packages`, `pre_install`, `install`, `test_cmd`) are swebench's own:
+swebench 5.x no longer ships them, so they are read from the swebench 4.1.0 wheel, downloaded with pip.
+Each row is written in swebench 5.x form (`image`, `eval_script` like swebench's own, `log_parser`,
+`eval_type`) to `<out>/<repo>.jsonl`, so that the official harness grades it with no pull. `--validate` scores
+gold and empty patches with the official harness and writes `<out>/<repo>-validation.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BASE_IMAGE = "patchmix-real/debian:bullseye-py39"
+BASE_PACKAGES = "python3,python3-venv,git,ca-certificates,patch,procps"
+SPECS_WHEEL = "swebench==4.1.0"
+SPECS_CACHE = Path.home() / ".cache" / "patchmix" / "swebench-4.1.0"
+VERIFIED = Path("/work/shared/data/swe-bench-verified.jsonl")
+ENV_DIR = "/opt/testbed"
+HEREDOC = "EOF_114329324912"
+RECIPE = "2"
+"""Bump when the instance recipe changes: images of another recipe are rebuilt."""
+NON_TEST_EXTS = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
+SUPPORTED_PYTHON = {"3.9"}
+"""Python versions a Debian suite gives here (bullseye: 3.9); other specs are left out, with the reason."""
+
+ENV_DOCKERFILE = """\
+FROM {base}
+COPY host-ca.crt /tmp/host-ca.crt
+RUN python3 -m venv {env} && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt -U "pip<24" setuptools wheel \\
+ && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt {packages} && rm /tmp/host-ca.crt \\
+ && echo 'source {env}/bin/activate' >> /root/.bashrc
+STOPSIGNAL SIGKILL
+"""
+
+INSTANCE_DOCKERFILE = """\
+FROM {env_image}
+COPY testbed /testbed
+COPY host-ca.crt /tmp/host-ca.crt
+WORKDIR /testbed
+RUN . {env}/bin/activate && export PIP_CERT=/tmp/host-ca.crt && {pre_install}{install} && rm /tmp/host-ca.crt \
+ && git config --global user.email setup@swebench.config && git config --global user.name SWE-bench \
+ && git commit --allow-empty -qam SWE-bench
+LABEL patchmix.real={recipe} patchmix.base_commit={base_commit}
+STOPSIGNAL SIGKILL
+"""
+
+
+# ------------------------------------------------------------------------------------------------ specs
+
+
+def load_specs() -> dict:
+    """swebench's MAP_REPO_VERSION_TO_SPECS_PY and its test-directive rules, read from the 4.1.0 wheel."""
+    module = SPECS_CACHE / "swebench" / "harness" / "constants" / "python.py"
+    if not module.is_file():
+        download_specs()
+    namespace: dict = {}
+    exec(compile(module.read_text(), str(module), "exec"), namespace)  # noqa: S102 - swebench's own constants
+    return namespace["MAP_REPO_VERSION_TO_SPECS_PY"]
+
+
+def download_specs() -> None:
+    with tempfile.TemporaryDirectory(prefix="swebench-wheel-") as tmp:
+        run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", SPECS_WHEEL, "-d", tmp])
+        wheel = next(Path(tmp).glob("swebench-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(SPECS_CACHE)
+
+
+def get_spec(specs: dict, row: dict) -> dict:
+    try:
+        return specs[row["repo"]][row["version"]]
+    except KeyError:
+        raise SystemExit(f"swebench has no spec for {row['repo']} {row['version']}; pick another instance") from None
+
+
+def list_pip_packages(spec: dict) -> list[str]:
+    """The spec's packages for pip: conda `packages` named as plain words, then the pinned `pip_packages`."""
+    words = spec.get("packages", "")
+    conda = [] if words in ("", "requirements.txt", "environment.yml") else words.split()
+    pinned = list(spec.get("pip_packages", []))
+    pinned_names = {re.split(r"[=<>!\[]", name)[0].lower() for name in pinned}
+    return [name for name in conda if name.lower() not in pinned_names] + pinned
+
+
+def check_buildable(spec: dict) -> str | None:
+    """Why this spec cannot be built here, or None."""
+    if spec["python"] not in SUPPORTED_PYTHON:
+        return f"needs python {spec['python']} (this builder has {', '.join(sorted(SUPPORTED_PYTHON))})"
+    if spec.get("packages") in ("requirements.txt", "environment.yml"):
+        return f"installs from {spec['packages']} (not supported by this builder yet)"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ rows
+
+
+def get_test_directives(row: dict) -> list[str]:
+    files = re.findall(r"diff --git a/.* b/(.*)", row["test_patch"])
+    return [name for name in files if not name.endswith(NON_TEST_EXTS)]
+
+
+def make_eval_script(row: dict, spec: dict) -> str:
+    """Like swebench's own eval scripts: activate, reset the test files, apply the test patch, run the tests."""
+    base, files = row["base_commit"], " ".join(re.findall(r"diff --git a/.* b/(.*)", row["test_patch"]))
+    test_command = " ".join([spec["test_cmd"], *get_test_directives(row)])
+    lines = ["#!/bin/bash", "set -uxo pipefail", f"source {ENV_DIR}/bin/activate", "cd /testbed",
+             "git config --global --add safe.directory /testbed", "cd /testbed", "git status", "git show",
+             f"git -c core.fileMode=false diff {base}", f"source {ENV_DIR}/bin/activate", spec["install"],
+             f"git checkout {base} {files}", f"git apply -v - <<'{HEREDOC}'\n{row['test_patch']}\n{HEREDOC}",
+             ": '>>>>> Start Test Output'", test_command, ": '>>>>> End Test Output'", f"git checkout {base} {files}"]
+    return "\n".join(lines) + "\n"
+
+
+def get_image_name(instance_id: str) -> str:
+    return f"swebench/sweb.eval.x86_64.{instance_id.replace('__', '_1776_')}:latest"
+
+
+def make_row(row: dict, spec: dict) -> dict:
+    return {**row, "image": get_image_name(row["instance_id"]), "eval_script": make_eval_script(row, spec),
+            "log_parser": get_log_parser(row["repo"]), "eval_type": "pass_and_fail"}
+
+
+def get_log_parser(repo: str) -> str:
+    """The name of swebench 5.x's parser for the repository's test output."""
+    from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY
+
+    return MAP_REPO_TO_PARSER_PY[repo].__name__
+
+
+# ------------------------------------------------------------------------------------------------ images
+
+
+def run(command: list[str], cwd: Path | None = None) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+        raise RuntimeError(f"`{' '.join(command[:6])}` failed with code {done.returncode}:\n{tail}")
+    return done.stdout
+
+
+def image_exists(name: str, recipe: str | None = None) -> bool:
+    """Whether the image is here (and, given `recipe`, built by this recipe of the builder)."""
+    done = subprocess.run(["docker", "image", "inspect", "-f", '{{index .Config.Labels "patchmix.real"}}', name],
+                          capture_output=True, text=True)
+    return done.returncode == 0 and (recipe is None or done.stdout.strip() == recipe)
+
+
+def ensure_base_image() -> None:
+    if image_exists(BASE_IMAGE):
+        return
+    with tempfile.TemporaryDirectory(prefix="patchmix-real-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bullseye", str(rootfs)])
+        run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {BASE_IMAGE}"])
+
+
+def get_env_image(row: dict, spec: dict) -> tuple[str, list[str]]:
+    packages = list_pip_packages(spec)
+    digest = hashlib.sha256(json.dumps([spec["python"], packages]).encode()).hexdigest()[:10]
+    return f"patchmix-real/env.{row['repo'].replace('/', '__')}:{digest}", packages
+
+
+def ensure_env_image(row: dict, spec: dict) -> str:
+    name, packages = get_env_image(row, spec)
+    if image_exists(name):
+        return name
+    with tempfile.TemporaryDirectory(prefix="patchmix-real-env-") as tmp:
+        shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
+        quoted = " ".join(f"'{name}'" for name in packages)
+        (Path(tmp) / "Dockerfile").write_text(ENV_DOCKERFILE.format(base=BASE_IMAGE, env=ENV_DIR, packages=quoted))
+        run(["docker", "build", "-q", "-t", name, tmp])
+    return name
+
+
+def make_testbed(mirror: Path, base_commit: str, dest: Path) -> None:
+    """The repository at the base commit with nothing after it: only the commit's history is fetched."""
+    run(["git", "init", "-q", str(dest)])
+    run(["git", "-C", str(dest), "fetch", "-q", "--no-tags", str(mirror), f"{base_commit}:refs/heads/main"])
+    tags = run(["git", "-C", str(mirror), "tag", "--merged", base_commit]).split()
+    if tags:
+        refspecs = [f"refs/tags/{tag}:refs/tags/{tag}" for tag in tags]
+        run(["git", "-C", str(dest), "fetch", "-q", "--no-tags", str(mirror), *refspecs])
+    run(["git", "-C", str(dest), "checkout", "-q", "main"])
+    run(["git", "-C", str(dest), "reflog", "expire", "--expire=now", "--all"])
+
+
+def build_instance_image(row: dict, spec: dict, env_image: str, mirror: Path) -> str:
+    name = get_image_name(row["instance_id"])
+    if image_exists(name, RECIPE):
+        return name
+    with tempfile.TemporaryDirectory(prefix="patchmix-real-inst-") as tmp:
+        make_testbed(mirror, row["base_commit"], Path(tmp) / "testbed")
+        shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
+        (Path(tmp) / "Dockerfile").write_text(INSTANCE_DOCKERFILE.format(
+            env_image=env_image, env=ENV_DIR, recipe=RECIPE, install=spec["install"], base_commit=row["base_commit"],
+            pre_install="".join(f"{command} && " for command in spec.get("pre_install", []))))
+        run(["docker", "build", "-q", "-t", name, tmp])
+    return name
+
+
+# ------------------------------------------------------------------------------------------------ validation
+
+
+def validate(rows: list[dict], dataset: Path, out: Path) -> dict:
+    """Gold must resolve and an empty (no-op) patch must not, through the official harness."""
+    from harness.analysis.replay import score_twice
+
+    verdicts = {}
+    for kind in ("gold", "noop"):
+        preds = [{"instance_id": r["instance_id"], "model_name_or_path": kind,
+                  "model_patch": r["patch"] if kind == "gold" else make_noop_patch(r)} for r in rows]
+        path = out / f"{kind}-preds.jsonl"
+        path.write_text("".join(json.dumps(p) + "\n" for p in preds))
+        report = score_twice(path, str(dataset), f"real-{kind}-{len(rows)}", out / "scratch",
+                             [r["instance_id"] for r in rows])
+        verdicts[kind] = report
+    return summarise_validation(rows, verdicts)
+
+
+def make_noop_patch(row: dict) -> str:
+    """A patch that changes nothing the tests see: a new empty file at the repository's root."""
+    return "diff --git a/NOOP.txt b/NOOP.txt\nnew file mode 100644\nindex 0000000..e69de29\n"
+
+
+def summarise_validation(rows: list[dict], verdicts: dict) -> dict:
+    gold = set(verdicts["gold"].get("resolved_ids", []))
+    noop = set(verdicts["noop"].get("resolved_ids", []))
+    ids = [r["instance_id"] for r in rows]
+    valid = [i for i in ids if i in gold and i not in noop]
+    return {"checked": len(ids), "valid": valid, "gold_not_resolved": [i for i in ids if i not in gold],
+            "noop_resolved": sorted(noop), "errors": sorted(set(verdicts["gold"].get("error_ids", [])))}
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def select_rows(repo: str, ids: list[str] | None, limit: int | None) -> list[dict]:
+    rows = [json.loads(line) for line in VERIFIED.read_text().splitlines()]
+    rows = [r for r in rows if r["repo"] == repo and (not ids or r["instance_id"] in ids)]
+    return rows[:limit] if limit else rows
+
+
+def build_all(rows: list[dict], specs: dict, mirror: Path, log) -> tuple[list[dict], dict]:
+    built, left_out = [], {}
+    ensure_base_image()
+    for row in rows:
+        spec = get_spec(specs, row)
+        reason = check_buildable(spec)
+        if reason:
+            left_out[row["instance_id"]] = reason
+            continue
+        try:
+            build_instance_image(row, spec, ensure_env_image(row, spec), mirror)
+        except RuntimeError as error:
+            left_out[row["instance_id"]] = f"build failed: {error}"
+            log(f"{row['instance_id']}: build failed: {error}")
+            continue
+        built.append(make_row(row, spec))
+        log(f"{row['instance_id']}: {built[-1]['image']}")
+    return built, left_out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repo", default="sympy/sympy")
+    parser.add_argument("--mirror", required=True, help="a git mirror of the repository (e.g. from `fetch`)")
+    parser.add_argument("--out", default="runs/real-images")
+    parser.add_argument("--ids", nargs="+")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--validate", action="store_true", help="score gold and no-op with the official harness")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = lambda text: print(text, flush=True)  # noqa: E731
+    rows, left_out = build_all(select_rows(args.repo, args.ids, args.limit), load_specs(), Path(args.mirror), log)
+    dataset = out / f"{args.repo.replace('/', '__')}.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / f"{args.repo.replace('/', '__')}-left-out.json").write_text(json.dumps(left_out, indent=1))
+    log(f"{len(rows)} images built, {len(left_out)} left out; rows in {dataset}")
+    if args.validate and rows:
+        summary = validate(rows, dataset, out)
+        (out / f"{args.repo.replace('/', '__')}-validation.json").write_text(json.dumps(summary, indent=1))
+        log(f"validated: {len(summary['valid'])} of {summary['checked']} (gold resolves, no-op does not)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
