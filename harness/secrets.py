@@ -55,22 +55,28 @@ def find_url_secrets(url: str) -> list[str]:
 
 
 def get_secret_variables() -> dict[str, str]:
-    """{variable or holder: value} of every secret set now."""
+    """{variable: value} of every secret variable set now."""
     with WATCHED_LOCK:
-        watched, values = set(WATCHED), dict(WATCHED_VALUES)
-    found = {name: value for name, value in os.environ.items()
-             if (name in watched or SECRET_NAME.search(name)) and len(value) >= MIN_SECRET_LENGTH}
-    return {**{holder: value for value, holder in values.items()}, **found}
+        watched = set(WATCHED)
+    return {name: value for name, value in os.environ.items()
+            if (name in watched or SECRET_NAME.search(name)) and len(value) >= MIN_SECRET_LENGTH}
+
+
+def get_secrets() -> list[tuple[str, str]]:
+    """(what holds it, value) of every secret: the variables, then the literal values registered."""
+    with WATCHED_LOCK:
+        values = [(holder, value) for value, holder in WATCHED_VALUES.items()]
+    return sorted(get_secret_variables().items()) + values
 
 
 def get_secret_values() -> list[str]:
     """Values of the secrets, longest first (so a key inside another is masked whole)."""
-    return sorted(set(get_secret_variables().values()), key=len, reverse=True)
+    return sorted({value for _, value in get_secrets()}, key=len, reverse=True)
 
 
 def find_secret(text: str) -> str | None:
-    """The name of a variable whose secret value `text` holds, or None."""
-    for name, value in sorted(get_secret_variables().items()):
+    """The name of a variable (or what else holds it) whose secret value `text` holds, or None."""
+    for name, value in get_secrets():
         if value in text:
             return name
     return None

@@ -98,10 +98,11 @@ def test_every_provider_error_class_ends_its_own_run_and_the_others_finish(bundl
     assert "2 runs left to redo (2 model_unavailable)" in err
     assert observed["cloudflare_520"]["attempts"][0] == 3 and observed["overloaded_529"]["attempts"][0] == 3
     assert observed["rate_limit_burst"]["attempts"][0] == 4
-    # wall_time_limit counts from the container's start; the run's wall time adds the start and the patch's collection
+    # wall_time_limit counts from the container's start, the patch's collection included
     never = trajs[("iter_1", "never_answers", TASK)]["info"]
     assert "wall_time_limit while waiting for the model" in never["exit_detail"]
-    assert 19 <= observed["never_answers"]["seconds"] < 35 and took < 150
+    # the loop leaves the last tenth of the wall time to the patch's collection: it ends after 18 of the 20 s
+    assert 17 <= observed["never_answers"]["seconds"] < 35 and took < 150
     assert "Traceback" in trajs[("iter_1", "unprocessable", TASK)]["info"]["exit_detail"]
     cut = trajs[("iter_1", "cut_off", TASK)]
     assert cut["steps"][0].get("cut_off") and "cut off at the output-token limit" in json.dumps(cut["messages"])

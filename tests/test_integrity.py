@@ -126,8 +126,6 @@ def test_a_fix_is_exactly_the_fix_and_an_agent_commit_is_captured(rows, run_scri
 @pytest.mark.docker
 def test_latin1_edits_round_trip_byte_exact_and_the_harness_applies_them(rows, run_scripted, dataset, tmp_path,
                                                                          docker_client):
-    from harness.scoring.harness import read_error_reasons
-
     new_file = bash("printf 'na\\357ve r\\351sum\\351\\n' > notes-latin1.txt")
     edit = bash("printf 'Caf\\351 cr\\350me br\\373l\\351e\\n' >> README.md")
     created, edited = [], []
@@ -149,13 +147,10 @@ def test_latin1_edits_round_trip_byte_exact_and_the_harness_applies_them(rows, r
             assert clean.read_file("/testbed/notes-latin1.txt") == LATIN1_NEW
     report = score(created, dataset, tmp_path, "latin1-new-file")
     assert report["resolved_ids"] == [UNITCONV, PUBLISHED], "the harness applied the binary patches and graded them"
+    # The official harness crashes decoding the tree's non-UTF-8 `git diff` after applying such an edit; the
+    # isolated scoring run (the default) decodes it with replacement and grades the instance.
     report = score(edited, dataset, tmp_path, "latin1-tracked-edit")
-    assert report["error_ids"] == [UNITCONV, PUBLISHED]
-    for instance_id, reason in read_error_reasons(tmp_path / "scratch", "integrity-latin1-tracked-edit",
-                                                  [UNITCONV, PUBLISHED]).items():
-        log = Path(reason["log"]).read_text()
-        assert "Applied patch README.md cleanly" in log and "could not decode non-UTF-8" in reason["reason"]
-    print(f"\nLatin-1 tracked edit: applied cleanly by the harness, then: {reason['reason']}")
+    assert report["resolved_ids"] == [UNITCONV, PUBLISHED] and report["error_ids"] == []
 
 
 @pytest.mark.docker
@@ -281,8 +276,8 @@ def test_a_later_container_of_a_proven_image_is_not_probed_again(rows, docker_cl
     monkeypatch.setattr(container, "PREPARED_IMAGES", {})
     probes = []
     make = container.make_prepare_command
-    monkeypatch.setattr(container, "make_prepare_command", lambda *args, probe=True: (probes.append(probe),
-                                                                                      make(*args, probe=probe))[1])
+    monkeypatch.setattr(container, "make_prepare_command", lambda *args, probe=True, **kwargs: (
+        probes.append(probe), make(*args, probe=probe, **kwargs))[1])
     found = []
     for _ in range(2):
         with container.Environment(row["image"], ContainerConfig(), base_commit=row["base_commit"]) as env:
