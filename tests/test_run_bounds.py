@@ -15,21 +15,7 @@ from harness.demo.scripted import ScriptedServer
 from harness.pipeline.rundir import is_finished_info
 
 from conftest import make_scripted_model
-
-UNITCONV = "patchmix__unitconv-1"
-TEMPERATURE = "/testbed/unitconv/temperature.py"
-FIX = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
-    "command": "str_replace", "path": TEMPERATURE,
-    "old_str": "return value - 32 * 5 / 9", "new_str": "return (value - 32) * 5 / 9"}}]}
-SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
-
-
-def bash(command: str) -> dict:
-    return {"tool_calls": [{"name": "bash", "arguments": {"command": command}}]}
-
-
-def observations(traj: dict) -> list[str]:
-    return [call["observation"] for step in traj["steps"] for call in step["tool_calls"]]
+from test_integrity import FIX, SUBMIT, UNITCONV, bash, observations
 
 
 # ---------------------------------------------------------------- no free reroll
