@@ -16,6 +16,9 @@ from harness.exceptions import InfraError, PatchmixError, describe_storage_error
 from harness.resources import get_bundled_dir
 from harness.route.commands import add_route_parser
 
+DATASET_HELP = ("a benchmark's name (`patchmix datasets` lists them), a .json/.jsonl(.gz)/.parquet file or a "
+                "Hugging Face id")
+
 
 def raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
@@ -109,7 +112,8 @@ def cmd_show(args) -> int:
 def cmd_analyze(args) -> int:
     from harness.analysis.sources import analyze_sources, render_analysis
 
-    result = analyze_sources(args.sources, Path(args.out) if args.out else None, total=args.total)
+    result = analyze_sources(args.sources, Path(args.out) if args.out else None, total=args.total,
+                             dataset=args.dataset)
     print(render_analysis(result))
     return 0
 
@@ -187,6 +191,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_datasets(args) -> int:
+    from harness.pipeline.benchmarks import format_benchmarks
+
+    print(format_benchmarks())
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patchmix", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,8 +207,11 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild images that exist")
     build.set_defaults(func=cmd_build_images)
 
+    datasets = sub.add_parser("datasets", help="the benchmarks patchmix knows by name, and how it runs each")
+    datasets.set_defaults(func=cmd_datasets)
+
     one = sub.add_parser("run-one", help="run one agent on one instance")
-    one.add_argument("--dataset", required=True, help="a .json/.jsonl/.parquet file or a Hugging Face id")
+    one.add_argument("--dataset", required=True, help=DATASET_HELP)
     one.add_argument("--instance", required=True, help="the instance_id to work on")
     one.add_argument("--model", help="litellm model name (overrides the config's model.name)")
     one.add_argument("--config", help="YAML with model, limits and container settings")
@@ -246,6 +260,8 @@ def make_parser() -> argparse.ArgumentParser:
                                                     "a JSON list of ids, or a CSV with one 0/1 column per run")
     analyze.add_argument("--total", type=int, help="number of instances (e.g. 500), for the 'resolved by none' count")
     analyze.add_argument("--out", help="folder for analysis.md, analysis.json and charts")
+    analyze.add_argument("--dataset", help="the results' dataset (a benchmark name, a file or a Hugging Face id): "
+                         "results are then broken down by language, and --total defaults to its size")
     analyze.set_defaults(func=cmd_analyze)
 
     select = sub.add_parser("select", help="pick one patch per instance among candidates (rules and a fitted "
@@ -280,7 +296,7 @@ def make_parser() -> argparse.ArgumentParser:
     select.set_defaults(func=cmd_select)
 
     gold = sub.add_parser("validate-gold", help="score a dataset's gold patches here, to find broken instances")
-    gold.add_argument("--dataset", required=True, help="a .json/.jsonl/.parquet file or a Hugging Face id")
+    gold.add_argument("--dataset", required=True, help=DATASET_HELP)
     gold.add_argument("--split", default="test")
     gold.add_argument("--ids", nargs="+", help="only these instance ids")
     gold.add_argument("--filter", help="only instance ids matching this regular expression")
@@ -302,7 +318,8 @@ def make_parser() -> argparse.ArgumentParser:
                                            "model and compare the patch (and verdict) with the recorded one")
     replay.add_argument("trajectories", nargs="+", metavar="TRAJECTORY",
                         help="a patchmix *.traj.json, a mini-swe-agent *.traj.json, or a .jsonl(.gz) of them")
-    replay.add_argument("--dataset", required=True, help="the instances' rows (SWE-bench 5.x form, with images)")
+    replay.add_argument("--dataset", required=True, help="the instances' rows (SWE-bench 5.x form, with images): "
+                        + DATASET_HELP)
     replay.add_argument("--ids", nargs="+", help="only these instance ids")
     replay.add_argument("--predictions", help="the recorded patches (a SWE-bench predictions file), when the "
                                               "trajectories do not hold them")

@@ -121,6 +121,12 @@ def test_index_lists_every_candidate_and_filters_them(demo_run, browser, tmp_pat
     by_repo = browser.open_page((site / "index.html").as_uri() + "?repo=patchmix/unitconv&exit=step_limit")
     [only] = [r for r in Elements(by_repo.dom).find("tr", "cand") if "hidden" not in r]
     assert only["data-instance"] == INSTANCE and only["data-model"] == "tripper"
+    facts = json.loads((demo_run / "instances.json").read_text())  # recorded by `patchmix run` at start
+    assert set(facts) == {r["data-instance"] for r in rows} and {f["language"] for f in facts.values()} == {"python"}
+    assert {r["data-language"] for r in rows} == {"python"} and "Resolved by language" in text
+    by_language = browser.open_page((site / "index.html").as_uri() + "?language=python&exit=step_limit")
+    visible = [r for r in Elements(by_language.dom).find("tr", "cand") if "hidden" not in r]
+    assert visible and len(visible) == len([r for r in rows if r["data-exit"] == "step_limit"]) < len(rows)
 
 
 @pytest.mark.docker

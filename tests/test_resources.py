@@ -14,7 +14,7 @@ from pipelinekit import make_config, write_config
 
 def test_every_bundled_folder_is_found_with_its_files():
     expected = {"tools": "bash/config.yaml", "prompts": "instance.j2", "tasks": "unitconv/task.yaml",
-                "demo": "pipeline.yaml"}
+                "demo": "pipeline.yaml", "datasets": "benchmarks.yaml"}
     assert set(expected) == set(BUNDLED_NAMES)
     for name, inside in expected.items():
         assert (get_bundled_dir(name) / inside).is_file(), name

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from harness.analysis.breakdown import UNKNOWN, get_facts, get_repo_from_id, read_instances
 from harness.analysis.runread import TRAJ_SUFFIX, Cell, get_cell_statuses, get_universe
 from harness.analysis.tables import NOT_RUN
 
 LOCAL_DATASET = (".json", ".jsonl")
-REPO_FROM_ID = re.compile(r"^(?P<owner>.+?)__(?P<name>.+)-\d+$")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Candidate:
     info: dict
     traj_path: Path | None
     selected_by: list[str] = field(default_factory=list)
+    language: str = UNKNOWN
 
     @property
     def key(self) -> str:
@@ -62,16 +63,15 @@ class Candidate:
 
 def get_repo(instance_id: str, repos: dict[str, str]) -> str:
     """The dataset's `repo`, or `owner/name` read off a SWE-bench id (`owner__name-123`)."""
-    if instance_id in repos:
-        return repos[instance_id]
-    match = REPO_FROM_ID.match(instance_id)
-    return f"{match['owner']}/{match['name']}" if match else "?"
+    return repos.get(instance_id) or get_repo_from_id(instance_id)
 
 
 def read_candidates(run_dir: Path, cells: list[Cell]) -> list[Candidate]:
     """Every attempted (instance, iteration, model), by instance then iteration then model."""
     universe = get_universe(cells)
+    known = read_instances(run_dir)
     repos = {i: row["repo"] for i, row in read_dataset_rows(run_dir).items() if row.get("repo")}
+    repos |= {i: facts["repo"] for i, facts in known.items() if facts.get("repo")}
     picks = read_selection(run_dir)
     found = []
     for cell in cells:
@@ -81,7 +81,8 @@ def read_candidates(run_dir: Path, cells: list[Cell]) -> list[Candidate]:
             traj = run_dir / f"iter_{cell.iteration}" / cell.model / f"{instance_id}{TRAJ_SUFFIX}"
             info = cell.infos.get(instance_id, {})
             found.append(Candidate(instance_id, cell.iteration, cell.model, get_repo(instance_id, repos), verdict,
-                                   info, traj if traj.is_file() else None))
+                                   info, traj if traj.is_file() else None,
+                                   language=get_facts(instance_id, known)["language"]))
     for candidate in found:
         candidate.selected_by = [name for name, patches in picks.items()
                                  if candidate.patch and patches.get(candidate.instance_id) == candidate.patch]

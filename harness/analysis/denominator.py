@@ -13,9 +13,8 @@ from pathlib import Path
 import yaml
 
 from harness.exceptions import PatchmixError
-from harness.pipeline.dataset import load_rows, select_rows
+from harness.pipeline.dataset import LOCAL_SUFFIXES, load_rows, select_rows
 
-LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 
 
 def count_selected(run_dir: Path) -> int | None:

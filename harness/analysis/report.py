@@ -18,7 +18,8 @@ from harness.fileio import write_json_atomic, write_text_atomic
 
 from harness.analysis.integrity import render_integrity, summarise_integrity
 from harness.analysis.denominator import describe_denominator
-from harness.analysis.runread import read_run
+from harness.analysis.runread import get_universe, read_run
+from harness.analysis.breakdown import render_breakdown, summarise_breakdowns
 from harness.analysis.summary import build_summary, get_iteration_sets
 from harness.analysis.site import write_site
 from harness.analysis.spend import format_share, render_spend
@@ -79,6 +80,7 @@ def render_summary(summary: dict) -> str:
     if summary["notes"]:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in summary["notes"]))
     parts += [render_iterations(summary), render_models(summary)]
+    parts += [render_breakdown(name, rows) for name, rows in (summary.get("breakdowns") or {}).items()]
     parts += [render_overlap(entry, summary["charts"]) for entry in summary["iterations"] if entry["overlap"]]
     parts += [render_changes(summary), render_oracle(summary), render_selection(summary),
               render_exit_statuses(summary), render_cost(summary),
@@ -233,12 +235,14 @@ def write_report(run_dir: Path) -> Path:
     """Read the run, write report/summary.json, report/summary.md, the charts and the run browser (report/site/);
     return summary.md's path."""
     run_dir = Path(run_dir)
-    summary = build_summary(read_run(run_dir), run_dir.name)
+    cells = read_run(run_dir)
+    summary = build_summary(cells, run_dir.name)
     summary |= describe_denominator(run_dir, summary["instances"])
     out_dir = run_dir / "report"
     summary["charts"] = write_charts(summary, out_dir)
     summary["integrity"] = summarise_integrity(run_dir)
     summary["selection"] = read_selection(run_dir)
+    summary["breakdowns"] = summarise_breakdowns(run_dir, summary, get_universe(cells))
     write_json_atomic(out_dir / "summary.json", summary)
     write_text_atomic(out_dir / "summary.md", render_summary(summary) + render_integrity_part(summary))
     write_site(run_dir)  # report/site/: the run browser, built from the files above

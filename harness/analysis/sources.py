@@ -22,6 +22,9 @@ from pathlib import Path
 
 from harness.analysis import tables as an
 from harness.analysis import charts
+from harness.analysis.breakdown import GROUPINGS, UNKNOWN, break_down, render_breakdown
+from harness.pipeline.benchmarks import get_language
+from harness.pipeline.dataset import load_rows
 from harness.exceptions import ConfigError
 from harness.fileio import write_json_atomic, write_text_atomic
 
@@ -226,16 +229,30 @@ def write_analysis_charts(result: dict, sources: list[Source], out_dir: Path) ->
     return made
 
 
-def analyze_sources(specs: list[str], out_dir: Path | None = None, total: int | None = None) -> dict:
-    """Load the sources and analyse them; with `out_dir`, also write analysis.json, analysis.md and charts."""
+def analyze_sources(specs: list[str], out_dir: Path | None = None, total: int | None = None,
+                    dataset: str | None = None) -> dict:
+    """Load the sources and analyse them, broken down by language and repository (languages known only with
+    the `dataset` the results are on); with `out_dir`, also write analysis.json, analysis.md and charts."""
     sources = load_sources(specs)
+    known = read_dataset_facts(dataset) if dataset else {}
+    if known and total is None:
+        total = len(known)
     result = analyze(sources, total)
+    instances = sorted(set(known) | set().union(*(s.known | s.resolved for s in sources)))
+    resolved = {s.label: set(s.resolved) for s in sources} | {"oracle": set(result["oracle"]["ids"])}
+    result["breakdowns"] = {name: break_down(instances, resolved, known, key) for name, key in GROUPINGS}
     if out_dir is not None:
         out_dir = Path(out_dir)
         result["charts"] = write_analysis_charts(result, sources, out_dir)
         write_json_atomic(out_dir / "analysis.json", result)
         write_text_atomic(out_dir / "analysis.md", render_analysis(result))
     return result
+
+
+def read_dataset_facts(dataset: str) -> dict[str, dict]:
+    """instance_id -> {"repo", "language"} of a dataset's rows (a benchmark name, a file or a Hugging Face id)."""
+    return {row["instance_id"]: {"repo": str(row.get("repo") or ""), "language": get_language(row)}
+            for row in load_rows(dataset)}
 
 
 # ---------------------------------------------------------------- rendering
@@ -255,6 +272,8 @@ def render_analysis(result: dict) -> str:
         f"({an.format_percent(oracle['resolved'], total)}), {oracle['gain_over_best']} more than the best single "
         f"source ({oracle['best']}).",
     ]
+    parts += [render_breakdown(name, rows) for name, rows in result.get("breakdowns", {}).items()
+              if any(row["group"] != UNKNOWN for row in rows)]
     parts += [f"![{name}]({file})" for name, file in result["charts"].items()]
     return "\n\n".join(part for part in parts if part) + "\n"
 

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig, ModelConfig, Strict
 
 
 class DatasetConfig(Strict):
     path: str
-    """A local .json/.jsonl/.parquet file (relative to the config file's folder), or a Hugging Face id."""
+    """A benchmark's name (`verified`, `lite`, `full`, `multilingual`, `pro`: `patchmix datasets` lists them), a
+    local .json/.jsonl(.gz)/.parquet file (relative to the config file's folder), or a Hugging Face id."""
     split: str = "test"
+
+    @model_validator(mode="before")
+    @classmethod
+    def read_shorthand(cls, value):
+        """`dataset: verified` stands for `dataset: {path: verified}`."""
+        return {"path": value} if isinstance(value, str) else value
 
 
 class SelectionConfig(Strict):

@@ -6,14 +6,16 @@ Rows follow the SWE-bench 5.x format: besides the classic columns they carry `im
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import re
 from pathlib import Path
 
 from harness.exceptions import ConfigError
+from harness.pipeline.benchmarks import convert_rows, detect_form, find_benchmark, get_form, refuse_form
 
-LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
+LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet", ".json.gz", ".jsonl.gz")
 EVALUATION_COLUMNS = ("image", "eval_script", "log_parser", "eval_type")
 SHOWN_IDS = 5
 
@@ -21,14 +23,23 @@ __all__ = ["load_rows", "check_rows_evaluable", "select_rows", "parse_slice", "g
 
 
 def load_rows(source: str, split: str = "test") -> list[dict]:
-    """Rows from a local .json/.jsonl/.parquet file, or from a Hugging Face dataset id (e.g.
-    `SWE-bench/SWE-bench_Verified`) for the given split."""
+    """Rows, as patchmix runs them, from a benchmark's name (`verified`, `multilingual`, `pro`, ...: see
+    `harness.pipeline.benchmarks`), a local .json/.jsonl(.gz)/.parquet file, or a Hugging Face dataset id (e.g.
+    `SWE-bench/SWE-bench_Verified`) for the given split. Rows of a form patchmix cannot run are refused in one
+    line."""
     source = str(source)
+    benchmark = find_benchmark(source)
+    if benchmark:
+        refuse_form(get_form(benchmark.form), benchmark.name)
+        return convert_rows(load_hub_rows(benchmark.hub, split), benchmark.form, benchmark.name)
     if source.endswith(LOCAL_SUFFIXES):
-        return load_local_rows(Path(source))
-    if Path(source).exists():
-        raise ConfigError(f"{source} is not a .json, .jsonl or .parquet file; convert it or give a Hugging Face id")
-    return load_hub_rows(source, split)
+        rows = load_local_rows(Path(source))
+    elif Path(source).exists():
+        raise ConfigError(f"{source} is not a .json, .jsonl (optionally .gz) or .parquet file; convert it, or give a "
+                          "Hugging Face id or a benchmark name (`patchmix datasets` lists them)")
+    else:
+        rows = load_hub_rows(source, split)
+    return convert_rows(rows, detect_form(rows), source)
 
 
 def load_local_rows(path: Path) -> list[dict]:
@@ -39,12 +50,23 @@ def load_local_rows(path: Path) -> list[dict]:
 
         return pyarrow.parquet.read_table(path).to_pylist()
     try:
-        if path.suffix == ".jsonl":
-            return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        data = json.loads(path.read_text())
+        text = open_text(path)
+        if path.name.endswith((".jsonl", ".jsonl.gz")):
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"dataset file {path} is not valid JSON ({error})") from error
+    except (OSError, UnicodeDecodeError) as error:  # a .gz that is not gzip, a file that is not UTF-8
+        raise ConfigError(f"dataset file {path} cannot be read ({error}); give a JSON, JSON lines, gzip-compressed "
+                          "JSON lines or parquet file") from error
     return list(data.values()) if isinstance(data, dict) else data
+
+
+def open_text(path: Path) -> str:
+    """A dataset file's text; a `.gz` file (`rows.jsonl.gz`) is read through gzip."""
+    if path.name.endswith(".gz"):
+        return gzip.decompress(path.read_bytes()).decode("utf-8")
+    return path.read_text(encoding="utf-8")
 
 
 def load_hub_rows(name: str, split: str) -> list[dict]:

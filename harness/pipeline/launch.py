@@ -78,6 +78,7 @@ def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: in
     with RunLock(rundir.root):
         rundir.check_config(config)
         rundir.save_config(config)
+        rundir.save_instances(rows)
         run_in_folder(config, rows, rundir, iteration, progress)
     chosen = [(k, spec.models) for k, spec in enumerate(config.iterations, start=1) if iteration in (None, k)]
     left = count_left(rundir, chosen, [row["instance_id"] for row in rows])

@@ -11,12 +11,12 @@ from pydantic import ValidationError
 
 from harness.pipeline.routing import resolve_route_files
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.dataset import LOCAL_SUFFIXES
 from harness.exceptions import ConfigError
 from harness.agent.prompts import find_template, get_search_path
 from harness.secrets import watch_variable
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")
 LOCATION_KEYS = {"name", "path", "split", "prompts_dir", "selector", "clusters", "profile", "fit_on", "label"}
 """Settings that hold a file location or a name, never a credential: ${NAME} expanded into them is not masked."""
 
@@ -120,7 +120,7 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
 
 def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:
     """A local dataset path is taken relative to the config's folder, and must exist."""
-    if not config.dataset.path.endswith(DATASET_SUFFIXES):
+    if not config.dataset.path.endswith(LOCAL_SUFFIXES):
         return
     candidate = Path(config.dataset.path)
     if not candidate.is_absolute():

@@ -3,6 +3,7 @@
     runs/<name>/config.yaml                          the resolved config
     runs/<name>/iter_<k>/<model>/<instance>.traj.json
     runs/<name>/iter_<k>/<model>/preds.jsonl         made from the finished trajectories
+    runs/<name>/instances.json                       each instance's repository and language
     runs/<name>/run.log
 """
 
@@ -15,16 +16,19 @@ import yaml
 from pydantic import ValidationError
 
 from harness.agent.trajectory import read_info, read_trajectory
+from harness.pipeline.benchmarks import get_language
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.fingerprint import check_fingerprints, save_fingerprints
 from harness.pipeline.load import describe_yaml_error
 from harness.exceptions import REDONE_WHEN_CHANGED, RETRYABLE_STATUSES, ConfigError
-from harness.fileio import write_jsonl_atomic, write_text_atomic
+from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.secrets import redact_data
 
 # Settings that change how a run is carried out but not what it produces: they may change between resumes.
+INSTANCES_FILE = "instances.json"
 RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images", "executor", "select")
-MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
+MODEL_INSTANCES_FILE = "instances.json"
+RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
                       "rate_limit_patience", "timeout_tries")
 
 
@@ -172,3 +176,16 @@ class RunDir:
         text = yaml.safe_dump(redact_data(config.model_dump(mode="json")), sort_keys=False)
         write_text_atomic(self.root / "config.yaml", text)
         save_fingerprints(self.root, config)
+
+    def save_instances(self, rows: list[dict]) -> None:
+        """instances.json: the repository and language of every instance run here (merged over resumes), which
+        the report and the run browser break results down by; nothing of the answer key."""
+        path = self.root / INSTANCES_FILE
+        try:
+            known = read_json(path) if path.is_file() else {}
+        except (OSError, ValueError):
+            known = {}
+        known = known if isinstance(known, dict) else {}
+        known.update({row["instance_id"]: {"repo": str(row.get("repo") or ""), "language": get_language(row)}
+                      for row in rows})
+        write_json_atomic(path, dict(sorted(known.items())))

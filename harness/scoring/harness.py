@@ -9,6 +9,7 @@ importing `swebench.harness` takes about two seconds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +17,9 @@ import sys
 from pathlib import Path
 
 from harness.exceptions import PatchmixError
+from harness.fileio import write_text_atomic
+from harness.pipeline.benchmarks import find_benchmark
+from harness.pipeline.dataset import load_rows
 
 HARNESS_MODULE = "swebench.harness.run_evaluation"
 ISOLATED_MODULE = "harness.scoring.isolated"
@@ -66,6 +70,7 @@ def evaluate_predictions(
     predictions_path, scratch = Path(predictions_path).resolve(), Path(scratch_dir).resolve()
     model_name = read_model_name(predictions_path)
     scratch.mkdir(parents=True, exist_ok=True)
+    dataset_path, split = write_readable_dataset(str(dataset_path), split, scratch)
     command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
                                    split, containers, limits)
     log_path = get_log_path(scratch, run_id)
@@ -78,6 +83,19 @@ def evaluate_predictions(
             f"full output in {log_path}, last lines:\n{read_tail(log_path)}"
         )
     return json.loads(report_path.read_text())
+
+
+def write_readable_dataset(dataset: str, split: str, scratch: Path) -> tuple[str, str]:
+    """A dataset the harness's own loader can read: a benchmark name (`multilingual`) or a gzip-compressed file
+    is written out as plain JSON lines in `scratch` (the rows as patchmix reads them); anything else as it is."""
+    if not (find_benchmark(dataset) or dataset.endswith(".gz")):
+        return dataset, split
+    rows = load_rows(dataset, split)
+    text = "".join(json.dumps(row, default=str) + "\n" for row in rows)
+    path = scratch / f"dataset-{hashlib.sha256(text.encode()).hexdigest()[:12]}.jsonl"
+    if not path.is_file():
+        write_text_atomic(path, text)
+    return str(path), "test"
 
 
 def read_model_name(predictions_path: Path) -> str:

@@ -47,13 +47,13 @@ from harness.scoring.harness import (GENERIC_ERROR, ISOLATED, LIMIT_KEYS, Evalua
     get_log_path, read_error_reasons, read_predictions)
 from harness.scoring.keys import ScoringKey, combine_keys, get_scoring_keys, is_same_image, list_image_ids
 from harness.exceptions import PatchmixError
+from harness.pipeline.dataset import LOCAL_SUFFIXES
 from harness.fileio import read_json, write_json_atomic
 from harness.scoring.watch import ProgressWatch
 from harness.scoring.verdicts import (CACHED, CRASHED, NO_PREDICTIONS, SCORED, PredsFile, find_flips,
     format_summary, get_eval_errors, get_verdicts, merge_retry, summarise_file)
 
 MAX_RETRIES = 2
-LOCAL_DATASET_SUFFIXES = (".json", ".jsonl", ".parquet")
 ITERATION_DIR = re.compile(r"^iter_(\d+)$")
 UNSAFE_IN_RUN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def get_dataset(config: dict, run_dir: Path) -> tuple[str, str]:
         raise PatchmixError(f"{run_dir / 'config.yaml'} names no dataset.path; restore the config the run was "
                             "made with")
     split = str(dataset.get("split") or "test")
-    if not str(name).endswith(LOCAL_DATASET_SUFFIXES):
+    if not str(name).endswith(LOCAL_SUFFIXES):
         return str(name), split
     path = Path(name) if Path(name).is_absolute() else (run_dir / name).resolve()
     if not path.is_file():

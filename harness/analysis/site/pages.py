@@ -58,7 +58,8 @@ def describe_candidate(candidate: Candidate) -> dict:
     info = candidate.info
     return {
         "key": candidate.key, "title": candidate.title, "instance_id": candidate.instance_id,
-        "page": get_page_name(candidate.instance_id), "repo": candidate.repo, "iteration": candidate.iteration,
+        "page": get_page_name(candidate.instance_id), "repo": candidate.repo, "language": candidate.language,
+        "iteration": candidate.iteration,
         "model": candidate.model, "exit_status": candidate.exit_status, "verdict": candidate.verdict,
         "cost": candidate.get_number("cost"), "steps": int(candidate.get_number("steps")),
         "tokens_in": candidate.get_number("tokens_in"), "tokens_out": candidate.get_number("tokens_out"),
@@ -72,7 +73,8 @@ def make_index_context(run_id: str, summary: dict, summary_html: str, candidates
     rows = [describe_candidate(c) for c in candidates]
     return {
         "run_id": run_id, "summary": summary, "summary_html": Markup(summary_html), "rows": rows,
-        "repos": sorted({r["repo"] for r in rows}), "verdicts": sorted({r["verdict"] for r in rows}),
+        "repos": sorted({r["repo"] for r in rows}), "languages": sorted({r["language"] for r in rows}),
+        "verdicts": sorted({r["verdict"] for r in rows}),
         "exit_statuses": sorted({r["exit_status"] for r in rows}), "models": sorted({r["model"] for r in rows}),
         "instances": len({r["instance_id"] for r in rows}), "selection": any(r["selected_by"] for r in rows),
         "total_cost": sum(r["cost"] for r in rows),

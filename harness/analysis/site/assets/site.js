@@ -3,7 +3,7 @@
   "use strict";
   document.documentElement.classList.add("js");
 
-  // Index: filter the candidate table by repo, verdict, exit status, model, integrity flag and instance id.
+  // Index: filter the candidate table by language, repo, verdict, exit status, model, integrity flag and instance id.
   // Filters can be preset from the query string: index.html?verdict=resolved&repo=owner/name
   function setUpFilters() {
     var form = document.getElementById("filters");
@@ -23,7 +23,7 @@
       var rows = table.querySelectorAll("tbody tr.cand");
       var shown = 0;
       rows.forEach(function (row) {
-        var ok = ["repo", "verdict", "exit", "model", "flagged"].every(function (key) {
+        var ok = ["language", "repo", "verdict", "exit", "model", "flagged"].every(function (key) {
           return !wanted[key] || row.getAttribute("data-" + key) === wanted[key];
         });
         var text = (wanted.text || "").toLowerCase();
