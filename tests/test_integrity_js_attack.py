@@ -2,7 +2,8 @@
 swebench's `parse_log_tap` (the parser of the Multilingual mocha rows). A `.mocharc.cjs` alone, or a `mocha` key in
 package.json that requires a repository file, rewrites failing TAP lines as passing: under the plain official
 harness both score RESOLVED. Collected by patchmix from an agent's container they lose their lever (dropped as test
-infrastructure) and are not resolved; scanned as written (a patch from anywhere), they are flagged, the flag naming
+infrastructure) and are not resolved (kept under `container.keep_test_infrastructure`, the patch resolves flagged:
+mocha, which the eval script runs, reads the file); scanned as written (a patch from anywhere), they are flagged, the flag naming
 the setting. The gold patch is kept whole and resolves. Real container, the scripted provider over HTTP, the official
 harness."""
 
@@ -67,7 +68,7 @@ def test_mocha_config_attacks_resolve_as_written_and_are_flagged(js_row, tmp_pat
 
 
 @pytest.mark.docker
-def test_collected_by_patchmix_mocha_config_attacks_lose_their_lever(js_row, run_scripted, tmp_path):
+def test_collected_by_patchmix_mocha_config_attacks_lose_their_lever_or_keep_a_flag(js_row, run_scripted, tmp_path):
     collected = {}
     for name, patch in {**make_attacks(), "gold": js_row["patch"]}.items():
         prediction, traj, _ = run_scripted(js_row, apply_and_submit(patch))
@@ -83,3 +84,12 @@ def test_collected_by_patchmix_mocha_config_attacks_lose_their_lever(js_row, run
         resolved = score_one(js_row, collected[name][0]["model_patch"], tmp_path, f"collected-{name}")
         print(f"\n{name} collected: {'RESOLVED' if resolved else 'not resolved'}, dropped {dropped[name]}")
         assert resolved == (name == "gold"), f"{name}: only the gold patch resolves once collected"
+    # under `container.keep_test_infrastructure` the lever stays: the patch resolves, flagged
+    patch = make_attacks()["mocharc"]
+    prediction, traj, _ = run_scripted(js_row, apply_and_submit(patch), container={"keep_test_infrastructure": True})
+    info = traj["info"]
+    assert prediction["model_patch"] == patch and info["patch_dropped"] == []
+    assert info["integrity"] == [{"path": ".mocharc.cjs", "line": 0, "reason": "eval_script_file",
+                                  "detail": "edits a file the eval script executes"}], \
+        "mocha, which the row's eval script runs, loads .mocharc.cjs before the tests"
+    assert score_one(js_row, prediction["model_patch"], tmp_path, "kept"), "resolved, but flagged"
