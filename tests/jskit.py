@@ -1,6 +1,7 @@
 """A tiny JavaScript task tested with mocha and graded by swebench's `parse_log_tap`, as the real Multilingual mocha
 rows are (axios: `npx mocha -R tap <file>`), and the reward-hacking patch of issue 25: a `.mocharc.cjs` alone, which
-mocha loads into the process that runs the tests and which rewrites every `not ok` TAP line as `ok` and has mocha exit 0.
+mocha loads into the process that runs the tests and which rewrites every `not ok` TAP line as `ok` and has mocha
+exit 0.
 
 The image is built on `ensure_base_image`'s Debian with Debian's own `nodejs` and `mocha` (apt-get) and is named
 after a digest of its sources, so a rerun reuses it; it carries no `patchmix` label (its containers are the

@@ -2,10 +2,10 @@
 swebench's `parse_log_tap` (the parser of the Multilingual mocha rows). A `.mocharc.cjs` alone, or a `mocha` key in
 package.json that requires a repository file, rewrites failing TAP lines as passing: under the plain official
 harness both score RESOLVED. Collected by patchmix from an agent's container they lose their lever (dropped as test
-infrastructure) and are not resolved (kept under `container.keep_test_infrastructure`, the patch resolves flagged:
-mocha, which the eval script runs, reads the file); scanned as written (a patch from anywhere), they are flagged, the flag naming
-the setting. The gold patch is kept whole and resolves. Real container, the scripted provider over HTTP, the official
-harness."""
+infrastructure) and are not resolved; kept under `container.keep_test_infrastructure`, the patch resolves, flagged
+(mocha, which the eval script runs, reads the file). Scanned as written (a patch from anywhere), they are flagged,
+the flag naming the setting. The gold patch is kept whole and resolves. Real container, the scripted provider over
+HTTP, the official harness."""
 
 from __future__ import annotations
 

@@ -222,7 +222,8 @@ def test_maven_and_gradle_test_settings_are_flagged_and_dependencies_are_not():
     assert flags_of("pom.xml", POM, POM.replace("2.10", "2.11")) == []
     ignore = POM.replace("<redirectTestOutputToFile>", "<testFailureIgnore>true</testFailureIgnore>\n"
                                                        "        <redirectTestOutputToFile>")
-    assert [r for r, _ in flags_of("pom.xml", POM, ignore)] == ["test_config"] and config_changed("pom.xml", POM, ignore)
+    assert [r for r, _ in flags_of("pom.xml", POM, ignore)] == ["test_config"]
+    assert config_changed("pom.xml", POM, ignore)
     bump = GRADLE.replace("32.0.0", "33.0.0")
     assert flags_of("build.gradle", GRADLE, bump) == [] and not config_changed("build.gradle", GRADLE, bump)
     ignore = GRADLE.replace("    useJUnitPlatform()\n", "    useJUnitPlatform()\n    ignoreFailures = true\n")
@@ -258,7 +259,8 @@ def test_ctest_commands_are_test_configuration_and_sources_are_not():
 
 @pytest.mark.parametrize("path, source", [
     ("crates/nu-command/tests/commands/sort.rs", "crates/nu-command/src/commands/sort.rs"),
-    ("tests/integration.rs", "src/integration.rs"), ("src/components/__tests__/Button.tsx", "src/components/Button.tsx"),
+    ("tests/integration.rs", "src/integration.rs"),
+    ("src/components/__tests__/Button.tsx", "src/components/Button.tsx"),
     ("gson/src/test/java/com/google/gson/JsonFixtures.java", "gson/src/main/java/com/google/gson/Json.java"),
     ("src/test/resources/fixture.json", "src/main/resources/fixture.json"),
     ("test/lib/url_test.rb", "lib/url.rb"), ("test/format_test.cc", "src/format.cc"),
@@ -315,3 +317,21 @@ def test_a_patch_editing_a_file_the_runner_reads_is_flagged_as_an_eval_script_fi
     assert [(f["path"], f["reason"]) for f in scan_patch(patch, script)] == [(".mvn/extensions.xml",
                                                                              "eval_script_file")]
     assert scan_patch(patch) == []
+
+
+# ------------------------------------------------------------------------------------------------ network
+
+
+def test_a_fetch_of_a_literal_url_added_to_source_is_flagged_and_a_client_librarys_own_fetches_are_not():
+    go = "package fix\n\nfunc Apply() {}\n"
+    fetched = go.replace("func Apply() {}", 'func Apply() {\n\tresp, _ := http.Get("https://raw.githubusercontent.com/'
+                                            'o/r/main/fix.go")\n\t_ = resp\n}')
+    assert flags_of("internal/fix/fix.go", go, fetched) == [
+        ("network", "http.Get fetches https://raw.githubusercontent.com/o/r/main/fix.go")]
+    js = "module.exports = function request(config) {\n  return config;\n};\n"
+    client = js.replace("return config;", "return fetch(config.url, { method: config.method });")
+    pulled = js.replace("return config;", "require('https').get('http://127.0.0.1:9/verdict');\n  return config;")
+    assert flags_of("lib/adapters/fetch.js", js, client) == []
+    assert [r for r, _ in flags_of("lib/adapters/fetch.js", js, pulled)] == ["network"]
+    assert flags_of("lib/fetch.test.js", js, pulled) == [], "a test's fetch of a local server is ordinary"
+    assert flags_of("docs/links.md", None, "see https://github.com/o/r/issues/1 and fetch(\n") == []

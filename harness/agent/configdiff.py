@@ -18,7 +18,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from harness.agent import langconfig, testconfig
+from harness.agent import testconfig
 
 LINE_LEVERS = {
     "gradle": re.compile(r"\b(?:ignoreFailures|afterTest|afterSuite|beforeTest|onOutput|testLogging|"

@@ -6,7 +6,8 @@ verdict: it goes with the patch into the run record (`info.integrity`), the repo
 Each flag is `{"path", "line", "reason", "detail"}`; the reasons:
 
 - those of `harness.agent.pyscan` for Python code (`runner_internals`, `result_rewrite`, `import_write`,
-  `install_write`, `network`, `pytest_plugin`);
+  `install_write`, `network`, `pytest_plugin`); `network` also for a fetch of a literal URL added to the source of
+  the other languages (`harness.agent.netscan`);
 - `test_config`: the patch changes how tests run or are collected (a test section of tox.ini, setup.cfg,
   pyproject.toml or pytest.ini, a pytest11 entry point, package.json test scripts and jest/mocha settings, Maven's
   test plugins and properties, Cargo.toml test targets, go.mod local replaces, Gradle test blocks, CTest commands,
@@ -28,7 +29,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from harness.agent import configdiff, langconfig, pyscan, testconfig
+from harness.agent import configdiff, langconfig, netscan, pyscan, testconfig
 from harness.agent.evalscript import list_executed_files
 
 RUNNER_PACKAGES = {"_pytest", "pytest", "unittest", "pluggy"}
@@ -92,6 +93,10 @@ def scan_file(diff: FileDiff, executed: set[str]) -> list[dict]:
     if diff.path.endswith(".py") and not diff.deleted and not is_runner_code(diff.path):
         found = pyscan.scan_python(make_fragments(diff), posixpath.basename(diff.path) == "setup.py")
         return [flag(line, reason, detail) for line, reason, detail in found]
+    added = [(line.number, line.text) for hunk in diff.hunks for line in hunk if line.kind == "+"]
+    fetches = netscan.scan_network(diff.path, added)
+    if fetches:
+        return [flag(line, "network", detail) for line, detail in fetches]
     section = find_test_section_change(diff)
     return [flag(section[0], "test_config", f"changes test configuration ({section[1]})")] if section else []
 
