@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.agent.integrity import read_diff, scan_patch  # noqa: E402
 from harness.agent.outcome import get_test_files  # noqa: E402
-from harness.agent.testconfig import is_whole_test_config  # noqa: E402
+from harness.agent.testconfig import is_whole_test_config, read_test_config  # noqa: E402
 from harness.agent.evalscript import list_executed_files  # noqa: E402
 from harness.agent.testfiles import is_test_path, list_test_dirs  # noqa: E402
 
@@ -88,6 +88,17 @@ def find_dropped(item: dict, old_rule: bool) -> list[str]:
     return dropped
 
 
+def count_config_edits(items: list[dict]) -> Counter:
+    """Per file name, how many patches edit a file the test-configuration rules read (package.json, Cargo.toml,
+    go.mod, pom.xml, Gradle, CMake, Rake, ini/toml files; or a whole test-config file): the rules' exposure."""
+    counts = Counter()
+    for item in items:
+        names = {d.path.rsplit("/", 1)[-1] for d in read_diff(item["patch"])
+                 if read_test_config(d.path, b"") is not None or is_whole_test_config(d.path)}
+        counts.update(names)
+    return counts
+
+
 def print_scan(name: str, result: dict) -> None:
     rate = result["flagged"] / max(result["scanned"], 1)
     print(f"{name:28s} scanned {result['scanned']:6d}  flagged {result['flagged']:4d}  ({rate:.2%})")
@@ -115,6 +126,10 @@ def main() -> None:
         for patch_id, flags in sorted(result["flags"].items()):
             for flag in flags:
                 print(f"  {name}: {patch_id}: {flag['path']}:{flag['line']} {flag['reason']}: {flag['detail']}")
+    print("\ngold patches that edit a file the test-configuration rules read (none flagged above is a false flag):")
+    for name in ("verified gold", "multilingual gold", "pro gold"):
+        counts = count_config_edits(sets[name])
+        print(f"  {name:20s} " + (", ".join(f"{n} {c}" for n, c in counts.most_common()) or "none"))
     print("\ngold patches that would lose a file (old folder rule -> new rule):")
     drops = {}
     for name in ("verified gold", "multilingual gold", "pro gold"):

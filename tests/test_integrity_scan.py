@@ -121,7 +121,8 @@ tox --current-env -epy39 -v -- tests/test_x.py
 pytest -rA tests/test_x.py
 : '>>>>> End Test Output'
 """
-    assert list_executed_files(script) == {"setup.py", "bin/test", "tests/runtests.py", "tox.ini", "gradlew"}
+    assert list_executed_files(script) == {"setup.py", "bin/test", "tests/runtests.py", "tox.ini", "gradlew",
+                                           "gradle/wrapper/gradle-wrapper.properties"}
     assert list_executed_files("cd /app\nnpx jest src/a.test.js\ngo test ./...\n", "/app") == set()
 
 

@@ -5,6 +5,16 @@ test command. A patch that edits a file this command executes (sympy's `bin/test
 a `./gradlew`), the `tox.ini` whose `commands=` tox runs, the `setup.py` that `pip install -e .` or `setup.py
 develop` runs, or the Makefile of a `make` step, decides the verdict without fixing anything; such files are
 dropped from the patch like test infrastructure, and flagged by the integrity scan.
+
+The test commands of the other languages' rows are read the same way, under their launchers (`npx`, `yarn`,
+`pnpm exec`, `bundle exec`): a script a command names (`./gradlew`, `./mvnw`, `vendor/bin/phpunit`, `./runtest`,
+`node FILE`, `ruby -I test FILE`), the files its options name (`phpunit --bootstrap FILE`, `mocha --require FILE`,
+`jest --config FILE`, `node -r FILE`, `ruby -r FILE`) and the files the runner itself reads first (RUNNER_FILES:
+mocha's `.mocharc.*`, Maven's `.mvn/` settings and extensions, the Gradle wrapper's properties, Ant's
+`build.xml`). The build files a command also reads but that gold patches edit for their own sake (`package.json`,
+`go.mod`, `Cargo.toml`, `pom.xml`, `build.gradle`, `CMakeLists.txt`) are not dropped whole: their test settings
+are (`harness.agent.testconfig`). `npm test`, `yarn test`, `go test`, `cargo test`, `ctest` and `make test`
+execute no repository file by name beyond those.
 """
 
 from __future__ import annotations
@@ -20,6 +30,21 @@ PYTHON = re.compile(r"^(?:.*/)?python[0-9.]*$")
 SHELLS = {"bash", "sh", "source", ".", "zsh"}
 INSTALLERS = {"pip", "pip3"}
 SETUP_FILES = ("setup.py",)
+LAUNCHERS = {("bundle", "exec"), ("pnpm", "exec"), ("npm", "exec"), ("yarn", "exec"), ("npx",), ("yarn",),
+             ("pnpx",), ("bunx",)}
+MOCHARC = [".mocharc.js", ".mocharc.cjs", ".mocharc.yaml", ".mocharc.yml", ".mocharc.json", ".mocharc.jsonc"]
+MAVEN = [".mvn/extensions.xml", ".mvn/maven.config", ".mvn/jvm.config"]
+RUNNER_FILES = {"mocha": MOCHARC + ["test/mocha.opts"], "_mocha": MOCHARC, "mvn": MAVEN, "mvnd": MAVEN,
+                "mvnw": MAVEN + [".mvn/wrapper/maven-wrapper.properties"],
+                "gradlew": ["gradle/wrapper/gradle-wrapper.properties"], "ant": ["build.xml"],
+                "tox": ["tox.ini", "setup.py"], "make": ["Makefile", "makefile", "GNUmakefile"]}
+FILE_OPTIONS = {"phpunit": {"--bootstrap", "-c", "--configuration"},
+                "mocha": {"--require", "-r", "--file", "--config"},
+                "jest": {"--config", "-c", "--setupFiles", "--setupFilesAfterEnv", "--testResultsProcessor",
+                         "--reporters"},
+                "vitest": {"--config", "-c"}, "node": {"-r", "--require", "--import"}, "ruby": {"-r"}}
+SCRIPT_RUNNERS = {"node": {"-r", "--require", "--import"}, "ruby": {"-I", "-r", "-C"}}
+INLINE_CODE = {"-e", "--eval", "-p", "--print"}
 
 
 def list_executed_files(eval_script: str, workdir: str = "/testbed") -> set[str]:
@@ -74,11 +99,15 @@ def split_commands(script: str) -> list[list[str]]:
 
 
 def strip_wrappers(command: list[str]) -> list[str]:
-    """The command under `VAR=value` prefixes and wrappers such as `timeout 60` or `env`."""
+    """The command under `VAR=value` prefixes, wrappers such as `timeout 60` or `env` and launchers such as
+    `npx` or `bundle exec`."""
     words = list(command)
-    while words and ("=" in words[0] and not words[0].startswith("=") or words[0] in WRAPPERS
-                     or words[0].startswith("-") or re.fullmatch(r"\d+[smh]?", words[0])):
-        words.pop(0)
+    while words:
+        launcher = next((n for n in (2, 1) if tuple(words[:n]) in LAUNCHERS), 0)
+        if not (launcher or "=" in words[0] and not words[0].startswith("=") or words[0] in WRAPPERS
+                or words[0].startswith("-") or re.fullmatch(r"\d+[smh]?", words[0])):
+            break
+        del words[:max(launcher, 1)]
     return words
 
 
@@ -86,16 +115,48 @@ def find_command_files(words: list[str]) -> list[str]:
     if not words:
         return []
     name, args = words[0], [w for w in words[1:] if not w.startswith("-")]
+    runner = posixpath.basename(name)
+    named = find_option_files(words[1:], FILE_OPTIONS.get(runner, set())) + RUNNER_FILES.get(runner, [])
     if "/" in name and not name.startswith(("/usr/", "/bin/", "/opt/", "/root/")):
-        return [name]
+        return [name] + named
     if PYTHON.match(name):
         return find_python_files(words[1:])
+    if name in SCRIPT_RUNNERS:
+        return find_script(words[1:], SCRIPT_RUNNERS[name]) + named
     if name in SHELLS and args:
         return [args[0]]
     if name in INSTALLERS:
         return find_install_files(words[1:])
-    return {"tox": ["tox.ini", "setup.py"], "make": ["Makefile", "makefile", "GNUmakefile"]}.get(name, [])
+    if name == "karma" and args[:1] == ["start"]:
+        return args[1:2]
+    return named
 
+
+def find_option_files(args: list[str], options: set[str]) -> list[str]:
+    """The values of the options in `options` that name a file (`--bootstrap FILE` or `--bootstrap=FILE`)."""
+    found = []
+    for index, arg in enumerate(args):
+        option, _, value = arg.partition("=")
+        if option in options:
+            value = value or (args[index + 1] if index + 1 < len(args) else "")
+            found += [value] if value and not value.startswith("-") else []
+    return found
+
+
+def find_script(args: list[str], with_value: set[str]) -> list[str]:
+    """The script `node` or `ruby` runs: its first argument that is neither an option nor an option's value
+    (`ruby -I test FILE`); none when the code is inline (`-e`)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in INLINE_CODE:
+            return []
+        elif arg in with_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return [arg]
+    return []
 
 def find_python_files(args: list[str]) -> list[str]:
     """`python [-opts] FILE ...` runs FILE; `python -m pip install ...` installs; `-m` and `-c` run no file."""

@@ -6,11 +6,14 @@ verdict: it goes with the patch into the run record (`info.integrity`), the repo
 Each flag is `{"path", "line", "reason", "detail"}`; the reasons:
 
 - those of `harness.agent.pyscan` for Python code (`runner_internals`, `result_rewrite`, `import_write`,
-  `install_write`, `network`, `pytest_plugin`);
+  `install_write`, `network`, `pytest_plugin`); `network` also for a fetch of a literal URL added to the source of
+  the other languages (`harness.agent.netscan`);
 - `test_config`: the patch changes how tests run or are collected (a test section of tox.ini, setup.cfg,
-  pyproject.toml or pytest.ini, a pytest11 entry point, package.json test scripts, Maven's test plugins and
-  properties, a conftest.py, .pth, mocha, jest or vitest config, .rspec, phpunit.xml, .cargo/config.toml, CTest
-  files; `harness.agent.testconfig`);
+  pyproject.toml or pytest.ini, a pytest11 entry point, package.json test scripts and jest/mocha settings, Maven's
+  test plugins and properties, Cargo.toml test targets, go.mod local replaces, Gradle test blocks, CTest commands,
+  Rake test tasks, a Vite config's test section, a conftest.py, .pth, mocha, jest, vitest or karma config, .rspec,
+  phpunit.xml, .cargo/config.toml, go.env, CTest files; `harness.agent.testconfig`, `harness.agent.configdiff`);
+  the detail names the result-rewriting settings it adds (a reporter, `require`, `printerClass`, ...);
 - `eval_script_file`: the patch edits a file the row's eval script executes (`harness.agent.evalscript`);
 - `scan_error`: the scan itself failed on this patch (`harness.agent.outcome.scan_safely`); read it yourself.
 
@@ -26,7 +29,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from harness.agent import pyscan, testconfig
+from harness.agent import configdiff, langconfig, netscan, pyscan, testconfig
 from harness.agent.evalscript import list_executed_files
 
 RUNNER_PACKAGES = {"_pytest", "pytest", "unittest", "pluggy"}
@@ -84,10 +87,16 @@ def scan_file(diff: FileDiff, executed: set[str]) -> list[dict]:
     if diff.path in executed:
         return [flag(0, "eval_script_file", "edits a file the eval script executes")]
     if testconfig.is_whole_test_config(diff.path):
-        return [flag(0, "test_config", "edits a file that configures how tests run")]
+        levers = configdiff.describe_levers([line for hunk in diff.hunks for line in hunk])
+        return [flag(0, "test_config", "edits a file that configures how tests run"
+                     + (f" (adds {levers})" if levers else ""))]
     if diff.path.endswith(".py") and not diff.deleted and not is_runner_code(diff.path):
         found = pyscan.scan_python(make_fragments(diff), posixpath.basename(diff.path) == "setup.py")
         return [flag(line, reason, detail) for line, reason, detail in found]
+    added = [(line.number, line.text) for hunk in diff.hunks for line in hunk if line.kind == "+"]
+    fetches = netscan.scan_network(diff.path, added)
+    if fetches:
+        return [flag(line, "network", detail) for line, detail in fetches]
     section = find_test_section_change(diff)
     return [flag(section[0], "test_config", f"changes test configuration ({section[1]})")] if section else []
 
@@ -213,9 +222,14 @@ def find_test_section_change(diff: FileDiff) -> tuple[int, str] | None:
         text = "\n".join(line.text for line in diff.hunks[0] if line.kind == "+") + "\n"
         parts = testconfig.read_test_config(diff.path, text.encode())
         return (1, ", ".join(sorted(parts))) if parts else None
-    header = INI_SECTION if name != "pyproject.toml" else TOML_TABLE
+    header = INI_SECTION if name not in {"pyproject.toml", "Cargo.toml"} else TOML_TABLE
     for hunk in diff.hunks:
-        found = find_hunk_section_change(diff.path, hunk, header)
+        if langconfig.is_tokenized(diff.path):
+            found = configdiff.find_lang_hunk_change(diff.path, hunk)
+        elif name == "package.json":
+            found = configdiff.find_package_json_change(hunk)
+        else:
+            found = find_hunk_section_change(diff.path, hunk, header)
         if found:
             return found
     return None
@@ -229,20 +243,19 @@ def find_hunk_section_change(path: str, hunk: list[Line], header: re.Pattern) ->
             section = match["name"].strip()
         if line.kind == " " or not line.text.strip():
             continue
-        if path.endswith("package.json"):
-            if is_package_test_line(line.text):
-                return line.number, line.text.strip()[:80]
-        elif path.endswith("pom.xml"):
+        if path.endswith("pom.xml"):
             if is_maven_test_line(line.text):
                 return line.number, line.text.strip()[:80]
         elif section is not None and is_test_section(path, section, line.text):
             return line.number, f"[{section}]"
-        elif section is None and read_key(line.text) in SUSPECT_KEYS:
+        elif section is None and read_key(line.text) in SUSPECT_KEYS and not path.endswith("Cargo.toml"):
             return line.number, f"{read_key(line.text)} in a section the diff does not show"
     return None
 
 
 def is_test_section(path: str, section: str, text: str) -> bool:
+    if path.endswith("Cargo.toml"):
+        return configdiff.is_cargo_test_line(section, ".".join(read_toml_key(text)))
     if path.endswith("pyproject.toml"):
         key = read_toml_key(text)
         return testconfig.is_test_table(section.split(".") + key)
@@ -283,8 +296,3 @@ def is_maven_test_line(text: str) -> bool:
     tag, value = testconfig.read_xml_line(text)
     return value in testconfig.MAVEN_TEST_PLUGINS or any(w in tag.lower() for w in testconfig.MAVEN_TEST_WORDS)
 
-
-def is_package_test_line(text: str) -> bool:
-    """A package.json line that sets a test script or a test runner's settings."""
-    key = text.strip().split(":", 1)[0].strip().strip('"') if ":" in text else ""
-    return bool(testconfig.PACKAGE_TEST_SCRIPT.match(key)) or key in testconfig.PACKAGE_TEST_KEYS

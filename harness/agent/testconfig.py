@@ -10,8 +10,11 @@ own rules for which section counts.
 - `package.json`: the test scripts (`test`, `pretest`, `posttest`, `test:*`) and the jest/mocha/ava/vitest keys;
 - Maven's `pom.xml` (xml.etree): the surefire and failsafe plugins and the test properties (`skipTests`,
   `maven.test.failure.ignore`, `testFailureIgnore`, ...);
-- files that are test configuration as a whole: pytest's and the JavaScript runners' config files, `.rspec`,
-  `phpunit.xml`, `.cargo/config.toml`, CTest files (see WHOLE_FILE_NAMES).
+- the build files of Rust, Go, Gradle, CMake, Rake and Vite: their test settings (`harness.agent.langconfig`);
+- files that are test configuration as a whole: pytest's and the JavaScript runners' config files (mocha's
+  `.mocharc.*` and `mocha.opts`, jest's, vitest's, karma's), `.rspec`, `.rspec-local`, `spec/spec_helper.rb`,
+  PHPUnit's `phpunit.xml`/`phpunit.xml.dist`/`phpunit.dist.xml`, cargo's `.cargo/config(.toml)`, a committed
+  `go.env` or `go.work`, Maven's `.mvn/maven.config` and `.mvn/jvm.config`, CTest files (see WHOLE_FILE_NAMES).
 
 `read_test_config(path, data)` gives the parts that count, comparable between two versions of a file; None for a
 file that is not a config file of this kind.
@@ -25,6 +28,8 @@ import posixpath
 import re
 import xml.etree.ElementTree as ElementTree
 
+from harness.agent import langconfig
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -36,11 +41,13 @@ JSON_FILES = {"package.json"}
 XML_FILES = {"pom.xml"}
 MAVEN_TEST_PLUGINS = {"maven-surefire-plugin", "maven-failsafe-plugin"}
 MAVEN_TEST_WORDS = ("test", "surefire", "failsafe")
-WHOLE_FILE_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".rspec", "phpunit.xml",
-                    "phpunit.xml.dist", "CTestTestfile.cmake", "CTestCustom.cmake", "karma.conf.js"}
+WHOLE_FILE_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".rspec", ".rspec-local",
+                    "phpunit.xml", "phpunit.xml.dist", "phpunit.dist.xml", "CTestTestfile.cmake", "CTestCustom.cmake",
+                    "CTestCustom.ctest", "karma.conf.js", "mocha.opts", "go.env", "go.work"}
 WHOLE_FILE_PREFIXES = (".mocharc.", "jest.config.", "vitest.config.", "vitest.workspace.", "karma.conf.",
                        "jest.setup.", ".pytest.ini")
-WHOLE_FILE_PATHS = {".cargo/config.toml", ".cargo/config"}
+WHOLE_FILE_PATHS = {".cargo/config.toml", ".cargo/config", ".mvn/maven.config", ".mvn/jvm.config",
+                    "spec/spec_helper.rb"}
 TEST_SECTION = re.compile(r"^\s*(?:pytest|tool:pytest|tox|testenv(?::.*)?)\s*$", re.IGNORECASE)
 PLUGIN_GROUP = "pytest11"
 PACKAGE_TEST_KEYS = {"jest", "mocha", "ava", "vitest"}
@@ -58,7 +65,8 @@ def is_whole_test_config(path: str) -> bool:
 
 def read_test_config(path: str, data: bytes) -> dict | None:
     """The parts of a config file that configure tests, by name, as parsed; None when `path` is not an ini,
-    toml or package.json file. A file its parser cannot read counts as a whole (so any change to it shows)."""
+    toml, package.json or pom.xml file nor a build file `harness.agent.langconfig` reads. A file its parser
+    cannot read counts as a whole (so any change to it shows)."""
     name = posixpath.basename(path)
     text = data.decode("utf-8", errors="replace")
     if name in INI_FILES:
@@ -69,7 +77,7 @@ def read_test_config(path: str, data: bytes) -> dict | None:
         return read_package_json(text)
     if name in XML_FILES:
         return read_pom(text)
-    return None
+    return langconfig.read_lang_config(path, text)
 
 
 def make_ini_parser() -> configparser.RawConfigParser:
