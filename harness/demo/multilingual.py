@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.demo.images import BASE_IMAGE, build_task_images, connect_docker, ensure_base_image, timed
+from harness.demo.images import (BASE_IMAGE, PYTHON_IMAGE, build_task_images, connect_docker, ensure_base_image,
+                                 ensure_python_image, timed)
 from harness.demo.languages import get_language
 from harness.demo.taskrows import list_task_dirs, load_task_rows, read_task_meta, write_rows
 from harness.demo.toolchains import ensure_toolchain_image
@@ -23,7 +24,10 @@ def build_multilingual_images(tasks_dir: str | Path, force: bool = False, log=pr
     source = tasks_dir / MULTILINGUAL_DIR
     timed(log, "base image", ensure_base_image, client, BASE_IMAGE, log)
     for name in list_languages(source):
-        timed(log, f"{name} toolchain image", ensure_toolchain_image, client, get_language(name), log)
+        if name == "python":
+            timed(log, "python image", ensure_python_image, client, PYTHON_IMAGE, log)
+        else:
+            timed(log, f"{name} toolchain image", ensure_toolchain_image, client, get_language(name), log)
     rows = load_task_rows(source)
     timed(log, "multilingual task images", build_task_images, client, source, rows, force, log)
     write_rows(rows, tasks_dir / MULTILINGUAL_ROWS)
