@@ -68,7 +68,9 @@ LANGUAGES = {
     "go": Language("go", "patchmix/go:bookworm", "golang-go",
                    "ENV GOPROXY=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOCACHE=/root/.cache/go-build",
                    "go test -count=1 -run '^$' ./... > /dev/null", "parse_log_gotest", False),
-    "rust": Language("rust", "patchmix/rust:bookworm", "rustc cargo", "ENV CARGO_NET_OFFLINE=true",
+    # the build goes outside the work tree, so that nothing it writes is ever part of a patch
+    "rust": Language("rust", "patchmix/rust:bookworm", "rustc cargo",
+                     "ENV CARGO_NET_OFFLINE=true CARGO_TARGET_DIR=/var/cache/cargo-target",
                      "cargo test --offline --no-run", "parse_log_cargo", False),
     "javascript": Language("javascript", "patchmix/node:bookworm", "nodejs mocha", "ENV NODE_ENV=test", "",
                            "parse_log_tap", False),
