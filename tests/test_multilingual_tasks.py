@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.agent.config import ContainerConfig
+from harness.agent.config import AgentConfig, ContainerConfig
 from harness.agent.language import PYTHON_LOG_PARSERS, get_container_config, is_python_row
 from harness.demo.languages import LANGUAGES
 from harness.demo.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
@@ -215,6 +215,31 @@ def test_the_scripted_fixer_resolves_every_language_through_the_pipeline(multili
     summary = evaluate_run(run_dir, workers=2, timeout=600, log=lambda *args: None)  # retries a failed harness
     entry = summary["files"]["iter_1/fixer"]
     assert sorted(entry["resolved"]) == sorted(multilingual_rows) and not entry.get("errors")
+
+
+@pytest.mark.docker
+def test_the_select_stage_asks_no_python_reproduction_in_another_language(multilingual_rows, tmp_path):
+    """The reproduction agent writes a Python script that `python` runs: in a Go repository it is not asked, and
+    the regression signal still runs in the row's container."""
+    import numpy as np
+
+    from harness.select.command import Checks, check_picks
+    from harness.select.pool import Candidate
+    from harness.select.selector import Pick
+    from tests.conftest import make_scripted_model
+
+    row = multilingual_rows["patchmix__romanum-1"]
+    candidates = [Candidate(row["instance_id"], "gold", row["patch"]),
+                  Candidate(row["instance_id"], "readme", make_readme_patch(row))]
+    combiner_pick = Pick(row["instance_id"], candidates[1], candidates, np.zeros((2, 3)), np.array([2.0, 1.0]))
+    script = {"models": {"reproducer": [{"match": "", "replies": [{"tool_calls": [{"name": "submit",
+                                                                                   "arguments": {}}]}]}]}}
+    with ScriptedServer(script) as server:
+        reproducer = AgentConfig(model=make_scripted_model(server, "reproducer"))
+        checked, costs = check_picks([combiner_pick], Checks(str(TASKS_DIR / MULTILINGUAL_ROWS), True, reproducer),
+                                     tmp_path)
+    assert not server.requests and costs["reproduce"] == 0 and not (tmp_path / "reproduce").exists()
+    assert [pick.instance_id for pick in checked] == [row["instance_id"]]
 
 
 def test_every_language_has_a_toolchain_image_from_debian():
