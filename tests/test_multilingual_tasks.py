@@ -72,6 +72,20 @@ def test_eval_scripts_run_the_languages_tests_between_the_markers_as_multilingua
         assert lines[:3] == ["#!/bin/bash", "set -uxo pipefail", "cd /testbed"]
 
 
+def test_an_unknown_language_is_one_line_naming_the_known_ones(tmp_path):
+    import shutil
+
+    from harness.exceptions import ConfigError
+
+    task_dir = tmp_path / "romanum"
+    shutil.copytree(TASKS_DIR / MULTILINGUAL_DIR / "romanum", task_dir)
+    meta = yaml.safe_load((task_dir / "task.yaml").read_text())
+    (task_dir / "task.yaml").write_text(yaml.safe_dump({**meta, "language": "cobol"}))
+    with pytest.raises(ConfigError, match="unknown language 'cobol'; use one of go, javascript, python, rust") as caught:
+        load_task_rows(tmp_path)
+    assert "\n" not in str(caught.value) and str(task_dir / "task.yaml") in str(caught.value)
+
+
 # --------------------------------------------------------------------------------------- the Python check
 
 
