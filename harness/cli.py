@@ -33,9 +33,13 @@ def load_yaml(path: str) -> dict:
 
 def cmd_build_images(args) -> int:
     from harness.demo.images import build_images
+    from harness.demo.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
 
     rows = build_images(Path(args.tasks), force=args.force)
     print(f"{len(rows)} task images ready; dataset rows in {Path(args.tasks) / 'bundled.jsonl'}")
+    if not args.python_only and (Path(args.tasks) / MULTILINGUAL_DIR).is_dir():
+        rows = build_multilingual_images(Path(args.tasks), force=args.force)
+        print(f"{len(rows)} task images in other languages ready; rows in {Path(args.tasks) / MULTILINGUAL_ROWS}")
     return 0
 
 
@@ -185,7 +189,7 @@ def cmd_replay(args) -> int:
 def cmd_demo(args) -> int:
     from harness.demo.run import run_demo
 
-    summary = run_demo(Path(args.runs_dir), workers=args.workers)
+    summary = run_demo(Path(args.runs_dir), workers=args.workers, multilingual=args.multilingual)
     print(summary.read_text())
     print(f"demo report: {summary} (charts beside it); the models in this demo are scripted, see the README")
     return 0
@@ -205,6 +209,7 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build-images", help="build the base image and the bundled tasks' images")
     build.add_argument("--tasks", default=str(get_bundled_dir("tasks")))
     build.add_argument("--force", action="store_true", help="rebuild images that exist")
+    build.add_argument("--python-only", action="store_true", help="skip the Go, Rust and JavaScript tasks' images")
     build.set_defaults(func=cmd_build_images)
 
     datasets = sub.add_parser("datasets", help="the benchmarks patchmix knows by name, and how it runs each")
@@ -334,6 +339,8 @@ def make_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the key-free demo: scripted models, three iterations, scoring, report")
     demo.add_argument("--runs-dir", default="runs")
     demo.add_argument("--workers", type=int, help="parallel runs (default: the demo config's)")
+    demo.add_argument("--multilingual", action="store_true",
+                      help="run on the Go, Rust and JavaScript tasks (demo/multilingual.yaml) instead")
     demo.set_defaults(func=cmd_demo)
     return parser
 

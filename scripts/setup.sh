@@ -39,5 +39,5 @@ ensure_python_env "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,ray]"
 ensure_local_server "$VENV"    # llama-cpp-python's server and a small model, for the local-server tests
 
-echo "setup: building the base image and the bundled tasks' images (first time: a few minutes)"
+echo "setup: building the base image and the bundled tasks' images, Go, Rust and JavaScript ones included (first time: a few minutes)"
 LITELLM_LOCAL_MODEL_COST_MAP=True "$VENV/bin/patchmix" build-images

@@ -136,7 +136,8 @@ class ContainerConfig(Strict):
         return value
     check_python: bool = True
     """At start, check that the shell's `python` has the dependencies the repository declares; a mismatch ends
-    the run as `infra_error` with a message that says so (`harness/agent/prepare.py`)."""
+    the run as `infra_error` with a message that says so (`harness/agent/prepare.py`). Python repositories only:
+    a row in another language is never checked (`harness/agent/language.py`)."""
     keep_test_infrastructure: bool = False
     """Keep in the patch the files that change how tests run or are collected (conftest.py, pytest.ini, test
     sections of tox.ini/setup.cfg/pyproject.toml, sitecustomize.py, *.pth, files under test directories);

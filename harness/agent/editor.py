@@ -235,7 +235,7 @@ def decode_text(path: str, data: bytes, for_edit: bool) -> str:
     except UnicodeDecodeError as error:
         if for_edit:
             raise ToolError(f"{path} is not valid UTF-8 ({error.reason} at byte {error.start}), so the editor "
-                            "cannot change it safely. Edit it with bash tools such as sed or python.") from error
+                            "cannot change it safely. Edit it with bash tools such as sed or perl.") from error
         return data.decode("utf-8", errors="replace")
 
 

@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from harness import exceptions as ex
+from harness.agent.language import get_container_config
 from harness.agent.compaction import make_compaction
 from harness.agent.loop import Agent
 from harness.agent.config import AgentConfig
@@ -81,7 +82,8 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
     started = time.monotonic()  # the run's wall time starts with its container: preparation included
     deadline, reserve = get_wall_deadline(config.limits.wall_time_limit, started)
     try:
-        env = Environment(row["image"], config.container, labels=labels, base_commit=row["base_commit"])
+        env = Environment(row["image"], get_container_config(row, config.container), labels=labels,
+                          base_commit=row["base_commit"])
         with env.start(background=True):  # once its image proved sound, it gets ready during the first model call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)
             agent = Agent(model, toolbox, load_tools(), config.limits, on_step=traj.save, on_cost=on_cost,

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from harness.exceptions import PatchmixError
 
-from harness.demo.taskrows import (ROWS_FILE, commit_repo, list_task_dirs, load_task_rows, read_task_meta,
-    write_rows)
+from harness.demo.languages import Language
+from harness.demo.taskrows import (ROWS_FILE, commit_repo, get_task_language, list_task_dirs, load_task_rows,
+    read_task_meta, write_rows)
 BASE_IMAGE = "patchmix/debian:bookworm"
 PYTHON_IMAGE = "patchmix/python:bookworm"
 DEBIAN_SUITE = "bookworm"
@@ -179,9 +180,19 @@ def build_task_image(client, task_dir: Path, row: dict, nocache: bool = False) -
         base_commit = commit_repo(task_dir / "repo", Path(tmp) / "testbed")
         if base_commit != row["base_commit"]:
             raise PatchmixError(f"{task_dir} committed as {base_commit}, not {row['base_commit']}; is git's config odd?")
-        (Path(tmp) / "Dockerfile").write_text(TASK_DOCKERFILE.format(base=PYTHON_IMAGE))
+        language = get_task_language(task_dir, read_task_meta(task_dir))
+        (Path(tmp) / "Dockerfile").write_text(make_task_dockerfile(language))
         labels = {LABEL: "1", COMMIT_LABEL: base_commit, "patchmix.instance_id": row["instance_id"]}
         build_from_context(client, Path(tmp), row["image"], nocache=nocache, labels=labels)
+
+
+def make_task_dockerfile(language: Language) -> str:
+    """The task image on its language's toolchain image; the language's warm step (a build at /testbed) fills
+    the build caches, so that the tests compile only what changed, with no network."""
+    dockerfile = TASK_DOCKERFILE.format(base=language.image)
+    if not language.warm:
+        return dockerfile
+    return dockerfile.replace("STOPSIGNAL", f"RUN {language.warm}\nSTOPSIGNAL")
 
 
 def build_from_context(client, context: Path, tag: str, nocache: bool, labels: dict | None = None) -> None:

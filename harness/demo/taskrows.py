@@ -2,9 +2,10 @@
 
 A task is a folder `tasks/<name>/` holding `repo/` (sources at the base commit, tests included), `issue.md`,
 `gold.patch`, `test.patch` and `task.yaml` (instance_id, repo, version, created_at, hints_text,
-FAIL_TO_PASS, PASS_TO_PASS). The repo is committed with a fixed identity and fixed dates, so the same sources
+FAIL_TO_PASS, PASS_TO_PASS, and `language` when not python: see `harness.demo.languages`). The repo is committed with a fixed identity and fixed dates, so the same sources
 always give the same base_commit, whether computed here for a row or inside an image. Each row's eval script
-resets the test files, applies the test patch and runs the tests between the harness's output markers.
+resets the test files, applies the test patch and runs the tests between the harness's output markers, graded
+by the language's swebench log parser.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.demo.languages import Language, get_language
 from harness.pipeline.dataset import derive_image_name
 from harness.scoring.harness import get_test_output_markers
 from harness.exceptions import ConfigError, PatchmixError
@@ -60,8 +62,9 @@ def list_task_dirs(tasks_dir: str | Path) -> list[Path]:
 
 def make_task_row(task_dir: Path) -> dict:
     meta = read_task_meta(task_dir)
+    language = get_task_language(task_dir, meta)
     patch, test_patch = read_text(task_dir / "gold.patch"), read_text(task_dir / "test.patch")
-    check_task(task_dir, meta, patch, test_patch)
+    check_task(task_dir, meta, patch, test_patch, language)
     with tempfile.TemporaryDirectory(prefix="patchmix-task-") as tmp:
         base_commit = commit_repo(task_dir / "repo", Path(tmp) / "testbed")
     return {
@@ -78,8 +81,8 @@ def make_task_row(task_dir: Path) -> dict:
         "FAIL_TO_PASS": json.dumps(meta["FAIL_TO_PASS"]),
         "PASS_TO_PASS": json.dumps(meta["PASS_TO_PASS"]),
         "image": derive_image_name(meta["instance_id"], IMAGE_NAMESPACE),
-        "eval_script": make_eval_script(base_commit, test_patch),
-        "log_parser": "parse_log_pytest",
+        "eval_script": make_eval_script(base_commit, test_patch, language),
+        "log_parser": language.log_parser,
         "eval_type": "pass_and_fail",
     }
 
@@ -92,19 +95,25 @@ def read_task_meta(task_dir: Path) -> dict:
     return meta
 
 
+def get_task_language(task_dir: Path, meta: dict) -> Language:
+    return get_language(meta.get("language"), str(task_dir / "task.yaml"))
+
+
 def read_text(path: Path) -> str:
     if not path.is_file():
         raise ConfigError(f"task file {path} is missing; every task needs repo/, issue.md, gold.patch, test.patch, task.yaml")
     return path.read_text()
 
 
-def check_task(task_dir: Path, meta: dict, patch: str, test_patch: str) -> None:
+def check_task(task_dir: Path, meta: dict, patch: str, test_patch: str, language: Language = get_language(None)) -> None:
     """Refuse a task the harness would grade wrongly: gold touching tests, or expected tests never run."""
     touched_tests = [path for path, _ in list_patch_files(patch) if is_test_path(path)]
     if touched_tests:
         raise ConfigError(f"{task_dir}/gold.patch touches test files {touched_tests}; move them to test.patch")
     if not meta["FAIL_TO_PASS"] or not meta["PASS_TO_PASS"]:
         raise ConfigError(f"{task_dir}/task.yaml needs non-empty FAIL_TO_PASS and PASS_TO_PASS")
+    if not language.names_carry_files:
+        return  # `TestX`, `suite title`: nothing in the name says which file runs it
     run_files = {path for path, _ in list_patch_files(test_patch)}
     never_run = [test for test in meta["FAIL_TO_PASS"] + meta["PASS_TO_PASS"] if test.split("::")[0] not in run_files]
     if never_run:
@@ -133,12 +142,13 @@ def is_test_path(path: str) -> bool:
 # ------------------------------------------------------------------------------------- the eval script
 
 
-def make_eval_script(base_commit: str, test_patch: str) -> str:
-    """The script the harness copies to /eval.sh: reset the test files, apply the test patch, run pytest on
-    the patched test files between the start and end markers, reset the test files again."""
+def make_eval_script(base_commit: str, test_patch: str, language: Language = get_language(None)) -> str:
+    """The script the harness copies to /eval.sh: reset the test files, apply the test patch, run the
+    language's tests on the patched test files between the start and end markers, reset the test files again.
+    Python's markers are echoed; the other languages' are `: '<marker>'` lines, which `set -x` traces, as in
+    SWE-bench Multilingual's rows."""
     start, end = get_test_output_markers()
     files = list_patch_files(test_patch)
-    test_files = " ".join(shlex.quote(path) for path, _ in files)
     reset = make_reset_commands(base_commit, files)
     delimiter = make_heredoc_delimiter(test_patch)
     lines = [
@@ -151,12 +161,16 @@ def make_eval_script(base_commit: str, test_patch: str) -> str:
         f"git apply --verbose - <<'{delimiter}'",
         test_patch.rstrip("\n"),
         delimiter,
-        f"echo '{start}'",
-        f"pytest -rA -p no:cacheprovider {test_files}",
-        f"echo '{end}'",
+        make_marker_line(start, language),
+        language.make_test_command([path for path, _ in files]),
+        make_marker_line(end, language),
         *reset,
     ]
     return "\n".join(lines) + "\n"
+
+
+def make_marker_line(marker: str, language: Language) -> str:
+    return f"echo '{marker}'" if language.name == "python" else f": '{marker}'"
 
 
 def make_reset_commands(base_commit: str, files: list[tuple[str, bool]]) -> list[str]:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.agent.config import AgentConfig, ContainerConfig, ModelConfig
+from harness.agent.language import is_python_row
 from harness.exceptions import PatchmixError
 from harness.pipeline.load import expand_env
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
@@ -157,7 +158,8 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
     costs, checked = {"reproduce": 0.0, "judge": 0.0}, []
     for chosen in picks:
         row, script = rows[chosen.instance_id], ""
-        if checks.reproduce and checks.execute and not is_spent():
+        # the reproduction is a Python script run with `python`: for a repository in another language, none
+        if checks.reproduce and checks.execute and not is_spent() and is_python_row(row):
             traj_path = out / "reproduce" / f"{row['instance_id']}.traj.json"
             reproduction = write_reproduction(row, checks.reproduce, traj_path, on_call=record(
                 label=checks.reproduce.model.label, instance=row["instance_id"]))

@@ -1,0 +1,3 @@
+module example.com/romanum
+
+go 1.19
