@@ -13,6 +13,7 @@ import pytest
 from harness.analysis.report import write_report
 from harness.cli import main
 from harness.exceptions import ConfigError
+from harness.languages import get_row_language
 from harness.pipeline import benchmarks
 from harness.pipeline.config import DatasetConfig
 from harness.pipeline.dataset import check_rows_evaluable, get_image_name, load_rows
@@ -91,20 +92,20 @@ def test_all_300_multilingual_rows_load_pass_the_check_and_name_their_images_wit
         assert get_image_name(row) == row["image"]
         assert row["image"] == "swebench/sweb.eval.x86_64." + row["instance_id"].lower().replace("__", "_1776_") \
             + ":latest"
-    languages = collections.Counter(benchmarks.get_language(row) for row in rows)
+    languages = collections.Counter(get_row_language(row) for row in rows)
     assert set(languages) == LANGUAGES and all(count >= 40 for count in languages.values())
     by_repo = collections.defaultdict(set)
     for row in rows:
-        by_repo[row["repo"]].add(benchmarks.get_language(row))
+        by_repo[row["repo"]].add(get_row_language(row))
     assert len(by_repo) == 41 and all(len(found) == 1 for found in by_repo.values())
 
 
 def test_a_row_says_its_own_language_before_its_parser_does():
-    assert benchmarks.get_language({"repo_language": "ts", "log_parser": "parse_log_gotest"}) == \
+    assert get_row_language({"repo_language": "ts", "log_parser": "parse_log_gotest"}) == \
         "javascript/typescript"
-    assert benchmarks.get_language({"language": "Go"}) == "go"
-    assert benchmarks.get_language({"log_parser": "parse_log_sympy"}) == "python"
-    assert benchmarks.get_language({"log_parser": "parse_log_new_thing"}) == "unknown"
+    assert get_row_language({"language": "Go"}) == "go"
+    assert get_row_language({"log_parser": "parse_log_sympy"}) == "python"
+    assert get_row_language({"log_parser": "parse_log_new_thing"}) == "unknown"
 
 
 def test_classic_rows_are_still_refused_for_want_of_the_5x_columns_in_one_line():

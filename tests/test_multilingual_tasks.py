@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from harness.agent.config import AgentConfig, ContainerConfig
-from harness.agent.language import PYTHON_LOG_PARSERS, get_container_config, is_python_row
+from harness.agent.config import get_container_config
+from harness.languages import get_python_parsers, is_python_row
 from harness.demo.languages import LANGUAGES
 from harness.demo.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
 from harness.demo.models import make_demo_script
@@ -92,7 +93,7 @@ def test_an_unknown_language_is_one_line_naming_the_known_ones(tmp_path):
 def test_python_parsers_are_exactly_swebenchs():
     from swebench.harness.log_parsers import python
 
-    assert PYTHON_LOG_PARSERS == {name for name in dir(python) if name.startswith("parse_log_")}
+    assert get_python_parsers() == {name for name in dir(python) if name.startswith("parse_log_")}
 
 
 def test_the_python_check_applies_to_python_rows_only():

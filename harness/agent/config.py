@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.agent.sizes import parse_size
+from harness.languages import is_python_row
 from harness.secrets import find_url_secrets, watch_value, watch_variable
 
 
@@ -163,3 +164,12 @@ class AgentConfig(Strict):
     """Send the model the full output of at least the last N tool calls, older ones as a one-line note, rewritten
     N at a time so that the prompt's prefix stays cacheable between rewrites (0: all).
     Long runs on models with a smaller context window end in `context_limit` less often with it set."""
+
+
+def get_container_config(row: dict, config: ContainerConfig) -> ContainerConfig:
+    """The container settings for this row: the start-up check of the agent's python (`harness.agent.prepare`)
+    only means something for a Python repository, so it is off for a row in another language (decided from the
+    row alone, `harness.languages.is_python_row`), whatever python its image has."""
+    if config.check_python and not is_python_row(row):
+        return config.model_copy(update={"check_python": False})
+    return config

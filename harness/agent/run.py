@@ -13,10 +13,9 @@ import traceback
 from pathlib import Path
 
 from harness import exceptions as ex
-from harness.agent.language import get_container_config
 from harness.agent.compaction import make_compaction
 from harness.agent.loop import Agent
-from harness.agent.config import AgentConfig
+from harness.agent.config import AgentConfig, get_container_config
 from harness.agent.editor import Editor
 from harness.agent.container import Environment
 from harness.exceptions import EnvironmentEnded, InfraError

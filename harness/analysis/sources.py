@@ -23,7 +23,7 @@ from pathlib import Path
 from harness.analysis import tables as an
 from harness.analysis import charts
 from harness.analysis.breakdown import GROUPINGS, UNKNOWN, break_down, render_breakdown
-from harness.pipeline.benchmarks import get_language
+from harness.languages import get_row_language
 from harness.pipeline.dataset import load_rows
 from harness.exceptions import ConfigError
 from harness.fileio import write_json_atomic, write_text_atomic
@@ -251,7 +251,7 @@ def analyze_sources(specs: list[str], out_dir: Path | None = None, total: int | 
 
 def read_dataset_facts(dataset: str) -> dict[str, dict]:
     """instance_id -> {"repo", "language"} of a dataset's rows (a benchmark name, a file or a Hugging Face id)."""
-    return {row["instance_id"]: {"repo": str(row.get("repo") or ""), "language": get_language(row)}
+    return {row["instance_id"]: {"repo": str(row.get("repo") or ""), "language": get_row_language(row)}
             for row in load_rows(dataset)}
 
 

@@ -8,24 +8,19 @@ file's form is recognised from its columns, so a file of Pro rows runs as `datas
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Callable
 
-import yaml
-
 from harness.exceptions import ConfigError
-from harness.resources import get_bundled_dir
+from harness.languages import read_dataset_table
 
-TABLE_FILE = get_bundled_dir("datasets") / "benchmarks.yaml"
 SWEBENCH_FORM = "swebench"
-UNKNOWN_LANGUAGE = "unknown"
 
 # Converters of the forms whose rows are not already patchmix's own (the swebench 5.x form): form -> rows -> rows.
 CONVERTERS: dict[str, Callable[[list[dict]], list[dict]]] = {}
 
 __all__ = ["Benchmark", "Form", "list_benchmarks", "find_benchmark", "get_form", "detect_form", "convert_rows",
-           "get_language", "get_answer_key_fields"]
+           "get_answer_key_fields"]
 
 
 @dataclass(frozen=True)
@@ -47,18 +42,13 @@ class Form:
     """Why rows of this form cannot run, and what to do: the one line that refuses them at load."""
 
 
-@functools.cache
-def read_table() -> dict:
-    return yaml.safe_load(TABLE_FILE.read_text(encoding="utf-8"))
-
-
 def list_benchmarks() -> list[Benchmark]:
-    return [Benchmark(name, **entry) for name, entry in read_table()["benchmarks"].items()]
+    return [Benchmark(name, **entry) for name, entry in read_dataset_table()["benchmarks"].items()]
 
 
 def find_benchmark(name: str) -> Benchmark | None:
     """The benchmark of that name (case-insensitive), or None for anything else (a file, a Hugging Face id)."""
-    entry = read_table()["benchmarks"].get(str(name).strip().lower())
+    entry = read_dataset_table()["benchmarks"].get(str(name).strip().lower())
     return Benchmark(str(name).strip().lower(), **entry) if entry else None
 
 
@@ -75,7 +65,7 @@ def format_benchmarks() -> str:
 
 
 def get_form(name: str) -> Form:
-    entry = dict(read_table()["forms"][name])
+    entry = dict(read_dataset_table()["forms"][name])
     entry["answer_key"] = tuple(entry.get("answer_key", ()))
     return Form(name, **entry)
 
@@ -84,7 +74,7 @@ def detect_form(rows: list[dict]) -> str:
     """The form of rows read from a file or an unnamed Hugging Face id, from the columns of the first row."""
     if not rows or not isinstance(rows[0], dict) or rows[0].get("eval_script"):
         return SWEBENCH_FORM
-    for rule in read_table()["detect"]:
+    for rule in read_dataset_table()["detect"]:
         if all(column in rows[0] for column in rule["columns"]):
             return rule["form"]
     return SWEBENCH_FORM
@@ -102,21 +92,6 @@ def convert_rows(rows: list[dict], form_name: str, source: str) -> list[dict]:
     return convert(rows) if convert else rows
 
 
-@functools.cache
-def get_parser_languages() -> dict[str, str]:
-    table = read_table()["languages_by_parser"]
-    return {parser: language for language, parsers in table.items() for parser in parsers}
-
-
-def get_language(row: dict) -> str:
-    """The row's language for reports: its own `language` (Pro: `repo_language`), else the one its log parser
-    tells (Go for `parse_log_gotest`, ...), else `unknown`."""
-    named = str(row.get("language") or row.get("repo_language") or "").strip().lower()
-    if named:
-        return read_table()["language_aliases"].get(named, named)
-    return get_parser_languages().get(str(row.get("log_parser") or ""), UNKNOWN_LANGUAGE)
-
-
 def get_answer_key_fields() -> set[str]:
     """Every column that is some form's answer key: none of them may reach a model."""
-    return {field for name in read_table()["forms"] for field in get_form(name).answer_key}
+    return {field for name in read_dataset_table()["forms"] for field in get_form(name).answer_key}

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.agent.trajectory import read_info, read_trajectory
-from harness.pipeline.benchmarks import get_language
+from harness.languages import get_row_language
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.fingerprint import check_fingerprints, save_fingerprints
 from harness.pipeline.load import describe_yaml_error
@@ -186,6 +186,6 @@ class RunDir:
         except (OSError, ValueError):
             known = {}
         known = known if isinstance(known, dict) else {}
-        known.update({row["instance_id"]: {"repo": str(row.get("repo") or ""), "language": get_language(row)}
+        known.update({row["instance_id"]: {"repo": str(row.get("repo") or ""), "language": get_row_language(row)}
                       for row in rows})
         write_json_atomic(path, dict(sorted(known.items())))

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.agent.config import AgentConfig, ContainerConfig, ModelConfig
-from harness.agent.language import is_python_row
+from harness.languages import is_python_row
 from harness.exceptions import PatchmixError
 from harness.pipeline.load import expand_env
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
