@@ -22,6 +22,7 @@ from harness.exceptions import EnvironmentEnded, InfraError
 from harness.agent.model import Model
 from harness.agent.outcome import collect_patch
 from harness.agent.prompts import get_prompt_variables, render
+from harness.agent.rowconfig import fit_config_to_row
 from harness.agent.summary import summarize_run
 from harness.agent.tools import ToolBox, load_tools
 from harness.agent.trajectory import Trajectory, now
@@ -44,6 +45,7 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
     `on_call` gets every model call's ledger events; `stop` (a threading.Event) set by the caller ends the run
     `interrupted` within a second, whatever the provider or the container does. No exception escapes but
     KeyboardInterrupt: a bug ends the run `harness_error` with its traceback in the trajectory."""
+    config = fit_config_to_row(config, row)
     variables = {**get_prompt_variables(row, config.container.workdir), **(extra_variables or {})}
     traj = Trajectory(traj_path, {"instance_id": row["instance_id"], "model_name_or_path": model_name,
                                   **(header or {}), "config": config.model_dump()})

@@ -16,6 +16,9 @@ class DatasetConfig(Strict):
     path: str
     """A local .json/.jsonl/.parquet file (relative to the config file's folder), or a Hugging Face id."""
     split: str = "test"
+    pro_scripts_dir: str | None = None
+    """SWE-bench Pro rows: the `run_scripts` folder of a SWE-bench_Pro-os checkout (one `<instance_id>/` with
+    run_script.sh and parser.py each), relative to the config file's folder; scoring reads it."""
 
 
 class SelectionConfig(Strict):

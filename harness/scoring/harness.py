@@ -54,10 +54,12 @@ def evaluate_predictions(
     split: str = "test",
     containers: str = ISOLATED,
     limits: dict | None = None,
+    pro_scripts_dir: str | Path | None = None,
 ) -> dict:
     """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness, in
     `containers`: ISOLATED (patchmix's, with the `limits` of LIMIT_KEYS given, else the agent's defaults) or
-    OFFICIAL (the harness's own).
+    OFFICIAL (the harness's own). SWE-bench Pro rows are scored with the run scripts of `pro_scripts_dir`
+    (`harness.scoring.pro`), in isolated containers only.
 
     Returns the harness's run report (resolved_ids, unresolved_ids, error_ids, empty_patch_ids, ...). Per
     instance results stay in `<scratch_dir>/logs/run_evaluation/<run_id>/`; an instance that already has a
@@ -67,7 +69,7 @@ def evaluate_predictions(
     model_name = read_model_name(predictions_path)
     scratch.mkdir(parents=True, exist_ok=True)
     command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                                   split, containers, limits)
+                                   split, containers, limits, pro_scripts_dir)
     log_path = get_log_path(scratch, run_id)
     returncode = run_logged(command, scratch, log_path)
     report_path = find_run_report(scratch, model_name, run_id)
@@ -101,7 +103,7 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                         split="test", containers=ISOLATED, limits=None):
+                         split="test", containers=ISOLATED, limits=None, pro_scripts_dir=None):
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
     if containers not in MODULES:
         raise PatchmixError(f"unknown scoring containers {containers!r}; use {ISOLATED!r} or {OFFICIAL!r}")
@@ -122,6 +124,7 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
         command += ["--instance_ids", *instance_ids]
     if containers == ISOLATED:
         command += [arg for key in LIMIT_KEYS if key in (limits or {}) for arg in (f"--{key}", str(limits[key]))]
+        command += ["--pro_scripts_dir", str(Path(pro_scripts_dir).resolve())] if pro_scripts_dir else []
     return command
 
 
