@@ -29,6 +29,8 @@ LIMIT_KEYS = ("mem_limit", "pids_limit", "cpus")
 NEEDS_NETWORK = "the eval script failed for want of network, which the isolated scoring container does not have"
 LOG_TAIL_LINES = 40
 GENERIC_ERROR = "evaluation error"
+PRO_SCRIPTS_MISSING = "SWE-bench Pro scripts missing"
+"""How `harness.scoring.pro` begins the message of an instance whose run_script.sh or parser.py is not found."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -199,6 +201,8 @@ def classify_instance_log(text: str) -> str:
         return "patch did not apply"
     if NEEDS_NETWORK in text:
         return text[text.index(NEEDS_NETWORK):].splitlines()[0]
+    if PRO_SCRIPTS_MISSING in text:
+        return text[text.index(PRO_SCRIPTS_MISSING):].splitlines()[0]
     if "Image " in text and " not found for " in text:
         return "image not found"
     if "Test timed out" in text:

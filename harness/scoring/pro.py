@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.agent.config import ContainerConfig
 from harness.pipeline.prorows import PRO_WORKDIR
+from harness.scoring.harness import PRO_SCRIPTS_MISSING
 from swebench.harness.constants import APPLY_PATCH_FAIL, APPLY_PATCH_PASS, LOG_INSTANCE, LOG_REPORT, LOG_TEST_OUTPUT
 from swebench.harness.docker_utils import copy_to_container, exec_run_with_timeout
 from swebench.harness.utils import EvaluationError
@@ -79,15 +80,16 @@ def score_pro_instance(row: dict, pred: dict, client, run_id: str, timeout: int,
 def read_scripts(scripts_dir: str | Path | None, instance_id: str, logger) -> dict[str, str]:
     """run_script.sh and parser.py of the instance; EvaluationError in one line that says what to do."""
     if not scripts_dir:
-        raise EvaluationError(instance_id, f"no folder of SWE-bench Pro run scripts is set; {SCRIPTS_HINT}", logger)
+        raise EvaluationError(instance_id, f"{PRO_SCRIPTS_MISSING}: no folder of SWE-bench Pro run scripts is set; "
+                              f"{SCRIPTS_HINT}", logger)
     folder = Path(scripts_dir) / instance_id
     if not Path(scripts_dir).is_dir():
-        raise EvaluationError(instance_id, f"the SWE-bench Pro scripts folder {scripts_dir} does not exist; "
+        raise EvaluationError(instance_id, f"{PRO_SCRIPTS_MISSING}: the folder {scripts_dir} does not exist; "
                               f"{SCRIPTS_HINT}", logger)
     missing = [name for name in SCRIPT_NAMES if not (folder / name).is_file()]
     if missing:
-        raise EvaluationError(instance_id, f"{folder} lacks {', '.join(missing)}, which Pro scores {instance_id} "
-                              f"with; {SCRIPTS_HINT}", logger)
+        raise EvaluationError(instance_id, f"{PRO_SCRIPTS_MISSING}: {folder} lacks {', '.join(missing)}, which Pro "
+                              f"scores {instance_id} with; {SCRIPTS_HINT}", logger)
     return {name: (folder / name).read_text() for name in SCRIPT_NAMES}
 
 
