@@ -31,8 +31,13 @@ def load_yaml(path: str) -> dict:
 def cmd_build_images(args) -> int:
     from harness.demo.images import build_images
 
+    from harness.demo.proimages import ROWS_FILE, build_pro_images
+
     rows = build_images(Path(args.tasks), force=args.force)
     print(f"{len(rows)} task images ready; dataset rows in {Path(args.tasks) / 'bundled.jsonl'}")
+    if (Path(args.tasks) / "pro").is_dir():
+        pro = build_pro_images(Path(args.tasks) / "pro", force=args.force)
+        print(f"{len(pro)} SWE-bench Pro task images ready; rows in {Path(args.tasks) / 'pro' / ROWS_FILE}")
     return 0
 
 
