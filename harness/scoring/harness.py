@@ -109,6 +109,9 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
     if containers not in MODULES:
         raise PatchmixError(f"unknown scoring containers {containers!r}; use {ISOLATED!r} or {OFFICIAL!r}")
+    if pro_scripts_dir and containers != ISOLATED:
+        raise PatchmixError("SWE-bench Pro rows are scored by Pro's steps in isolated containers only; score them "
+                            f"without {OFFICIAL_CONTAINERS_FLAG}")
     dataset = str(dataset_path)
     if Path(dataset).suffix in (".json", ".jsonl", ".parquet"):
         dataset = str(Path(dataset).resolve())
