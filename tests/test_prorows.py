@@ -132,3 +132,24 @@ def test_a_pro_row_moves_the_agent_to_app_and_skips_the_python_check_off_python(
 
 def test_answer_key_fields_named_by_the_adapter_cover_pro_extras():
     assert set(HIDDEN) <= set(ANSWER_KEY_FIELDS)
+
+
+def test_a_pro_rows_scoring_key_follows_what_pro_scoring_reads(sample_rows):
+    from harness.scoring.keys import make_row_key
+
+    row = convert_pro_row(sample_rows[0])
+    key = make_row_key(row, "isolated")
+    for field, value in (("before_repo_set_cmd", "git checkout 0000000 -- tests"), ("base_commit", "1" * 40),
+                         ("selected_test_files_to_run", ["tests/other.py"])):
+        assert make_row_key({**row, field: value}, "isolated") != key, field
+    assert make_row_key({**row, "requirements": "other"}, "isolated") == key  # not read by scoring
+
+
+def test_pro_scoring_is_refused_in_official_containers(tmp_path):
+    from harness.exceptions import PatchmixError
+    from harness.scoring.harness import OFFICIAL, make_harness_command
+
+    with pytest.raises(PatchmixError, match="isolated containers only") as caught:
+        make_harness_command(tmp_path / "p.jsonl", BUNDLED, "r", tmp_path, 1, 60, None, containers=OFFICIAL,
+                             pro_scripts_dir=tmp_path)
+    assert "\n" not in str(caught.value)
