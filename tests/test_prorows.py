@@ -57,7 +57,8 @@ def test_image_names_follow_pro_rule_as_published_for_the_same_ids(sample_rows, 
         assert row["image"] == published_images[row["instance_id"]], row["instance_id"]
     # the rule's special cases, on ids of its own file's shape
     element = "instance_element-hq__element-web-ec0f940ef0e8e3b61078f145f34dc40d1938e6c5-vnan"
-    assert get_pro_image_name(element, "element-hq/element-web") == f"jefzda/sweap-images:element-hq.element-web-{element[9:]}"
+    expected = f"jefzda/sweap-images:element-hq.element-web-{element[len('instance_'):]}"
+    assert get_pro_image_name(element, "element-hq/element-web") == expected
     other = "instance_element-hq__element-web-1111111111111111111111111111111111111111-vnan"
     assert get_pro_image_name(other, "element-hq/element-web").endswith(":element-hq.element-element-hq__element-web-"
                                                                        + "1" * 40)

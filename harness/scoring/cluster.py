@@ -4,8 +4,8 @@ The node gets the predictions file's content, scores it in a scratch folder of i
 isolated containers unless `--official-containers`; the dataset path, and SWE-bench Pro's scripts folder when one
 is set, must exist there too) and returns the harness's report with the per-instance logs as a tar archive, which
 is unpacked into the run's scratch folder here: the run folder is written only by this process, and what follows
-(verdict cache, retries, repetitions, reports) is the same as for a local harness call. A call takes as many `patchmix_container` slots as harness
-workers.
+(verdict cache, retries, repetitions, reports) is the same as for a local harness call. A call takes as many
+`patchmix_container` slots as harness workers.
 """
 
 from __future__ import annotations

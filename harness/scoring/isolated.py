@@ -213,16 +213,22 @@ def remove_container(container, logger) -> None:
 # ---------------------------------------------------------------- the run
 
 
-def score_row(row: dict, pred: dict, client, run_id: str, timeout: int, config: ContainerConfig,
-              pro_scripts_dir: str | None):
+def make_task(row: dict):
+    """What `score_task` scores: a Pro row as it is, any other row's test spec (made here, before the workers)."""
+    return row if row.get("eval_type") == PRO else make_test_spec(row)
+
+
+def score_task(task, pred: dict, client, run_id: str, timeout: int, config: ContainerConfig,
+               pro_scripts_dir: str | None):
     """One instance scored by its row's evaluator: Pro's steps for a Pro row, the harness's for the others."""
-    if row.get("eval_type") == PRO:
-        return score_pro_instance(row, pred, client, run_id, timeout, config, pro_scripts_dir)
-    return score_instance(make_test_spec(row), pred, client, run_id, timeout, config)
+    if isinstance(task, dict):
+        return score_pro_instance(task, pred, client, run_id, timeout, config, pro_scripts_dir)
+    return score_instance(task, pred, client, run_id, timeout, config)
 
 
 def run(dataset_name: str, split: str, instance_ids: list[str] | None, predictions_path: str, workers: int,
-        run_id: str, timeout: int, report_dir: str, config: ContainerConfig, pro_scripts_dir: str | None = None) -> Path:
+        run_id: str, timeout: int, report_dir: str, config: ContainerConfig,
+        pro_scripts_dir: str | None = None) -> Path:
     """The harness's `main`, without a task repository: the instances to score, each scored, the run report."""
     Path(report_dir).mkdir(parents=True, exist_ok=True)
     predictions = get_predictions_from_file(predictions_path, dataset_name, split, None, instance_ids)
@@ -233,10 +239,10 @@ def run(dataset_name: str, split: str, instance_ids: list[str] | None, predictio
     full_dataset = convert_pro_forms(list(load_instances(dataset_name, split, instance_ids, None)))
     client = docker.from_env(timeout=DOCKER_TIMEOUT)
     if dataset:
-        payloads = [(row, predictions[row["instance_id"]], client, run_id, timeout, config, pro_scripts_dir)
-                    for row in dataset]
+        payloads = [(make_task(row), predictions[row["instance_id"]], client, run_id, timeout, config,
+                     pro_scripts_dir) for row in dataset]
         print(f"Running {len(payloads)} instances in isolated containers...")
-        run_threadpool(score_row, payloads, workers)
+        run_threadpool(score_task, payloads, workers)
     report_path = make_run_report(predictions, full_dataset, run_id, None, report_dir)
     try:
         add_leftovers(report_path, full_dataset, run_id, client)
