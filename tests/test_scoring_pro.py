@@ -92,9 +92,18 @@ def get_patchmix_verdict(row: dict, patch: str, client, run_id: str) -> tuple[bo
 @pytest.mark.parametrize("task", ["durkit", "csvline"])
 def test_pro_scoring_gives_the_official_evaluators_verdicts(pro_rows, docker_client, task, tmp_path, monkeypatch):
     """For gold, empty, partial and breaking patches, `harness.scoring.pro` in patchmix's isolated container and
-    Pro's official `swe_bench_pro_eval.py` (its local-docker path, loaded from the shared data, run with the
-    task's Dockerfiles, run_script.sh and parser.py in Pro's layout) give the same verdict and the same test
-    statuses. Only the resolved decision of the official `main` is restated here (see get_official_verdict)."""
+    Pro's official `swe_bench_pro_eval.py` give the same verdict and the same test statuses.
+
+    Official code, unchanged (loaded from /work/shared/data/swe-bench-pro): `eval_with_docker` and all it calls:
+    `prepare_run`, `assemble_workspace_files` (`load_local_script` of our run_script.sh and parser.py,
+    `create_entryscript` with `load_base_docker`/`instance_docker` reading our dockerfiles/ in Pro's layout,
+    `strip_binary_hunks`), `write_files_local`, `get_dockerhub_image_uri` (Pro's image_uri.py, namespace
+    `patchmix`), the pull (which fails here, so its fallback to the local image is used), `docker run` of the
+    entry script with the workspace mounted and `block_network`, `collect_outputs_local`.
+    Test glue: importing the file (its `helper_code.image_uri` import served by Pro's own image_uri.py), the
+    working directory set to tasks/pro for its relative dockerfiles/ paths, and the resolved decision, which is
+    three inline lines of its `main` rather than a function, restated in `get_official_verdict` (with None, no
+    output.json, counted False as `main` counts it)."""
     row = pro_rows[task]
     official = load_official_evaluator(monkeypatch)
     verdicts = {}
