@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,16 @@ def test_image_names_follow_pro_rule_as_published_for_the_same_ids(sample_rows, 
                                                                        + "1" * 40)
     long_id = "instance_a__b-" + "c" * 200
     assert len(get_pro_image_name(long_id, "A/B").split(":", 1)[1]) == 128
+
+
+def test_the_rule_names_all_731_published_images(published_images):
+    """The 731-instance file has no `repo` column (its `repo_name` is "app"): org and repository are read from the
+    instance id, `instance_<org>__<repo>-<40 hex>[-v...]`."""
+    id_form = re.compile(r"^instance_(.+?)__(.+?)-[0-9a-f]{40}(-v|$)")
+    assert len(published_images) == 731
+    for instance_id, image in published_images.items():
+        org, repo = id_form.match(instance_id).group(1, 2)
+        assert get_pro_image_name(instance_id, f"{org}/{repo}") == image, instance_id
 
 
 def test_the_model_visible_statement_holds_requirements_and_interface_but_no_answer_key(sample_rows):
