@@ -106,12 +106,8 @@ def get_pro_image_name(instance_id: str, repo: str, namespace: str = PRO_NAMESPA
     named `element` (but for one instance, which keeps `element-web` and its suffix)."""
     org, name = repo.lower().split("/", 1)
     suffix = instance_id.replace("instance_", "")
-    if instance_id == ELEMENT_WEB:
-        name = "element-web"
-    elif suffix.endswith("-vnan"):
-        suffix = suffix[:-len("-vnan")]
+    if instance_id != ELEMENT_WEB:
+        suffix = suffix.removesuffix("-vnan")
         if "element-hq" in repo.lower() and "element-web" in repo.lower():
             name = "element"
-    elif "element-hq" in repo.lower() and "element-web" in repo.lower():
-        name = "element"
     return f"{namespace}/sweap-images:{f'{org}.{name}-{suffix}'[:TAG_LIMIT]}"
