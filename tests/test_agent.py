@@ -153,6 +153,30 @@ def test_the_model_never_sees_the_answer_key(bundled_rows, run_scripted):
         assert json.dumps(secret)[1:-1] not in sent
 
 
+def test_the_model_never_sees_a_pro_rows_answer_key(docker_client, run_scripted):
+    """The answer-key test on a SWE-bench Pro row: requirements and interface are part of the task statement,
+    while fail_to_pass, pass_to_pass, test_patch, patch, before_repo_set_cmd (and the gold commit it names) and
+    selected_test_files_to_run never reach the model; the agent's shell is at /app."""
+    import ast
+
+    from harness.demo.proimages import build_pro_images
+    from harness.pipeline.prorows import convert_pro_row
+
+    raw = next(r for r in build_pro_images(log=lambda *a: None, client=docker_client) if r["repo_language"] == "js")
+    _, traj, server = run_scripted(convert_pro_row(raw), [{"tool_calls": [{"name": "bash", "arguments": {
+        "command": "pwd && node --version"}}]}, SUBMIT])
+    assert observations(traj)[0].startswith("/app\nv")
+    sent = json.dumps([request["body"] for request in server.requests])
+    for shown in (raw["problem_statement"], raw["requirements"], raw["interface"]):
+        assert json.dumps(shown.strip())[1:-1] in sent
+    gold_commit = raw["before_repo_set_cmd"].strip().splitlines()[-1].split()[2]
+    secrets = [raw[field] for field in ("fail_to_pass", "pass_to_pass", "test_patch", "patch", "before_repo_set_cmd",
+                                        "selected_test_files_to_run")]
+    secrets += [gold_commit, *ast.literal_eval(raw["fail_to_pass"]), *ast.literal_eval(raw["pass_to_pass"])]
+    for secret in secrets:
+        assert json.dumps(secret.strip())[1:-1] not in sent
+
+
 def test_no_secret_reaches_the_trajectory(bundled_rows, run_scripted, tmp_path):
     import os
 

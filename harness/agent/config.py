@@ -167,9 +167,19 @@ class AgentConfig(Strict):
 
 
 def get_container_config(row: dict, config: ContainerConfig) -> ContainerConfig:
-    """The container settings for this row: the start-up check of the agent's python (`harness.agent.prepare`)
-    only means something for a Python repository, so it is off for a row in another language (decided from the
-    row alone, `harness.languages.is_python_row`), whatever python its image has."""
+    """The container settings for this row: the row's `workdir` (SWE-bench Pro's repositories are at /app) in
+    place of `workdir`, and the start-up check of the agent's python (`harness.agent.prepare`) off for a row in
+    another language (decided from the row alone, `harness.languages.is_python_row`), whatever python its image
+    has: it only means something for a Python repository."""
+    changes = {}
+    if row.get("workdir") and row["workdir"] != config.workdir:
+        changes["workdir"] = row["workdir"]
     if config.check_python and not is_python_row(row):
-        return config.model_copy(update={"check_python": False})
-    return config
+        changes["check_python"] = False
+    return config.model_copy(update=changes) if changes else config
+
+
+def fit_config_to_row(config: AgentConfig, row: dict) -> AgentConfig:
+    """`config` with the container settings of `get_container_config` for this row (itself when none change)."""
+    container = get_container_config(row, config.container)
+    return config if container is config.container else config.model_copy(update={"container": container})

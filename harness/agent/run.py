@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import exceptions as ex
 from harness.agent.compaction import make_compaction
 from harness.agent.loop import Agent
-from harness.agent.config import AgentConfig, get_container_config
+from harness.agent.config import AgentConfig, fit_config_to_row
 from harness.agent.editor import Editor
 from harness.agent.container import Environment
 from harness.exceptions import EnvironmentEnded, InfraError
@@ -44,6 +44,7 @@ def run_instance(row: dict, config: AgentConfig, traj_path: Path, model_name: st
     `on_call` gets every model call's ledger events; `stop` (a threading.Event) set by the caller ends the run
     `interrupted` within a second, whatever the provider or the container does. No exception escapes but
     KeyboardInterrupt: a bug ends the run `harness_error` with its traceback in the trajectory."""
+    config = fit_config_to_row(config, row)
     variables = {**get_prompt_variables(row, config.container.workdir), **(extra_variables or {})}
     traj = Trajectory(traj_path, {"instance_id": row["instance_id"], "model_name_or_path": model_name,
                                   **(header or {}), "config": config.model_dump()})
@@ -81,7 +82,7 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
     started = time.monotonic()  # the run's wall time starts with its container: preparation included
     deadline, reserve = get_wall_deadline(config.limits.wall_time_limit, started)
     try:
-        env = Environment(row["image"], get_container_config(row, config.container), labels=labels,
+        env = Environment(row["image"], config.container, labels=labels,
                           base_commit=row["base_commit"])
         with env.start(background=True):  # once its image proved sound, it gets ready during the first model call
             toolbox = ToolBox(env, Editor(env, config.container.max_output_chars), config.container.command_timeout)

@@ -13,11 +13,12 @@ from typing import Callable
 
 from harness.exceptions import ConfigError
 from harness.languages import read_dataset_table
+from harness.pipeline.prorows import convert_pro_rows
 
 SWEBENCH_FORM = "swebench"
 
 # Converters of the forms whose rows are not already patchmix's own (the swebench 5.x form): form -> rows -> rows.
-CONVERTERS: dict[str, Callable[[list[dict]], list[dict]]] = {}
+CONVERTERS: dict[str, Callable[[list[dict]], list[dict]]] = {"pro": convert_pro_rows}
 
 __all__ = ["Benchmark", "Form", "list_benchmarks", "find_benchmark", "get_form", "detect_form", "convert_rows",
            "get_answer_key_fields"]

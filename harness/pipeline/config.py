@@ -17,6 +17,9 @@ class DatasetConfig(Strict):
     """A benchmark's name (`verified`, `lite`, `full`, `multilingual`, `pro`: `patchmix datasets` lists them), a
     local .json/.jsonl(.gz)/.parquet file (relative to the config file's folder), or a Hugging Face id."""
     split: str = "test"
+    pro_scripts_dir: str | None = None
+    """SWE-bench Pro rows: the `run_scripts` folder of a SWE-bench_Pro-os checkout (one `<instance_id>/` with
+    run_script.sh and parser.py each), relative to the config file's folder; scoring reads it."""
 
     @model_validator(mode="before")
     @classmethod

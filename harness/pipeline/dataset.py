@@ -1,7 +1,8 @@
 """Dataset rows: loading them, checking that the harness can evaluate them, and choosing which to run.
 
 Rows follow the SWE-bench 5.x format: besides the classic columns they carry `image`, `eval_script`,
-`log_parser` and `eval_type`, which the official harness needs to run and grade an instance.
+`log_parser` and `eval_type`, which the official harness needs to run and grade an instance. Rows in SWE-bench
+Pro's form are converted on loading (`harness.pipeline.prorows`) and scored by Pro's steps (`harness.scoring.pro`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from harness.exceptions import ConfigError
 from harness.pipeline.benchmarks import convert_rows, detect_form, find_benchmark, get_form, refuse_form
+from harness.pipeline.prorows import PRO
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet", ".json.gz", ".jsonl.gz")
 EVALUATION_COLUMNS = ("image", "eval_script", "log_parser", "eval_type")
+PRO_EVALUATION_COLUMNS = ("image", "eval_type", "base_commit", "before_repo_set_cmd", "selected_test_files_to_run")
 SHOWN_IDS = 5
 
 __all__ = ["load_rows", "check_rows_evaluable", "select_rows", "parse_slice", "get_image_name"]
@@ -84,10 +87,10 @@ def load_hub_rows(name: str, split: str) -> list[dict]:
 
 def check_rows_evaluable(rows: list[dict]) -> None:
     """Raise ConfigError unless every row has the columns the swebench 5.x harness evaluates with."""
-    lacking = [row for row in rows if any(not row.get(column) for column in EVALUATION_COLUMNS)]
+    lacking = [row for row in rows if any(not row.get(column) for column in get_evaluation_columns(row))]
     if not lacking:
         return
-    missing = sorted({column for row in lacking for column in EVALUATION_COLUMNS if not row.get(column)})
+    missing = sorted({column for row in lacking for column in get_evaluation_columns(row) if not row.get(column)})
     example = lacking[0]
     raise ConfigError(
         f"{len(lacking)} of {len(rows)} rows lack {', '.join(missing)} (e.g. {example.get('instance_id')}, whose "
@@ -95,6 +98,10 @@ def check_rows_evaluable(rows: list[dict]) -> None:
         "evaluate them; use a SWE-bench 5.x dataset such as the Hugging Face `SWE-bench/SWE-bench_Verified`, "
         "or add these columns"
     )
+
+
+def get_evaluation_columns(row: dict) -> tuple[str, ...]:
+    return PRO_EVALUATION_COLUMNS if row.get("eval_type") == PRO else EVALUATION_COLUMNS
 
 
 def select_rows(

@@ -17,7 +17,8 @@ from harness.agent.prompts import find_template, get_search_path
 from harness.secrets import watch_variable
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-LOCATION_KEYS = {"name", "path", "split", "prompts_dir", "selector", "clusters", "profile", "fit_on", "label"}
+LOCATION_KEYS = {"name", "path", "split", "prompts_dir", "selector", "clusters", "profile", "fit_on", "label",
+                 "pro_scripts_dir"}
 """Settings that hold a file location or a name, never a credential: ${NAME} expanded into them is not masked."""
 
 
@@ -119,7 +120,10 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
 
 
 def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:
-    """A local dataset path is taken relative to the config's folder, and must exist."""
+    """A local dataset path is taken relative to the config's folder, and must exist; Pro's scripts folder is
+    taken relative to that folder too."""
+    if config.dataset.pro_scripts_dir and not Path(config.dataset.pro_scripts_dir).is_absolute():
+        config.dataset.pro_scripts_dir = str((base / config.dataset.pro_scripts_dir).resolve())
     if not config.dataset.path.endswith(LOCAL_SUFFIXES):
         return
     candidate = Path(config.dataset.path)

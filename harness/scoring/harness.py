@@ -33,6 +33,8 @@ LIMIT_KEYS = ("mem_limit", "pids_limit", "cpus")
 NEEDS_NETWORK = "the eval script failed for want of network, which the isolated scoring container does not have"
 LOG_TAIL_LINES = 40
 GENERIC_ERROR = "evaluation error"
+PRO_SCRIPTS_MISSING = "SWE-bench Pro scripts missing"
+"""How `harness.scoring.pro` begins the message of an instance whose run_script.sh or parser.py is not found."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -58,10 +60,12 @@ def evaluate_predictions(
     split: str = "test",
     containers: str = ISOLATED,
     limits: dict | None = None,
+    pro_scripts_dir: str | Path | None = None,
 ) -> dict:
     """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness, in
     `containers`: ISOLATED (patchmix's, with the `limits` of LIMIT_KEYS given, else the agent's defaults) or
-    OFFICIAL (the harness's own).
+    OFFICIAL (the harness's own). SWE-bench Pro rows are scored with the run scripts of `pro_scripts_dir`
+    (`harness.scoring.pro`), in isolated containers only.
 
     Returns the harness's run report (resolved_ids, unresolved_ids, error_ids, empty_patch_ids, ...). Per
     instance results stay in `<scratch_dir>/logs/run_evaluation/<run_id>/`; an instance that already has a
@@ -72,7 +76,7 @@ def evaluate_predictions(
     scratch.mkdir(parents=True, exist_ok=True)
     dataset_path, split = write_readable_dataset(str(dataset_path), split, scratch)
     command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                                   split, containers, limits)
+                                   split, containers, limits, pro_scripts_dir)
     log_path = get_log_path(scratch, run_id)
     returncode = run_logged(command, scratch, log_path)
     report_path = find_run_report(scratch, model_name, run_id)
@@ -119,10 +123,13 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                         split="test", containers=ISOLATED, limits=None):
+                         split="test", containers=ISOLATED, limits=None, pro_scripts_dir=None):
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
     if containers not in MODULES:
         raise PatchmixError(f"unknown scoring containers {containers!r}; use {ISOLATED!r} or {OFFICIAL!r}")
+    if pro_scripts_dir and containers != ISOLATED:
+        raise PatchmixError("SWE-bench Pro rows are scored by Pro's steps in isolated containers only; score them "
+                            f"without {OFFICIAL_CONTAINERS_FLAG}")
     dataset = str(dataset_path)
     if Path(dataset).suffix in (".json", ".jsonl", ".parquet"):
         dataset = str(Path(dataset).resolve())
@@ -140,6 +147,7 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
         command += ["--instance_ids", *instance_ids]
     if containers == ISOLATED:
         command += [arg for key in LIMIT_KEYS if key in (limits or {}) for arg in (f"--{key}", str(limits[key]))]
+        command += ["--pro_scripts_dir", str(Path(pro_scripts_dir).resolve())] if pro_scripts_dir else []
     return command
 
 
@@ -214,6 +222,8 @@ def classify_instance_log(text: str) -> str:
         return "patch did not apply"
     if NEEDS_NETWORK in text:
         return text[text.index(NEEDS_NETWORK):].splitlines()[0]
+    if PRO_SCRIPTS_MISSING in text:
+        return text[text.index(PRO_SCRIPTS_MISSING):].splitlines()[0]
     if "Image " in text and " not found for " in text:
         return "image not found"
     if "Test timed out" in text:

@@ -13,6 +13,9 @@ test_output.txt, report.json, run_instance.log) and `<report_dir>/<model>.<run_i
 Run it as the harness is run, from a scratch folder (`harness.scoring.harness.evaluate_predictions` does):
 `python -m harness.scoring.isolated --dataset_name D --split S --predictions_path P --run_id R ...`.
 
+Rows in SWE-bench Pro's form (`eval_type` "pro", `harness.pipeline.prorows`) are scored in the same container by
+Pro's own steps (`harness.scoring.pro`), with the run scripts of `--pro_scripts_dir`.
+
 Two departures, both from faults rather than verdicts: an eval script that fails for want of network ends
 as an evaluation error whose log says so (`NEEDS_NETWORK`), never as a silent unresolved; and the tree's
 `git diff`, logged before and after the tests, is decoded with replacement, so text that is not UTF-8 gives a
@@ -34,7 +37,10 @@ import requests
 
 from harness.agent.config import ContainerConfig
 from harness.agent.container import make_container_options
+from harness.pipeline.dataset import convert_pro_forms
+from harness.pipeline.prorows import PRO
 from harness.scoring.harness import NEEDS_NETWORK, OFFICIAL_CONTAINERS_FLAG
+from harness.scoring.pro import score_pro_instance
 from swebench.harness.constants import (APPLY_PATCH_FAIL, APPLY_PATCH_PASS, CONTAINER_PATCH_FILE, LOG_INSTANCE,
     LOG_REPORT, LOG_TEST_OUTPUT, RUN_EVALUATION_LOG_DIR)
 from swebench.harness.docker_utils import copy_to_container, exec_run_with_timeout
@@ -69,7 +75,7 @@ def score_instance(spec, pred: dict, client, run_id: str, timeout: int, config: 
     logger = setup_logger(spec.instance_id, log_dir / LOG_INSTANCE)
     container = None
     try:
-        container = start_container(spec, client, run_id, config, logger)
+        container = start_container(spec.image, spec.instance_id, client, run_id, config, logger)
         apply_patch(container, spec.instance_id, pred, log_dir, logger)
         report = run_tests(container, spec, pred, log_dir, timeout, logger)
         (log_dir / LOG_REPORT).write_text(json.dumps(report, indent=4))
@@ -91,29 +97,29 @@ def get_log_dir(run_id: str, pred: dict, instance_id: str) -> Path:
     return RUN_EVALUATION_LOG_DIR / run_id / model / instance_id
 
 
-def start_container(spec, client, run_id: str, config: ContainerConfig, logger):
+def start_container(image: str, instance_id: str, client, run_id: str, config: ContainerConfig, logger):
     """A started container of the row's image, hardened like an agent's; the image is pulled when missing."""
-    get_image(client, spec, logger)
-    name = UNSAFE_IN_NAME.sub("-", f"patchmix.eval.{spec.instance_id.lower()}.{run_id}.{uuid.uuid4().hex[:6]}")
+    get_image(client, image, instance_id, logger)
+    name = UNSAFE_IN_NAME.sub("-", f"patchmix.eval.{instance_id.lower()}.{run_id}.{uuid.uuid4().hex[:6]}")
     labels = {"patchmix.role": "scoring", "patchmix.run_id": run_id}
-    options = make_container_options(spec.image, config, labels, name) | {"user": CONTAINER_USER}
+    options = make_container_options(image, config, labels, name) | {"user": CONTAINER_USER}
     container = client.containers.create(**options)
-    logger.info(f"Container for {spec.instance_id} created: {container.id}")
+    logger.info(f"Container for {instance_id} created: {container.id}")
     container.start()
-    logger.info(f"Container for {spec.instance_id} started, isolated: {describe_isolation(container)}")
+    logger.info(f"Container for {instance_id} started, isolated: {describe_isolation(container)}")
     return container
 
 
-def get_image(client, spec, logger) -> None:
+def get_image(client, image: str, instance_id: str, logger) -> None:
     try:
-        client.images.get(spec.image)
+        client.images.get(image)
     except docker.errors.ImageNotFound:
         logger.info("Image not found locally, attempting to pull...")
         try:
-            client.images.pull(spec.image)
+            client.images.pull(image)
         except (docker.errors.APIError, requests.exceptions.RequestException) as error:
-            raise EvaluationError(spec.instance_id, f"Image {spec.image} not found for {spec.instance_id} "
-                                  f"({error})", logger) from error
+            raise EvaluationError(instance_id, f"Image {image} not found for {instance_id} ({error})",
+                                  logger) from error
 
 
 def describe_isolation(container) -> str:
@@ -207,21 +213,36 @@ def remove_container(container, logger) -> None:
 # ---------------------------------------------------------------- the run
 
 
+def make_task(row: dict):
+    """What `score_task` scores: a Pro row as it is, any other row's test spec (made here, before the workers)."""
+    return row if row.get("eval_type") == PRO else make_test_spec(row)
+
+
+def score_task(task, pred: dict, client, run_id: str, timeout: int, config: ContainerConfig,
+               pro_scripts_dir: str | None):
+    """One instance scored by its row's evaluator: Pro's steps for a Pro row, the harness's for the others."""
+    if isinstance(task, dict):
+        return score_pro_instance(task, pred, client, run_id, timeout, config, pro_scripts_dir)
+    return score_instance(task, pred, client, run_id, timeout, config)
+
+
 def run(dataset_name: str, split: str, instance_ids: list[str] | None, predictions_path: str, workers: int,
-        run_id: str, timeout: int, report_dir: str, config: ContainerConfig) -> Path:
+        run_id: str, timeout: int, report_dir: str, config: ContainerConfig,
+        pro_scripts_dir: str | None = None) -> Path:
     """The harness's `main`, without a task repository: the instances to score, each scored, the run report."""
     Path(report_dir).mkdir(parents=True, exist_ok=True)
     predictions = get_predictions_from_file(predictions_path, dataset_name, split, None, instance_ids)
     predictions = {pred["instance_id"]: pred for pred in predictions}
     write_run_metadata(run_id, dataset_name, split, None)
-    dataset = get_dataset_from_preds(dataset_name, split, instance_ids, predictions, run_id, False)
-    full_dataset = load_instances(dataset_name, split, instance_ids, None)
+    dataset = convert_pro_forms(list(get_dataset_from_preds(dataset_name, split, instance_ids, predictions, run_id,
+                                                            False)))
+    full_dataset = convert_pro_forms(list(load_instances(dataset_name, split, instance_ids, None)))
     client = docker.from_env(timeout=DOCKER_TIMEOUT)
     if dataset:
-        payloads = [(make_test_spec(row), predictions[row["instance_id"]], client, run_id, timeout, config)
-                    for row in dataset]
+        payloads = [(make_task(row), predictions[row["instance_id"]], client, run_id, timeout, config,
+                     pro_scripts_dir) for row in dataset]
         print(f"Running {len(payloads)} instances in isolated containers...")
-        run_threadpool(score_instance, payloads, workers)
+        run_threadpool(score_task, payloads, workers)
     report_path = make_run_report(predictions, full_dataset, run_id, None, report_dir)
     try:
         add_leftovers(report_path, full_dataset, run_id, client)
@@ -259,6 +280,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mem_limit", default=defaults.mem_limit)
     parser.add_argument("--pids_limit", type=int, default=defaults.pids_limit)
     parser.add_argument("--cpus", type=float, default=defaults.cpus)
+    parser.add_argument("--pro_scripts_dir", help="the run_scripts folder of a SWE-bench_Pro-os checkout, for Pro rows")
     return parser.parse_args(argv)
 
 
@@ -266,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = ContainerConfig(mem_limit=args.mem_limit, pids_limit=args.pids_limit, cpus=args.cpus)
     run(args.dataset_name, args.split, args.instance_ids, args.predictions_path, args.max_workers, args.run_id,
-        args.timeout, args.report_dir, config)
+        args.timeout, args.report_dir, config, args.pro_scripts_dir)
 
 
 if __name__ == "__main__":

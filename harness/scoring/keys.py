@@ -21,6 +21,8 @@ from harness.pipeline.dataset import load_rows
 SCORED_FIELDS = ("instance_id", "image", "eval_script", "repo", "version", "FAIL_TO_PASS", "PASS_TO_PASS",
                  "log_parser", "eval_type", "image_assets")
 """The columns swebench's `make_test_spec` reads: everything of a row that scoring and grading depend on."""
+PRO_SCORED_FIELDS = ("base_commit", "before_repo_set_cmd", "selected_test_files_to_run")
+"""What Pro's steps (`harness.scoring.pro`) also read of a Pro row (its run scripts are not in the key)."""
 JSON_FIELDS = ("FAIL_TO_PASS", "PASS_TO_PASS", "image_assets")
 """Columns a dataset may hold as JSON text or as lists: the same content gives the same key."""
 
@@ -35,7 +37,8 @@ class ScoringKey:
 
 def make_row_key(row: dict | None, containers: str) -> str:
     """sha256 of the row's scored fields and the kind of scoring containers."""
-    fields = {name: read_field(row, name) for name in SCORED_FIELDS} if row else None
+    names = SCORED_FIELDS + (PRO_SCORED_FIELDS if row and row.get("eval_type") == "pro" else ())
+    fields = {name: read_field(row, name) for name in names} if row else None
     content = {"row": fields, "containers": containers}
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 

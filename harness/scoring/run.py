@@ -75,6 +75,8 @@ class Settings:
     """instance_id -> scoring key of every row of the dataset (`harness.scoring.keys`)."""
     evaluate: Callable[..., dict] = evaluate_predictions
     """The harness call: `evaluate_predictions` here, or its Ray counterpart (`harness.scoring.cluster`)."""
+    pro_scripts_dir: str | None = None
+    """The run scripts of SWE-bench Pro rows (config `dataset.pro_scripts_dir`), passed on only when set."""
 
 
 # ---------------------------------------------------------------- entry point
@@ -98,7 +100,7 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
                         max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache",
                         containers=containers, limits=get_container_limits(config),
                         keys=get_scoring_keys(dataset, split, containers),
-                        evaluate=get_evaluator(executor, address))
+                        evaluate=get_evaluator(executor, address), pro_scripts_dir=get_pro_scripts_dir(config))
     scorers = [FileScoring(preds, settings) for preds in files]
     busy = sum(not scorer.is_current() for scorer in scorers)
     parallel = max(1, min(workers, busy))
@@ -170,6 +172,12 @@ def get_dataset(config: dict, run_dir: Path) -> tuple[str, str]:
         raise PatchmixError(f"the dataset {path} named in {run_dir / 'config.yaml'} no longer exists; "
                             "put it back, or set dataset.path in that file to where it is now")
     return str(path), split
+
+
+def get_pro_scripts_dir(config: dict) -> str | None:
+    """The folder of SWE-bench Pro's run scripts that config.yaml names (`dataset.pro_scripts_dir`), or None."""
+    dataset = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+    return str(dataset["pro_scripts_dir"]) if dataset.get("pro_scripts_dir") else None
 
 
 def get_container_limits(config: dict) -> dict:
@@ -350,11 +358,12 @@ class FileScoring:
         what = f"{len(instance_ids)} instances with no verdict yet" if instance_ids else "the predictions"
         self.settings.log(f"{self.preds.key}: scoring {what} under run id {run_id}")
         total = len(instance_ids) if instance_ids else self.count
+        pro = {"pro_scripts_dir": self.settings.pro_scripts_dir} if self.settings.pro_scripts_dir else {}
         with ProgressWatch(self.settings.scratch, run_id, total, self.settings.log, prefix=f"{self.preds.key}: "):
             report = self.settings.evaluate(self.preds.path, self.settings.dataset, run_id, self.settings.scratch,
                                             workers=self.workers, timeout=self.settings.timeout,
                                             instance_ids=instance_ids, split=self.settings.split,
-                                            containers=self.settings.containers, limits=self.settings.limits)
+                                            containers=self.settings.containers, limits=self.settings.limits, **pro)
         self.meta.pop("crash", None)
         return report
 

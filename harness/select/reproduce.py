@@ -25,7 +25,7 @@ from harness.pipeline.rundir import is_finished_info
 
 SCRIPT = "reproduce_issue.py"
 TEMPLATE = "reproduce.j2"
-PUBLIC_KEYS = (*PROMPT_FIELDS, "image", "base_commit")
+PUBLIC_KEYS = (*PROMPT_FIELDS, "image", "base_commit", "workdir", "repo_language")
 
 
 @dataclass

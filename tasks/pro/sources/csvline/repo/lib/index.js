@@ -1,0 +1,5 @@
+'use strict';
+
+const { splitLine } = require('./split');
+
+module.exports = { splitLine };
