@@ -13,8 +13,7 @@ import re
 from pathlib import Path
 
 from harness.analysis import tables as an
-
-INSTANCES_FILE = "instances.json"
+from harness.pipeline.rundir import INSTANCES_FILE
 UNKNOWN = "unknown"
 REPO_FROM_ID = re.compile(r"^(?P<owner>.+?)__(?P<name>.+)-\d+$")
 GROUPINGS = (("language", "language"), ("repository", "repo"))

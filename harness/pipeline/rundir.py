@@ -24,11 +24,10 @@ from harness.exceptions import REDONE_WHEN_CHANGED, RETRYABLE_STATUSES, ConfigEr
 from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.secrets import redact_data
 
-# Settings that change how a run is carried out but not what it produces: they may change between resumes.
 INSTANCES_FILE = "instances.json"
+# Settings that change how a run is carried out but not what it produces: they may change between resumes.
 RUNTIME_KEYS = ("workers", "budget", "provider_concurrency", "instances", "images", "executor", "select")
-MODEL_INSTANCES_FILE = "instances.json"
-RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
+MODEL_RUNTIME_KEYS = ("api_base", "api_key_env", "request_timeout", "retries", "retry_wait", "retry_max_wait",
                       "rate_limit_patience", "timeout_tries")
 
 
