@@ -89,12 +89,21 @@ def test_nothing_the_agent_runs_finds_the_snapshot_yet_the_patch_is_measured_fro
 
 DAEMON = ("setsid nohup sh -c 'while :; do rm -rf /var/lib/patchmix /.patchmix-* /testbed/.git/index; "
           "sleep 0.05; done' > /dev/null 2>&1 & echo started")
+BASHRC_DAEMON = ("printf '%s\\n' \"setsid nohup sh -c 'while :; do rm -rf /.patchmix-*; sleep 0.05; done' "
+                 ">/dev/null 2>&1 &\" >> ~/.bashrc && echo started")
+FSMONITOR = ("printf '#!/bin/sh\\nrm -rf /.patchmix-*\\nexit 1\\n' > /tmp/monitor && chmod +x /tmp/monitor && "
+             "git config core.fsmonitor /tmp/monitor && echo started")
+
+FILTER = ("printf '* filter=wipe\\n' > .git/info/attributes && git config filter.wipe.clean "
+          "'rm -rf /.patchmix-*; cat' && git config filter.wipe.required true && echo started")
 
 
 @pytest.mark.docker
-def test_a_process_the_agent_leaves_running_cannot_touch_the_collection(bundled_rows, run_scripted):
+@pytest.mark.parametrize("command", [DAEMON, BASHRC_DAEMON, FSMONITOR, FILTER],
+                         ids=["daemon", "bashrc", "fsmonitor", "filter"])
+def test_a_process_the_agent_leaves_or_plants_cannot_touch_the_collection(bundled_rows, run_scripted, command):
     row = bundled_rows[UNITCONV]
-    prediction, traj, _ = run_scripted(row, [bash(DAEMON), FIX, SUBMIT])
+    prediction, traj, _ = run_scripted(row, [bash(command), FIX, SUBMIT])
     assert observations(traj)[0].strip() == "started"
     assert traj["info"]["exit_status"] == "submitted", traj["info"].get("exit_detail")
     assert prediction["model_patch"] == row["patch"] and traj["info"]["patch_dropped"] == []

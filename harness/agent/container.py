@@ -230,6 +230,8 @@ class Environment:
         timeout = self.config.command_timeout if timeout is None else timeout
         started = time.monotonic()
         with docker_errors(f"the bash tool failed in container {self.name}"):
+            if shell.stream is None:  # closed by the restart that ends the agent's processes (`make_patch`)
+                shell.open(timeout=self.config.start_timeout)
             result = shell.run(command, timeout, self.config.max_output_chars)  # checks the syntax first
         if result.syntax_error:
             output = join_note(result.output, "[The command was not run: fix its syntax and try again.]")
@@ -276,12 +278,11 @@ class Environment:
                               exclude_paths, self.config.keep_test_infrastructure, deadline)
 
     def restart_and_put_back(self) -> str:
-        """Every process of the agent ends (the container is restarted, with a new shell), then the snapshot is put
-        back under a fresh name (`harness.agent.vault`); returns its path in the container."""
+        """Every process of the agent ends (the container is restarted), then the snapshot is put back under a
+        fresh name (`harness.agent.vault`); returns its path in the container. The shell is opened again only by
+        a later `execute`, after the collection: its ~/.bashrc is the agent's to edit, and could start a process."""
         self.shell.close()
         restart_container(self.client.api, self.container.id, self.config.start_timeout)
-        self.shell = PersistentShell(self.client.api, self.container.id, self.config.workdir, SHELL_ENVIRONMENT)
-        self.shell.open(timeout=self.config.start_timeout)
         return put_back(self.client.api, self.container.id, self.snapshot_archive, self.snapshot.store, self._exec)
 
     def _require_shell(self) -> PersistentShell:

@@ -49,8 +49,16 @@ PRELUDE = r"""
 set -e
 shopt -s inherit_errexit 2>/dev/null || true  # a failure inside $(...) stops the script too
 cd "$1" 2>/dev/null || exit 13
-git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true "$@"; }
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
+# No command the repository's config names runs: no fsmonitor, no filter driver (whose commands the agent could
+# set to start processes or delete files while the patch is collected). Content is hashed as it is on disk.
+no_commands=(-c core.fsmonitor=)
+while read -r key _; do
+  name=${key#filter.}; name=${name%.*}
+  no_commands+=(-c "filter.$name.clean=" -c "filter.$name.smudge=" -c "filter.$name.process=" -c "filter.$name.required=false")
+done < <(command git -c safe.directory='*' config --get-regexp '^filter\.' 2>/dev/null || true)
+git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true \
+  "${no_commands[@]}" "$@"; }
 git rev-parse --git-dir >/dev/null 2>&1 || exit 13
 store=$2
 repo_objects=$(cd "$(git rev-parse --git-path objects)" && pwd)
