@@ -148,5 +148,5 @@ def test_a_resume_does_not_redo_a_run_whose_environment_the_agent_broke(bundled_
     assert (folder / f"{UNITCONV}.traj.json").read_text() == first, "the attempt's trajectory is not overwritten"
     assert traj["info"]["exit_status"] == "env_broken" and len(traj["steps"]) >= 2
     assert list_commands(traj) == ["str_replace", command, None][:len(traj["steps"])]
-    assert read_jsonl(folder / "preds.jsonl") == [{"instance_id": UNITCONV, "model_name_or_path": "reach__iter1__saboteur",
-                                                    "model_patch": ""}]
+    assert read_jsonl(folder / "preds.jsonl") == [
+        {"instance_id": UNITCONV, "model_name_or_path": "reach__iter1__saboteur", "model_patch": ""}]

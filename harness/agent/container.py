@@ -196,7 +196,8 @@ class Environment:
 
     def prepare(self) -> None:
         """Before the first step, in one command of the agent's shell: the history after the base commit goes,
-        the work tree is snapshot (the patch is measured from it), and the shell's python is checked."""
+        the work tree is snapshot (the patch is measured from it; the snapshot is then taken out of the container,
+        `harness.agent.vault`), and the shell's python is checked."""
         workdir, snapshot = self.config.workdir, Snapshot()
         probed = PREPARED_IMAGES.get(self.image)
         file_limit = parse_size(self.config.disk_limit) if self.config.disk_limit else None

@@ -55,7 +55,8 @@ export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
 no_commands=(-c core.fsmonitor=)
 while read -r key _; do
   name=${key#filter.}; name=${name%.*}
-  no_commands+=(-c "filter.$name.clean=" -c "filter.$name.smudge=" -c "filter.$name.process=" -c "filter.$name.required=false")
+  no_commands+=(-c "filter.$name.clean=" -c "filter.$name.smudge=" -c "filter.$name.process=" \
+                -c "filter.$name.required=false")
 done < <(command git -c safe.directory='*' config --get-regexp '^filter\.' 2>/dev/null || true)
 git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true \
   "${no_commands[@]}" "$@"; }

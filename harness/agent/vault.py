@@ -72,6 +72,6 @@ def put_back(api, container_id: str, archive, store: str, exec_) -> str:
         raise InfraError(f"cannot make {parent} in container {container_id[:12]} to put the snapshot back: "
                          f"{made.combined.decode('utf-8', 'replace').strip()}")
     archive.seek(0)
-    if not api.put_archive(container_id, parent, archive.read()):
+    if not api.put_archive(container_id, parent, archive):  # streamed from memory or from the file
         raise InfraError(f"docker refused to put the snapshot back into {parent} of container {container_id[:12]}")
     return posixpath.join(parent, posixpath.basename(store))
