@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pytest
 
+from harness.agent.config import AgentConfig, ContainerConfig
+from harness.agent.run import run_instance
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 from harness.pipeline.rundir import is_finished_info
 from harness.demo.scripted import ScriptedServer
 from harness.fileio import read_jsonl
 
+from conftest import make_scripted_model
 from pipelinekit import make_config, write_config
 from test_integrity import FIX, SUBMIT, UNITCONV, bash, observations
 from test_run_bounds import build_image
@@ -150,3 +154,25 @@ def test_a_resume_does_not_redo_a_run_whose_environment_the_agent_broke(bundled_
     assert list_commands(traj) == ["str_replace", command, None][:len(traj["steps"])]
     assert read_jsonl(folder / "preds.jsonl") == [
         {"instance_id": UNITCONV, "model_name_or_path": "reach__iter1__saboteur", "model_patch": ""}]
+
+
+@pytest.mark.docker
+def test_a_container_the_agent_stops_after_its_last_command_is_started_again_for_an_exact_patch(
+        bundled_rows, docker_client, tmp_path):
+    row = bundled_rows[UNITCONV]
+    stopped = []
+
+    def wait_for_the_stop(model, step, reply):
+        if reply is SUBMIT:  # the submit is answered once the agent's delayed `kill 1` has stopped the container
+            [container] = docker_client.containers.list(
+                all=True, filters={"label": [f"patchmix.pid={os.getpid()}", f"patchmix.instance={UNITCONV}"]})
+            stopped.append(container.wait(timeout=120)["StatusCode"])
+
+    later = bash("setsid sh -c 'sleep 1; kill 1' > /dev/null 2>&1 & echo planted")
+    script = {"models": {"agent": [{"match": "", "replies": [FIX, later, SUBMIT]}]}}
+    with ScriptedServer(script, on_reply=wait_for_the_stop) as server:
+        config = AgentConfig(model=make_scripted_model(server), container=ContainerConfig(command_timeout=20))
+        prediction, info = run_instance(row, config, tmp_path / "t.traj.json", "scripted-agent")
+    assert len(stopped) == 1, "the container was stopped before the patch was collected"
+    assert info["exit_status"] == "submitted", info.get("exit_detail")
+    assert prediction["model_patch"] == row["patch"] and is_finished_info(info)
