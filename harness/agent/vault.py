@@ -12,6 +12,10 @@ snapshot (`harness.agent.patch.SNAPSHOT`, one pack and its findings; 5.3 MB for 
   stopped in the background (PID 1 killed after its last command) is started again the same way;
 - `put_back`: the snapshot is put back under a fresh random name at the root (`/` cannot be a symlink the agent
   planted, unlike any folder below it), for the patch scripts.
+
+What it costs (medians of 5 on a loaded 2-core machine): a container's start, 0.39 -> 0.77 s on a bundled task and
+2.3 -> 4.3 s on sympy-13091 (the pack, 0.7 s, and the take-out, 0.4 s); the collection, 0.17 -> 0.77 s and
+0.21 -> 0.74 s (the restart is 0.5 s of it).
 """
 
 from __future__ import annotations
