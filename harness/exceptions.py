@@ -25,8 +25,9 @@ MODEL_TIMEOUT = "model_timeout"
 `request_timeout` for this conversation. Final; a rerun redoes it only once `request_timeout` or `api_base`
 changed."""
 ENV_BROKEN = "env_broken"
-"""The agent's own commands broke its environment: its container stopped during a command (PID 1 killed), or the
-snapshot the patch is measured from was deleted or altered. Final, with no patch: a rerun would be a free reroll."""
+"""The agent's own commands broke its environment: its container stopped during a command (PID 1 killed), its
+repository's .git is gone, or the container's tools read the snapshot back otherwise. Final, with no patch: a rerun
+would be a free reroll."""
 DISK_LIMIT = "disk_limit"
 """The container's writable layer outgrew `container.disk_limit`: the container was removed so that one run
 cannot fill the host's disk. Final, with no patch."""

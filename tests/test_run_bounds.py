@@ -1,6 +1,6 @@
-"""What an agent cannot do to its run: reroll it by breaking its own environment (PID 1 killed, the snapshot
-deleted or altered), fill the host's disk, or outlast the run's wall time (preparation, the last command and the
-summary call included). Real containers, the scripted provider over HTTP."""
+"""What an agent cannot do to its run: fill the host's disk, or outlast the run's wall time (preparation, the last
+command and the summary call included); rerolling it by breaking its own environment is in
+test_snapshot_reach.py. Real containers, the scripted provider over HTTP."""
 
 from __future__ import annotations
 
@@ -16,20 +16,6 @@ from harness.pipeline.rundir import is_finished_info
 
 from conftest import make_scripted_model
 from test_integrity import FIX, SUBMIT, UNITCONV, bash, observations
-
-
-# ---------------------------------------------------------------- no free reroll
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("command", ["kill 1; sleep 20", "rm -rf /var/lib/patchmix",
-                                     "printf 'x\\0' >> /var/lib/patchmix/*/start"])
-def test_an_agent_that_breaks_its_own_environment_ends_env_broken_for_good(bundled_rows, run_scripted, command):
-    prediction, traj, _ = run_scripted(bundled_rows[UNITCONV], [FIX, bash(command), SUBMIT])
-    info = traj["info"]
-    assert info["exit_status"] == "env_broken", info.get("exit_detail")
-    assert "agent's" in info["exit_detail"] and prediction["model_patch"] == ""
-    assert is_finished_info(info), "a final status: a rerun does not redo it"
 
 
 # ---------------------------------------------------------------- disk

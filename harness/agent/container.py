@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import docker
 import requests
@@ -24,6 +24,7 @@ from harness.agent.execs import run_exec
 from harness.agent.patch import NOT_A_WORK_TREE, PatchResult, Snapshot, make_patch
 from harness.agent.prepare import check_python_env, make_prepare_command, read_probe, read_steps
 from harness.agent.shell import PersistentShell, join_note
+from harness.agent.vault import put_back, restart_container, take_out
 from harness.agent.sizes import format_size, parse_size
 from harness.exceptions import DISK_LIMIT, ENV_BROKEN, EnvironmentEnded, InfraError
 
@@ -90,6 +91,8 @@ class Environment:
         self.container = None
         self.shell: PersistentShell | None = None
         self.snapshot: Snapshot | None = None
+        self.snapshot_archive = None
+        """The snapshot's store as the host keeps it (`harness.agent.vault`): never in the container during the run."""
         self.python_env: dict = {}
         """Which `python` the agent's shell runs and which declared dependencies it lacks (`prepare`)."""
         self._starting: threading.Thread | None = None
@@ -193,7 +196,8 @@ class Environment:
 
     def prepare(self) -> None:
         """Before the first step, in one command of the agent's shell: the history after the base commit goes,
-        the work tree is snapshot (the patch is measured from it), and the shell's python is checked."""
+        the work tree is snapshot (the patch is measured from it; the snapshot is then taken out of the container,
+        `harness.agent.vault`), and the shell's python is checked."""
         workdir, snapshot = self.config.workdir, Snapshot()
         probed = PREPARED_IMAGES.get(self.image)
         file_limit = parse_size(self.config.disk_limit) if self.config.disk_limit else None
@@ -212,6 +216,9 @@ class Environment:
         if code not in (0, NOT_A_WORK_TREE):
             raise InfraError(f"cannot snapshot {workdir} in container {self.name} (exit code {code}): {output}")
         snapshot.read_fingerprint(output)
+        if code == 0:
+            with docker_errors(f"cannot take the snapshot out of container {self.name}"):
+                self.snapshot_archive = take_out(self.client.api, self.container.id, snapshot.store, self._exec)
         self.snapshot = snapshot if code == 0 else None
         self.python_env = dict(probed) if probed is not None else read_probe(result.output)
         if self.config.check_python:
@@ -224,6 +231,8 @@ class Environment:
         timeout = self.config.command_timeout if timeout is None else timeout
         started = time.monotonic()
         with docker_errors(f"the bash tool failed in container {self.name}"):
+            if shell.stream is None:  # closed by the restart that ends the agent's processes (`make_patch`)
+                shell.open(timeout=self.config.start_timeout)
             result = shell.run(command, timeout, self.config.max_output_chars)  # checks the syntax first
         if result.syntax_error:
             output = join_note(result.output, "[The command was not run: fix its syntax and try again.]")
@@ -265,8 +274,17 @@ class Environment:
             raise InfraError(f"{self.config.workdir} in container {self.name} was not a git work tree at start, "
                              "so there is no patch to make; the image must hold the repository there")
         with docker_errors(f"cannot make the patch in container {self.name}"):
-            return make_patch(self._exec, self.config.workdir, self.name, self.snapshot, exclude_paths,
-                              self.config.keep_test_infrastructure, deadline)
+            store = self.restart_and_put_back()
+            return make_patch(self._exec, self.config.workdir, self.name, replace(self.snapshot, store=store),
+                              exclude_paths, self.config.keep_test_infrastructure, deadline)
+
+    def restart_and_put_back(self) -> str:
+        """Every process of the agent ends (the container is restarted), then the snapshot is put back under a
+        fresh name (`harness.agent.vault`); returns its path in the container. The shell is opened again only by
+        a later `execute`, after the collection: its ~/.bashrc is the agent's to edit, and could start a process."""
+        self.shell.close()
+        restart_container(self.client.api, self.container.id, self.config.start_timeout)
+        return put_back(self.client.api, self.container.id, self.snapshot_archive, self.snapshot.store, self._exec)
 
     def _require_shell(self) -> PersistentShell:
         self.wait_started()
@@ -285,6 +303,8 @@ class Environment:
                 self.client.close()
 
     def _remove_container(self) -> None:
+        if self.snapshot_archive is not None:
+            self.snapshot_archive.close()
         if self.disk_watch is not None:
             self.disk_watch.stop()
         if self.shell is not None:

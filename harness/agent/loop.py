@@ -239,9 +239,12 @@ class Agent:
         malformed = False
         for call in calls:
             outcome = self.run_call(call)
+            ended = outcome.pop("ended", None)
             record["tool_calls"].append(outcome)
             record["tool_seconds"] = round(record["tool_seconds"] + outcome["seconds"], 3)
             self.add({"role": "tool", "tool_call_id": call["id"], "content": outcome["observation"]})
+            if ended:  # the call that ended the run stays in its trajectory
+                raise RunEnded(*ended)
             malformed = malformed or outcome["malformed"]
             if outcome["submitted"]:
                 raise RunEnded(ex.SUBMITTED, "the model called submit")
@@ -263,7 +266,7 @@ class Agent:
         except InfraError as error:  # an EnvironmentEnded carries the agent's own doing: env_broken, disk_limit
             status = getattr(error, "exit_status", ex.INFRA_ERROR)
             detail = str(error) if status != ex.INFRA_ERROR else f"the container failed: {error}"
-            raise RunEnded(status, detail) from None
+            return {**outcome, "observation": f"[The run ended during this call: {detail}]", "ended": (status, detail)}
         return {**outcome, "observation": observation.text, "submitted": observation.submitted,
                 "timed_out": observation.timed_out if call["name"] == "bash" else None,
                 "seconds": round(observation.seconds, 3)}

@@ -1,21 +1,24 @@
 """The patch of one run: exactly what changed in the container between the start of the run and its end.
 
-At container start, `take_snapshot` stages the whole work tree (`git add -A` semantics: tracked files as they
-are, untracked files that are not ignored) into a temporary index and writes it as a tree object. Index and
-objects live in a store outside the repository (`/var/lib/patchmix/<id>`), which also holds hard links to the
-repository's objects as they were at start, so nothing the agent does to the repository (commits, resets,
-`git gc --prune=now`, its own index, even deleting `.git/objects`) can see or move the snapshot. At the end,
-`make_patch` stages the work tree the same way and diffs the two trees (each step is one exec):
+At container start, `SNAPSHOT` stages the whole work tree (`git add -A` semantics: tracked files as they are,
+untracked files that are not ignored) into a temporary index, writes it as a tree object and packs every object
+of that tree (and of HEAD's commit and tree) into one pack of its own store, so the store needs nothing of the
+repository. The store never stays in the agent's reach: `harness.agent.vault` takes it out of the container
+before the agent's first command and puts it back, under a fresh name, only once every process of the agent is
+gone. At the end, `make_patch` stages the work tree the same way and diffs the two trees (each step is one exec):
 
 - setup commits and setup edits of the image are in both trees, so they never leak into a patch;
-- commits made by the agent are in the end tree, so they are captured;
+- commits made by the agent are in the end tree, so they are captured; nothing the agent does to the
+  repository's objects (resets, `gc --prune=now`, deleting `.git/objects`) reaches the snapshot's;
 - text whose diff is not UTF-8 (e.g. Latin-1) is carried byte-exact as a git binary patch (base85 of the zlib
   compressed contents, ASCII only), which `git apply` applies as it is and which survives JSON unchanged;
 - every file left out is listed in `dropped` with a reason: `test_file` (touched by the task's test patch),
   `test_infrastructure` (a test file by its name or the task's test folders, `harness.agent.testfiles`, or a
   change to how tests run or are collected, `harness.agent.testconfig`), `binary`,
   `submodule` (a submodule or nested repository changed), `ignored` (a file under an ignored path that
-  is new or was edited; caches such as `__pycache__` aside).
+  is new or was edited; caches such as `__pycache__` aside);
+- a work tree that is no longer a git repository at the end (its `.git` deleted or broken by the agent's
+  commands) ends the run `env_broken` (`REPO_GONE`), final, never a free redo.
 """
 
 from __future__ import annotations
@@ -24,15 +27,14 @@ import hashlib
 import posixpath
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from harness.agent.binarypatch import make_binary_section
 from harness.agent.testconfig import is_whole_test_config, read_test_config
 from harness.agent.testfiles import is_test_path, list_test_dirs
+from harness.agent.vault import make_store_path
 from harness.exceptions import ENV_BROKEN, EnvironmentEnded, InfraError
 
-STORE_ROOT = "/var/lib/patchmix"
 EMPTY_BLOB = "0" * 40
 GITLINK = "160000"
 CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".hypothesis"}
@@ -46,9 +48,19 @@ MAX_SECONDS, MIN_SECONDS = 600.0, 10.0
 PRELUDE = r"""
 set -e
 shopt -s inherit_errexit 2>/dev/null || true  # a failure inside $(...) stops the script too
-cd "$1"
-git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true "$@"; }
+cd "$1" 2>/dev/null || exit 13
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_LITERAL_PATHSPECS=1
+# No command the repository's config names runs: no fsmonitor, no filter driver (whose commands the agent could
+# set to start processes or delete files while the patch is collected). Content is hashed as it is on disk.
+no_commands=(-c core.fsmonitor=)
+while read -r key _; do
+  name=${key#filter.}; name=${name%.*}
+  no_commands+=(-c "filter.$name.clean=" -c "filter.$name.smudge=" -c "filter.$name.process=" \
+                -c "filter.$name.required=false")
+done < <(command git -c safe.directory='*' config --get-regexp '^filter\.' 2>/dev/null || true)
+git() { command git -c safe.directory='*' -c core.autocrlf=false -c core.safecrlf=false -c core.quotePath=true \
+  "${no_commands[@]}" "$@"; }
+git rev-parse --git-dir >/dev/null 2>&1 || exit 13
 store=$2
 repo_objects=$(cd "$(git rev-parse --git-path objects)" && pwd)
 mkdir -p "$store/objects/pack"
@@ -62,25 +74,10 @@ stage() (
   real=$(unset GIT_INDEX_FILE; git rev-parse --git-path index)
   export GIT_INDEX_FILE="$store/$1"
   if [ -f "$real" ]; then cp "$real" "$GIT_INDEX_FILE"; else rm -f "$GIT_INDEX_FILE"; fi
-  if git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --reset HEAD; else git read-tree --empty; fi
+  if ! git rev-parse -q --verify HEAD^{commit} >/dev/null; then git read-tree --empty
+  elif ! git read-tree --reset HEAD 2>/dev/null; then rm -f "$GIT_INDEX_FILE"; git read-tree --reset HEAD; fi
   git -c core.checkStat=minimal -c core.trustctime=false add -A
   git write-tree
-)
-
-# The repository's objects as they are now, hard-linked into the store (copied where links cannot be made):
-# whatever the agent does to the repository later (reset, reflog expire, gc --prune=now, rm -rf .git/objects),
-# the snapshot keeps every object it refers to.
-keep_objects() (
-  for objects in "$repo_objects" $(list_alternates "$repo_objects"); do
-    for pack in "$objects"/pack/pack-*.pack "$objects"/pack/pack-*.idx; do
-      [ -e "$pack" ] || continue
-      ln -f "$pack" "$store/objects/pack/" 2>/dev/null || cp -f "$pack" "$store/objects/pack/"
-    done
-    for dir in "$objects"/[0-9a-f][0-9a-f]; do
-      [ -d "$dir" ] || continue
-      cp -alf "$dir" "$store/objects/" 2>/dev/null || cp -rf "$dir" "$store/objects/"
-    done
-  done
 )
 
 # The object directories that $1 borrows from (its info/alternates, relative paths resolved), one a line.
@@ -111,20 +108,26 @@ list_gitlinks() (
 
 NOT_A_WORK_TREE = 10
 SNAPSHOT_GONE = 12
+REPO_GONE = 13
 SNAPSHOT_LINE = "__PATCHMIX_SNAPSHOT__ "
-"""The snapshot step prints the sha1 of its findings after this, so the host can tell at the end whether the
-agent (root in its container, so able to reach the store) deleted or altered them: then the run ends
-`env_broken`, final, never a free redo."""
+"""The snapshot step prints the sha1 of its findings after this; the host checks them again at the end (the
+store comes back from the host, so a mismatch means the restore failed, never the agent)."""
 # Run in the agent's shell before the first step (no exec of its own); its findings stay in "$store/start":
-# the tree's id, the ignored files' records, then the gitlinks' after a marker field.
+# the tree's id, the ignored files' records, then the gitlinks' after a marker field. Every object the end
+# needs of the start (the tree with its subtrees and blobs, HEAD's commit and tree, for the staging's
+# `read-tree HEAD`) goes into one pack of the store (`--window=0`: stored deltas are reused, none searched for;
+# 5.3 MB for sympy, in 0.7 s), so the store stands alone once it is out of the container.
 SNAPSHOT = r"""
 git -c safe.directory='*' -C "$1" rev-parse --is-inside-work-tree >/dev/null 2>&1 || exit 10
 """ + PRELUDE + r"""
-keep_objects
 tree=$(stage start-index)
 { printf '%s\0' "$tree"; list_ignored start-index; printf -- '//start-gitlinks\0'; list_gitlinks "$tree"; } \
   > "$store/start.tmp"
 mv "$store/start.tmp" "$store/start"
+head=$(git rev-parse -q --verify HEAD^{commit} || true)
+set -o pipefail
+git rev-list --objects --no-walk $head "$tree" | git pack-objects -q --window=0 "$store/objects/pack/pack" >/dev/null
+rm -rf "$store/start-index" "$store"/objects/[0-9a-f][0-9a-f]
 echo "__PATCHMIX_SNAPSHOT__ $(sha1sum < "$store/start" | cut -c1-40)"
 """
 
@@ -157,9 +160,9 @@ git -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.suppressBlankEmp
 
 @dataclass
 class Snapshot:
-    """Where the snapshot of a run's start lives in its container (see SNAPSHOT), and the sha1 of its findings
-    as the host read it at start."""
-    store: str = field(default_factory=lambda: f"{STORE_ROOT}/{uuid.uuid4().hex}")
+    """Where the snapshot of a run's start is made in its container (see SNAPSHOT; taken out and put back by
+    `harness.agent.vault`), and the sha1 of its findings as the host read it at start."""
+    store: str = field(default_factory=make_store_path)
     fingerprint: str | None = None
 
     def read_fingerprint(self, output: str) -> None:
@@ -202,8 +205,12 @@ class GitRunner:
         result = self.exec_(["bash", "-c", PRELUDE + script, "patch", self.workdir, self.store, *args], stdin,
                             self.get_timeout())
         if result.exit_code == SNAPSHOT_GONE:
-            raise EnvironmentEnded(ENV_BROKEN, f"the snapshot of the run's start ({self.store}) was deleted by the "
-                                   "agent's commands, so the patch cannot be measured")
+            raise EnvironmentEnded(ENV_BROKEN, f"the snapshot of the run's start, put back in {self.store}, is not "
+                                   "seen there: the agent's commands altered the container's tools, so the patch "
+                                   "cannot be measured")
+        if result.exit_code == REPO_GONE:
+            raise EnvironmentEnded(ENV_BROKEN, f"{self.workdir} is no longer a git repository (its .git was deleted "
+                                   "or broken by the agent's commands), so the patch cannot be measured")
         if result.exit_code != 0:
             message = result.stderr.decode("utf-8", errors="replace").strip()
             raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
@@ -245,8 +252,9 @@ def check_fingerprint(output: bytes, snapshot: Snapshot) -> None:
     """The snapshot's findings (the output up to the `//end` marker) must be those the host saw at start."""
     start = output[:output.find(b"\0//end\0") + 1]
     if snapshot.fingerprint and hashlib.sha1(start).hexdigest() != snapshot.fingerprint:
-        raise EnvironmentEnded(ENV_BROKEN, f"the snapshot of the run's start ({snapshot.store}) was altered by the "
-                               "agent's commands, so the patch cannot be measured")
+        raise EnvironmentEnded(ENV_BROKEN, f"the snapshot of the run's start, put back in {snapshot.store}, reads "
+                               "otherwise than it was made: the agent's commands altered the container's tools, "
+                               "so the patch cannot be measured")
 
 
 def split_marked(fields: list[str], markers: list[str]) -> dict[str, list[str]]:

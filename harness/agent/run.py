@@ -101,7 +101,7 @@ def run_in_container(row, config: AgentConfig, model: Model, system: str, task: 
                 traj.save(exit_status=ex.INFRA_ERROR, ended_before=state.exit_status,
                           exit_detail=f"the run ended {state.exit_status} but its patch could not be collected "
                                       f"({patch_info['patch_error']}); it is redone on resume")
-    except EnvironmentEnded as error:  # the snapshot the patch is measured from was deleted or altered
+    except EnvironmentEnded as error:  # the agent broke what the patch is measured with (.git, the container's tools)
         traj.save(exit_status=error.exit_status, exit_detail=str(error))
         return {"patch": "", "patch_label": None, "patch_dropped": []}
     except InfraError as error:
