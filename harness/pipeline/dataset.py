@@ -42,6 +42,12 @@ def load_rows(source: str, split: str = "test") -> list[dict]:
                           "Hugging Face id or a benchmark name (`patchmix datasets` lists them)")
     else:
         rows = load_hub_rows(source, split)
+    return convert_loaded_rows(rows, source)
+
+
+def convert_loaded_rows(rows: list[dict], source: str) -> list[dict]:
+    """Rows read from a file or a Hugging Face id (by patchmix or by the harness's own loader) as patchmix runs
+    them: converted from their form, which their columns tell (SWE-bench Pro's, ...)."""
     return convert_rows(rows, detect_form(rows), source)
 
 

@@ -37,7 +37,7 @@ import requests
 
 from harness.agent.config import ContainerConfig
 from harness.agent.container import make_container_options
-from harness.pipeline.dataset import convert_pro_forms
+from harness.pipeline.dataset import convert_loaded_rows
 from harness.pipeline.prorows import PRO
 from harness.scoring.harness import NEEDS_NETWORK, OFFICIAL_CONTAINERS_FLAG
 from harness.scoring.pro import score_pro_instance
@@ -234,9 +234,9 @@ def run(dataset_name: str, split: str, instance_ids: list[str] | None, predictio
     predictions = get_predictions_from_file(predictions_path, dataset_name, split, None, instance_ids)
     predictions = {pred["instance_id"]: pred for pred in predictions}
     write_run_metadata(run_id, dataset_name, split, None)
-    dataset = convert_pro_forms(list(get_dataset_from_preds(dataset_name, split, instance_ids, predictions, run_id,
-                                                            False)))
-    full_dataset = convert_pro_forms(list(load_instances(dataset_name, split, instance_ids, None)))
+    dataset = convert_loaded_rows(list(get_dataset_from_preds(dataset_name, split, instance_ids, predictions, run_id,
+                                                              False)), dataset_name)
+    full_dataset = convert_loaded_rows(list(load_instances(dataset_name, split, instance_ids, None)), dataset_name)
     client = docker.from_env(timeout=DOCKER_TIMEOUT)
     if dataset:
         payloads = [(make_task(row), predictions[row["instance_id"]], client, run_id, timeout, config,
