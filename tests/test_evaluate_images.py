@@ -106,13 +106,15 @@ def test_evaluate_pulls_each_image_before_scoring_it_and_holds_at_most_the_budge
 
 
 @pytest.mark.docker
-def test_evaluate_with_official_containers_keeps_the_budget_and_the_users_images(
+def test_evaluate_with_official_containers_scores_in_the_images_the_runs_named_within_the_budget(
         registry, bundled_rows, docker_client, tmp_path):
+    """The rows name the bundled images (here); `images.name` names the registry's, which the runs ran in."""
     server, bases = registry
-    rows = make_scored_rows(bundled_rows, registry, 2)
+    rows = make_rows(bundled_rows, bases, 2)
     patches = {row["instance_id"]: row["patch"] for row in rows}
     one_image = max(docker_client.images.get(base).attrs["Size"] for base in bases) + 1_000_000
-    images = {"max_disk_gb": one_image / 1e9, "prefetch": 1, "pulls_per_minute": 6000}
+    images = {"max_disk_gb": one_image / 1e9, "prefetch": 1, "pulls_per_minute": 6000,
+              "name": server.address + "/pm/task-{variant}:v1"}
     run_dir = make_run_folder(tmp_path, rows, patches, images)
     try:
         with Sampler(docker_client, server.address, set()) as sampler:
@@ -120,7 +122,7 @@ def test_evaluate_with_official_containers_keeps_the_budget_and_the_users_images
                                  containers=OFFICIAL)["files"]["iter_1/a"]
         assert entry["resolved"] == sorted(patches) and entry["infra_errors"] == []
         assert read_stored(run_dir, "iter_1/a", "meta.json")["containers"] == OFFICIAL
-        assert sampler.most == 1
+        assert sampler.most == 1  # the named images were pulled, one at a time
         assert list_local(docker_client, server.address) == []
         assert json.loads((run_dir / "images.json").read_text()) == {"pulled": {}}
     finally:

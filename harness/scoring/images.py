@@ -17,6 +17,8 @@ and removed here after.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +31,12 @@ from pydantic import ValidationError
 
 from harness.agent.pulls import get_image_size
 from harness.exceptions import PatchmixError
+from harness.fileio import write_raw_atomic
 from harness.pipeline.config import ImagesConfig
 from harness.pipeline.dataset import get_image_name, load_rows
 from harness.pipeline.imagecache import ImageCache, ImageUnavailable
 from harness.pipeline.imagerecord import RECORD_NAME, ImageRecord
+from harness.pipeline.imageruns import apply_image_names
 from harness.scoring.harness import IMAGE_UNAVAILABLE, read_model_name, read_predictions
 from harness.scoring.verdicts import COUNT_KEYS
 
@@ -125,14 +129,32 @@ class ScoringImages:
         self.cache.close()
 
 
-def open_scoring_images(config: dict, run_dir: Path, dataset: str, split: str, log=print) -> ScoringImages:
-    """The scoring images of a run folder, under its config.yaml's `images` settings."""
+def read_images_config(config: dict, run_dir: Path) -> ImagesConfig:
+    """The `images` settings of a run folder's config.yaml."""
     try:
-        images_config = ImagesConfig(**(config.get("images") or {}))
+        return ImagesConfig(**(config.get("images") or {}))
     except (TypeError, ValidationError) as error:
-        first = str(error).splitlines()
+        lines = str(error).splitlines()
         raise PatchmixError(f"{run_dir / 'config.yaml'}: the images settings are not valid "
-                            f"({' '.join(first[:3])}); fix them as in the README's images section") from None
+                            f"({' '.join(lines[:3])}); fix them as in the README's images section") from None
+
+
+def name_images(dataset: str, split: str, config: ImagesConfig, scratch: Path) -> str:
+    """The dataset to score: the run's own, or, with `images.name`, a copy in `scratch` whose rows name the
+    images the runs ran in (the template filled from each row), so that scoring uses the same images."""
+    if not config.name:
+        return dataset
+    rows = apply_image_names(load_rows(dataset, split), config.name)
+    text = "".join(json.dumps(row, sort_keys=True, default=str) + "\n" for row in rows)
+    path = Path(scratch) / f"dataset.{hashlib.sha256(text.encode()).hexdigest()[:12]}.jsonl"
+    if not path.is_file():
+        write_raw_atomic(path, text)
+    return str(path.resolve())
+
+
+def open_scoring_images(images_config: ImagesConfig, run_dir: Path, dataset: str, split: str,
+                        log=print) -> ScoringImages:
+    """The scoring images of a run folder, under its config.yaml's `images` settings."""
     try:
         client = docker.from_env(timeout=600)
         client.ping()

@@ -12,9 +12,11 @@ Scoring runs in patchmix's isolated containers (`harness.scoring.isolated`), or 
 (`patchmix evaluate --official-containers`) in the harness's own; meta.json says which (`containers`), and so
 does each cached verdict.
 
-The images follow the run's `images` settings (config.yaml): a missing image is pulled just before its instances
-are scored and, when patchmix pulled it, removed once no planned scoring needs it, within `images.max_disk_gb`
-(`harness.scoring.images`); the run folder's images.json stays the list of what patchmix pulled.
+The images follow the run's `images` settings (config.yaml): with `images.name`, the rows are scored in the
+images the runs ran in (a copy of the dataset in eval/scratch names them); a missing image is pulled just before
+its instances are scored and, when patchmix pulled it, removed once no planned scoring needs it, within
+`images.max_disk_gb` (`harness.scoring.images`); the run folder's images.json stays the list of what patchmix
+pulled.
 
 A predictions file is scored under a run id made of its place and a hash of its content and of its scoring key
 (`harness.scoring.keys`: its instances' dataset rows, images and the containers),
@@ -47,7 +49,7 @@ from typing import Callable
 import yaml
 
 from harness.scoring.cache import VerdictCache, build_report, make_entries
-from harness.scoring.images import open_scoring_images
+from harness.scoring.images import name_images, open_scoring_images, read_images_config
 from harness.scoring.harness import (GENERIC_ERROR, ISOLATED, LIMIT_KEYS, EvaluationFailed, evaluate_predictions,
     get_log_path, read_error_reasons, read_predictions)
 from harness.scoring.keys import ScoringKey, combine_keys, get_scoring_keys, is_same_image, list_image_ids
@@ -98,7 +100,9 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     files = find_preds_files(run_dir)
     config = read_run_config(run_dir)
     dataset, split = get_dataset(config, run_dir)
-    images = open_scoring_images(config, run_dir, dataset, split, log) if executor == "local" else None
+    images_config = read_images_config(config, run_dir)
+    dataset = name_images(dataset, split, images_config, run_dir / "eval" / "scratch")
+    images = open_scoring_images(images_config, run_dir, dataset, split, log) if executor == "local" else None
     evaluate = get_evaluator(executor, address)
     settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
                         scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
