@@ -109,10 +109,15 @@ class Containers(Poller):
 
     def __init__(self, client):
         super().__init__()
-        self.client, self.seen = client, set()
+        self.client, self.seen, self.hosts = client, set(), {}
 
     def sample(self) -> None:
-        self.seen |= set(list_patchmix(self.client))
+        for name in set(list_patchmix(self.client)) - self.seen:
+            self.seen.add(name)
+            try:
+                self.hosts[name] = self.client.api.inspect_container(name)["HostConfig"]
+            except docker.errors.NotFound:
+                continue  # removed meanwhile
 
 
 @pytest.mark.docker
@@ -128,6 +133,9 @@ def test_a_task_runs_end_to_end_in_a_podman_container_and_scores_resolved(
         monkeypatch.delenv("DOCKER_HOST")
     assert code == 0
     assert len(in_podman.seen) == 1 and in_docker.seen == set()  # the agent's container was Podman's
+    for host in in_podman.hosts.values():  # made as on Docker: no network, limits, no new privileges
+        assert host["NetworkMode"] == "none" and host["PidsLimit"] == 1024 and host["Memory"] > 0
+        assert "no-new-privileges" in host["SecurityOpt"]
     assert list_patchmix(podman_client) == []  # and it was removed
     run_dir = tmp_path / "runs" / "podman"
     assert read_statuses(run_dir) == {TASK: ex.SUBMITTED}
