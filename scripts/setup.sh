@@ -27,6 +27,12 @@ if ! command -v docker-registry >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker-registry >/dev/null
 fi
 
+if ! command -v podman >/dev/null 2>&1; then
+  echo "setup: installing podman (a test runs the agent's container through Podman's Docker-compatible socket)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq podman >/dev/null
+fi
+
 if ! docker info >/dev/null 2>&1; then
   echo "setup: starting dockerd (log: /tmp/patchmix-dockerd.log)"
   as_root sh -c 'nohup dockerd > /tmp/patchmix-dockerd.log 2>&1 &'

@@ -65,6 +65,15 @@ class ImageCache:
             self.cv.notify_all()
         self.start_threads()
 
+    def expect(self, name: str, count: int = 1) -> None:
+        """`count` more uses of `name`, after the plan (a use the plan did not foresee would wait for ever)."""
+        with self.cv:
+            if name not in self.order:
+                self.order.append(name)
+                self.look_up(name)
+            self.uses[name] += count
+            self.cv.notify_all()
+
     def look_up(self, name: str) -> None:
         size = get_image_size(self.client, name)
         if size is None:
@@ -163,6 +172,8 @@ class ImageCache:
         if not self.config.max_disk_gb:
             return True
         estimate = max([*(self.present[n] for n in self.ours if n in self.present), 0])
+        if not estimate and self.pulling:
+            return False  # no size known yet: the pull under way tells it before another one starts
         while self.get_held_bytes() + estimate * (len(self.pulling) + 1) > self.config.max_disk_gb * GB:
             victim = self.pick_victim()
             if victim is None:

@@ -35,6 +35,8 @@ LOG_TAIL_LINES = 40
 GENERIC_ERROR = "evaluation error"
 PRO_SCRIPTS_MISSING = "SWE-bench Pro scripts missing"
 """How `harness.scoring.pro` begins the message of an instance whose run_script.sh or parser.py is not found."""
+IMAGE_UNAVAILABLE = "Image unavailable"
+"""How an instance log begins when the instance was not run because its image could not be had."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,6 +63,7 @@ def evaluate_predictions(
     containers: str = ISOLATED,
     limits: dict | None = None,
     pro_scripts_dir: str | Path | None = None,
+    part: str | None = None,
 ) -> dict:
     """Score a predictions file (.json/.jsonl) against a SWE-bench 5.x dataset with the official harness, in
     `containers`: ISOLATED (patchmix's, with the `limits` of LIMIT_KEYS given, else the agent's defaults) or
@@ -69,17 +72,19 @@ def evaluate_predictions(
 
     Returns the harness's run report (resolved_ids, unresolved_ids, error_ids, empty_patch_ids, ...). Per
     instance results stay in `<scratch_dir>/logs/run_evaluation/<run_id>/`; an instance that already has a
-    report.json there is not run again, so a rerun with the same run_id and scratch_dir resumes.
+    report.json there is not run again, so a rerun with the same run_id and scratch_dir resumes. Calls on disjoint
+    instances of one run id may run at once when each names its `part`: its own run report and output log.
     """
     predictions_path, scratch = Path(predictions_path).resolve(), Path(scratch_dir).resolve()
     model_name = read_model_name(predictions_path)
     scratch.mkdir(parents=True, exist_ok=True)
     dataset_path, split = write_readable_dataset(str(dataset_path), split, scratch)
+    report_dir = scratch / "parts" / part if part else scratch
     command = make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                                   split, containers, limits, pro_scripts_dir)
-    log_path = get_log_path(scratch, run_id)
+                                   split, containers, limits, pro_scripts_dir, report_dir)
+    log_path = get_log_path(scratch, f"{run_id}.{part}" if part else run_id)
     returncode = run_logged(command, scratch, log_path)
-    report_path = find_run_report(scratch, model_name, run_id)
+    report_path = find_run_report(report_dir, model_name, run_id)
     if returncode != 0 or not report_path.is_file():
         raise EvaluationFailed(
             f"the SWE-bench harness ({containers} containers) exited with code {returncode} and "
@@ -94,12 +99,17 @@ def write_readable_dataset(dataset: str, split: str, scratch: Path) -> tuple[str
     is written out as plain JSON lines in `scratch` (the rows as patchmix reads them); anything else as it is."""
     if not (find_benchmark(dataset) or dataset.endswith(".gz")):
         return dataset, split
-    rows = load_rows(dataset, split)
-    text = "".join(json.dumps(row, default=str) + "\n" for row in rows)
-    path = scratch / f"dataset-{hashlib.sha256(text.encode()).hexdigest()[:12]}.jsonl"
+    return write_dataset_copy(load_rows(dataset, split), scratch), "test"
+
+
+def write_dataset_copy(rows: list[dict], scratch: Path) -> str:
+    """The rows as a JSON-lines file in `scratch`, named by their content (written once); its absolute path."""
+    text = "".join(json.dumps(row, sort_keys=True, default=str) + "\n" for row in rows)
+    path = Path(scratch) / f"dataset.{hashlib.sha256(text.encode()).hexdigest()[:12]}.jsonl"
     if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, text)
-    return str(path), "test"
+    return str(path.resolve())
 
 
 def read_model_name(predictions_path: Path) -> str:
@@ -123,7 +133,7 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def make_harness_command(predictions_path, dataset_path, run_id, scratch, workers, timeout, instance_ids,
-                         split="test", containers=ISOLATED, limits=None, pro_scripts_dir=None):
+                         split="test", containers=ISOLATED, limits=None, pro_scripts_dir=None, report_dir=None):
     """The harness's command line. Never `--task_repo`: our images are built ahead, by harness.demo.images."""
     if containers not in MODULES:
         raise PatchmixError(f"unknown scoring containers {containers!r}; use {ISOLATED!r} or {OFFICIAL!r}")
@@ -141,7 +151,7 @@ def make_harness_command(predictions_path, dataset_path, run_id, scratch, worker
         "--run_id", run_id,
         "--max_workers", str(workers),
         "--timeout", str(timeout),
-        "--report_dir", str(scratch),
+        "--report_dir", str(report_dir or scratch),
     ]
     if instance_ids:
         command += ["--instance_ids", *instance_ids]
@@ -224,6 +234,8 @@ def classify_instance_log(text: str) -> str:
         return text[text.index(NEEDS_NETWORK):].splitlines()[0]
     if PRO_SCRIPTS_MISSING in text:
         return text[text.index(PRO_SCRIPTS_MISSING):].splitlines()[0]
+    if text.startswith(IMAGE_UNAVAILABLE):
+        return text.splitlines()[0][len(IMAGE_UNAVAILABLE) + 2:]
     if "Image " in text and " not found for " in text:
         return "image not found"
     if "Test timed out" in text:

@@ -12,6 +12,12 @@ Scoring runs in patchmix's isolated containers (`harness.scoring.isolated`), or 
 (`patchmix evaluate --official-containers`) in the harness's own; meta.json says which (`containers`), and so
 does each cached verdict.
 
+The images follow the run's `images` settings (config.yaml): with `images.name`, the rows are scored in the
+images the runs ran in (a copy of the dataset in eval/scratch names them); a missing image is pulled just before
+its instances are scored and, when patchmix pulled it, removed once no planned scoring needs it, within
+`images.max_disk_gb` (`harness.scoring.images`); the run folder's images.json stays the list of what patchmix
+pulled.
+
 A predictions file is scored under a run id made of its place and a hash of its content and of its scoring key
 (`harness.scoring.keys`: its instances' dataset rows, images and the containers),
 `<name>.iter<k>.<label>.<hash[:10]>`, so an edited file, row or image is never served from the harness's
@@ -43,6 +49,7 @@ from typing import Callable
 import yaml
 
 from harness.scoring.cache import VerdictCache, build_report, make_entries
+from harness.scoring.images import name_images, open_scoring_images, read_images_config
 from harness.scoring.harness import (GENERIC_ERROR, ISOLATED, LIMIT_KEYS, EvaluationFailed, evaluate_predictions,
     get_log_path, read_error_reasons, read_predictions)
 from harness.scoring.keys import ScoringKey, combine_keys, get_scoring_keys, is_same_image, list_image_ids
@@ -95,18 +102,29 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
     files = find_preds_files(run_dir)
     config = read_run_config(run_dir)
     dataset, split = get_dataset(config, run_dir)
+    images_config = read_images_config(config, run_dir)
+    dataset = name_images(dataset, split, images_config, run_dir / "eval" / "scratch")
+    images = open_scoring_images(images_config, run_dir, dataset, split, log) if executor == "local" else None
+    evaluate = get_evaluator(executor, address)
     settings = Settings(run_name=str(config.get("name") or run_dir.name), dataset=dataset, split=split,
                         scratch=run_dir / "eval" / "scratch", timeout=timeout, repeat=max(1, repeat),
                         max_retries=max(0, max_retries), log=log, cache=run_dir / "eval" / "cache",
                         containers=containers, limits=get_container_limits(config),
                         keys=get_scoring_keys(dataset, split, containers),
-                        evaluate=get_evaluator(executor, address), pro_scripts_dir=get_pro_scripts_dir(config))
+                        evaluate=images.wrap(evaluate) if images else evaluate,
+                        pro_scripts_dir=get_pro_scripts_dir(config))
     scorers = [FileScoring(preds, settings) for preds in files]
     busy = sum(not scorer.is_current() for scorer in scorers)
     parallel = max(1, min(workers, busy))
     share = max(1, workers // parallel)
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        entries = list(pool.map(lambda scorer: scorer.run(share), scorers))
+    try:
+        if images:
+            images.plan([instance_id for scorer in scorers for instance_id in scorer.list_planned_ids()])
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            entries = list(pool.map(lambda scorer: scorer.run(share), scorers))
+    finally:
+        if images:
+            images.close()
     summary = {"run": settings.run_name, "harness_calls": sum(e["harness_calls"] for e in entries),
                "files": {f"iter_{e['iteration']}/{e['label']}": e for e in entries}}
     for line in format_summary(summary):
@@ -258,6 +276,18 @@ class FileScoring:
     def has_same_images(self) -> bool:
         recorded = self.meta.get("image_ids") or {}
         return all(is_same_image(recorded.get(i), image_id) for i, image_id in self.image_ids.items())
+
+    def list_planned_ids(self) -> list[str]:
+        """The instances the next `run` sends to the harness, once per time (their images are pulled ahead)."""
+        if self.is_current():
+            return []
+        predictions = read_patches(self.preds.path)
+        if self.is_scored():
+            ids, done = self.get_retry_ids(), 1 + len(self.meta.get("repetitions", []))
+        else:
+            cache = self.get_cache()
+            ids, done = [i for i, patch in predictions.items() if cache.get(i, patch) is None], 1
+        return [i for i in ids + list(predictions) * max(0, self.settings.repeat - done) if predictions.get(i)]
 
     def get_retry_ids(self) -> list[str]:
         if len(self.meta.get("retries", [])) >= self.settings.max_retries:
