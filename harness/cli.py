@@ -162,7 +162,8 @@ def cmd_validate_gold(args) -> int:
 
     out = Path(args.out) if args.out else Path("runs") / "gold-check" / Path(args.dataset).stem.replace("/", "_")
     summary = validate_gold(args.dataset, out, split=args.split, ids=args.ids, pattern=args.filter,
-                            workers=args.workers, timeout=args.timeout, containers=get_containers(args))
+                            workers=args.workers, timeout=args.timeout, containers=get_containers(args),
+                            pro_scripts_dir=args.pro_scripts_dir)
     print(format_gold_summary(summary))
     print(f"details in {out / 'gold-check.json'}")
     return 0 if summary["resolved"] == summary["checked"] else 1
@@ -313,6 +314,8 @@ def make_parser() -> argparse.ArgumentParser:
     gold.add_argument("--workers", type=int, default=2)
     gold.add_argument("--timeout", type=int, default=1800, help="seconds per instance's tests")
     gold.add_argument("--out", help="folder for gold-check.json (default runs/gold-check/<dataset>)")
+    gold.add_argument("--pro-scripts-dir", help="for SWE-bench Pro rows: the run_scripts/ folder of your "
+                      "SWE-bench_Pro-os checkout (one <instance_id>/ with run_script.sh and parser.py per row)")
     add_containers_flag(gold)
     gold.set_defaults(func=cmd_validate_gold)
 

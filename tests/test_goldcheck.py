@@ -31,3 +31,25 @@ def test_gold_patches_resolve_and_a_broken_instance_is_named(bundled_rows, tmp_p
     assert code == 1
     assert summary["checked"] == 5 and summary["resolved"] == 4 and summary["broken_ids"] == [broken]
     assert "gold patches resolved: 4 of 5" in out and broken in out
+
+
+def test_gold_patches_of_the_other_languages_and_of_pro_rows_resolve_through_the_same_command(docker_client,
+                                                                                               tmp_path, capsys):
+    from harness.demo.multilingual import build_multilingual_images
+    from harness.demo.proimages import build_pro_images
+
+    build_multilingual_images(TASKS, log=lambda *args: None)
+    build_pro_images(TASKS / "pro", log=lambda *args: None, client=docker_client)
+    multilingual = TASKS / "multilingual.jsonl"
+    assert main(["validate-gold", "--dataset", str(multilingual), "--out", str(tmp_path / "ml")]) == 0
+    assert "gold patches resolved: 3 of 3" in capsys.readouterr().out
+    pro = TASKS / "pro" / "pro.jsonl"
+    scripts = TASKS / "pro" / "run_scripts"
+    assert main(["validate-gold", "--dataset", str(pro), "--pro-scripts-dir", str(scripts),
+                 "--out", str(tmp_path / "pro")]) == 0
+    assert "gold patches resolved: 2 of 2" in capsys.readouterr().out
+    # without the scripts, no verdict is made up: each instance is an evaluation error that says what to give
+    assert main(["validate-gold", "--dataset", str(pro), "--out", str(tmp_path / "pro-none")]) == 1
+    summary = json.loads((tmp_path / "pro-none" / "gold-check.json").read_text())
+    assert summary["resolved"] == 0 and len(summary["error_ids"]) == 2
+    assert "evaluation errors" in capsys.readouterr().out

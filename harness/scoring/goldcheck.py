@@ -30,8 +30,9 @@ def summarise_gold(rows: list[dict], report: dict) -> dict:
 
 def validate_gold(dataset: str, out_dir: Path, split: str = "test", ids: list[str] | None = None,
                   pattern: str | None = None, workers: int = 2, timeout: int = 1800,
-                  containers: str = ISOLATED) -> dict:
-    """Score the gold patches of the selected rows in `containers`; writes and returns gold-check.json's content."""
+                  containers: str = ISOLATED, pro_scripts_dir: str | Path | None = None) -> dict:
+    """Score the gold patches of the selected rows in `containers` (SWE-bench Pro rows with the run scripts in
+    `pro_scripts_dir`); writes and returns gold-check.json's content."""
     rows = select_rows(load_rows(dataset, split), ids=ids, pattern=pattern)
     check_rows_evaluable(rows)
     out_dir = Path(out_dir)
@@ -40,7 +41,8 @@ def validate_gold(dataset: str, out_dir: Path, split: str = "test", ids: list[st
     digest = hashlib.sha256(json.dumps(predictions, sort_keys=True).encode()).hexdigest()[:10]
     report = evaluate_predictions(out_dir / "gold-preds.jsonl", dataset, f"gold-{digest}", out_dir / "scratch",
                                   workers=workers, timeout=timeout,
-                                  instance_ids=[row["instance_id"] for row in rows], split=split, containers=containers)
+                                  instance_ids=[row["instance_id"] for row in rows], split=split, containers=containers,
+                                  pro_scripts_dir=pro_scripts_dir)
     summary = {"dataset": dataset, "split": split, "containers": containers, **summarise_gold(rows, report)}
     write_json_atomic(out_dir / "gold-check.json", summary)
     return summary
