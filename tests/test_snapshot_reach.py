@@ -116,7 +116,9 @@ def test_a_process_the_agent_leaves_or_plants_cannot_touch_the_collection(bundle
 @pytest.mark.docker
 @pytest.mark.parametrize(("command", "status"), [
     ("kill 1; sleep 20", "env_broken"), ("kill -9 -1; sleep 20", "env_broken"),
-    ("rm -rf /testbed/.git", "env_broken"),
+    ("rm -rf /testbed/.git", "env_broken"), ("printf 'not a ref' > /testbed/.git/HEAD", "env_broken"),
+    ("git -C /testbed config core.bare true", "env_broken"),
+    ("rm -rf /testbed/.git/objects /testbed/.git/refs", "env_broken"),
     ("rm -rf /var/lib/patchmix /.patchmix-*", "submitted"),
     ("printf 'x\\0' >> /var/lib/patchmix/*/start", "submitted")])
 def test_an_agent_that_breaks_its_environment_ends_final_with_its_steps_kept(bundled_rows, run_scripted, command,

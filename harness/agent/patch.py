@@ -18,7 +18,8 @@ gone. At the end, `make_patch` stages the work tree the same way and diffs the t
   `submodule` (a submodule or nested repository changed), `ignored` (a file under an ignored path that
   is new or was edited; caches such as `__pycache__` aside);
 - a work tree that is no longer a git repository at the end (its `.git` deleted or broken by the agent's
-  commands) ends the run `env_broken` (`REPO_GONE`), final, never a free redo.
+  commands, `REPO_GONE`), or one git refuses to read (`core.bare` set, ...), ends the run `env_broken`, final,
+  never a free redo.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ list_gitlinks() (
 NOT_A_WORK_TREE = 10
 SNAPSHOT_GONE = 12
 REPO_GONE = 13
+KILLED_CODES = (137, 143)
+"""Exit codes of a script killed by a signal (SIGKILL: the memory limit; SIGTERM)."""
 SNAPSHOT_LINE = "__PATCHMIX_SNAPSHOT__ "
 """The snapshot step prints the sha1 of its findings after this; the host checks them again at the end (the
 store comes back from the host, so a mismatch means the restore failed, never the agent)."""
@@ -211,10 +214,17 @@ class GitRunner:
         if result.exit_code == REPO_GONE:
             raise EnvironmentEnded(ENV_BROKEN, f"{self.workdir} is no longer a git repository (its .git was deleted "
                                    "or broken by the agent's commands), so the patch cannot be measured")
-        if result.exit_code != 0:
-            message = result.stderr.decode("utf-8", errors="replace").strip()
+        if result.exit_code in KILLED_CODES:  # out of memory or killed: the machine's doing, redone on resume
             raise InfraError(f"cannot {action or 'run git'} in {self.workdir} of container {self.container} for "
-                             f"the patch (exit code {result.exit_code}): {message}")
+                             f"the patch: git was killed (exit code {result.exit_code})")
+        if result.exit_code != 0:
+            # The repository was sound at start (its snapshot was made) and nothing but the agent's commands ran
+            # since, in a container just restarted: a repository git now refuses is the agent's doing (e.g.
+            # `core.bare` set, a broken index or config), final like the other breakages, never a free redo.
+            message = " ".join(result.stderr.decode("utf-8", errors="replace").split())[:300]
+            raise EnvironmentEnded(ENV_BROKEN, f"git cannot {action or 'run'} in {self.workdir} at the end of the "
+                                   f"run (exit code {result.exit_code}: {message}): the agent's commands left the "
+                                   "repository so, and the patch cannot be measured")
         return result.stdout
 
     def cat(self, sha: str) -> bytes:
