@@ -21,7 +21,7 @@ from harness.pipeline.rundir import RunDir
 from harness.scoring.harness import write_readable_dataset
 from test_report import write_cell
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path("/work/shared/data")
 MULTILINGUAL = DATA / "multilingual" / "swe-bench-multilingual.jsonl.gz"
 VERIFIED = DATA / "swe-bench-verified.jsonl"
 LANGUAGES = {"c/c++", "go", "java", "javascript/typescript", "php", "ruby", "rust"}
