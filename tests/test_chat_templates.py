@@ -4,7 +4,8 @@ MiniMax-M2, DeepSeek-V3.1 and V3.2, gpt-oss) render every request patchmix sends
 The conversation is a real one: a scripted model over HTTP drives a real agent run on a bundled task (a turn of
 only tool calls with its reasoning, a turn of text, reasoning and a call, a call with malformed arguments, a plain
 call, a submit), and what is rendered is the body of its last request as the server received it: messages and
-`tools`. Each template (vendored in tests/fixtures/chat_templates/, sources in the README there) is rendered the
+`tools`. Each template (vendored in tests/fixtures/chat_templates/, sources in the README there, with vLLM's
+tool template for DeepSeek-V3.1, whose own template describes no tool) is rendered the
 way the servers do: Jinja2's `ImmutableSandboxedEnvironment` with `trim_blocks`, `lstrip_blocks`, a `tojson` that
 does not escape HTML, `raise_exception` and `strftime_now` (transformers' `apply_chat_template`, which vLLM and
 SGLang call; llama.cpp's own Jinja engine follows the same semantics), after the server's own preparation of the
@@ -91,6 +92,7 @@ CASES = [
     ("GLM-4.6.jinja", HF, {}, True, True, {}),
     ("MiniMax-M2.jinja", HF, {}, True, True, {}),
     ("deepseek-ai-DeepSeek-V3.1.jinja", HF, {}, False, False, {"thinking": True}),
+    ("vllm-tool_chat_template_deepseekv31.jinja", HF, {}, False, True, {"thinking": True}),
     ("deepseek-ai-DeepSeek-V3.2.jinja", LLAMACPP, {}, True, True, {"thinking": True}),
     ("openai-gpt-oss-120b.jinja", LLAMACPP, GPT_OSS, True, True, {"reasoning_effort": "low"}),
 ]
