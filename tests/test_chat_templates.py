@@ -245,3 +245,21 @@ def test_a_malformed_call_sent_as_written_is_refused_by_every_server(sent):
     call["tool_calls"][0]["function"]["arguments"] = BROKEN["tool_calls"][0]["raw_arguments"]
     with pytest.raises(json.JSONDecodeError):
         render("Qwen3-Coder.jinja", HF, written, sent["tools"], {})
+
+
+def test_llama_cpp_pythons_server_hands_the_template_arguments_as_text(sent):
+    """llama-cpp-python's server (`python -m llama_cpp.server`, its real formatter here) gives the template each
+    call's arguments as the JSON text of the request, unparsed: the templates that read them as a mapping
+    (Qwen3-Coder, GLM, MiniMax-M2) fail on every turn after the first call, which the README says, while those
+    that take text too (Qwen3, Kimi K2's own) render it."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def format_with(name: str) -> str:
+        formatter = Jinja2ChatFormatter((TEMPLATES / name).read_text(), eos_token="<EOS>", bos_token="<BOS>")
+        return formatter(messages=sent["messages"], tools=sent["tools"], tool_choice="auto").prompt
+
+    for name in ("Qwen3-Coder.jinja", "GLM-4.6.jinja", "MiniMax-M2.jinja"):
+        with pytest.raises((TypeError, ValueError, jinja2.exceptions.UndefinedError)):
+            format_with(name)
+    for name, keeps_reasoning in (("Qwen-Qwen3-0.6B.jinja", True), ("moonshotai-Kimi-K2-Thinking.jinja", True)):
+        assert find_missing(sent["messages"], sent["tools"], format_with(name), keeps_reasoning) == []
