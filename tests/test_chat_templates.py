@@ -222,8 +222,9 @@ def test_gpt_oss_behind_llamacpp_keeps_the_text_of_a_tool_turn_only_with_text_in
 
 def test_the_check_finds_what_a_template_drops(sent):
     """The check is no formality: transformers' sandbox refuses llama.cpp's adapted Kimi template, the plain
-    gpt-oss template refuses a turn with both text and reasoning, Kimi K2 Instruct keeps no reasoning, and
-    DeepSeek-V3.1's own template describes no tool (its servers need a tool template, see the README)."""
+    gpt-oss template refuses a turn with both text and reasoning, Kimi K2 Instruct keeps no reasoning,
+    DeepSeek-V3.1's own template describes no tool (its servers need a tool template, see the README), and
+    Qwen3's fails on a turn of only tool calls sent with `content: null`."""
     messages, tools = sent["messages"], sent["tools"]
     with pytest.raises(SecurityError):
         render("Kimi-K2-Instruct.jinja", HF, messages, tools, {})
@@ -235,6 +236,9 @@ def test_the_check_finds_what_a_template_drops(sent):
     assert len(lost) == 4 and all("assistant" in item for item in lost)
     output = render("deepseek-ai-DeepSeek-V3.1.jinja", HF, messages, tools, {})
     assert "view_range" not in output and "insert_line" not in output
+    nulls = [{**m, "content": None} if m["role"] == "assistant" and m["content"] == "" else m for m in messages]
+    with pytest.raises(jinja2.exceptions.UndefinedError):  # why a turn of only tool calls goes with `content: ""`
+        render("Qwen-Qwen3-0.6B.jinja", HF, nulls, tools, {})
 
 
 def test_a_malformed_call_sent_as_written_is_refused_by_every_server(sent):
