@@ -11,7 +11,8 @@ does not escape HTML, `raise_exception` and `strftime_now` (transformers' `apply
 SGLang call; llama.cpp's own Jinja engine follows the same semantics), after the server's own preparation of the
 messages (`SERVER_PREPARATION`). The output must hold everything patchmix sent: the system prompt, the task, every
 tool schema, every earlier call's name and arguments, every tool result, the model's text, and, for templates that
-keep the reasoning of the turns since the last user message (interleaved thinking), that reasoning."""
+keep the reasoning of the turns since the last user message (interleaved thinking), that reasoning. The last test
+runs llama-cpp-python's own formatter, which hands the template the arguments unparsed."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
 
 
 def parse_arguments(messages: list[dict]) -> list[dict]:
-    """vLLM (`_postprocess_messages` in vllm/entrypoints/chat_utils.py), SGLang (its serving_chat) and Ollama
+    """vLLM (`_postprocess_messages` in its chat utils, which also passes `reasoning_content` on), SGLang (its serving_chat) and Ollama
     (whose API holds arguments as a map) turn each call's JSON arguments into a mapping before the template
     sees them; llama.cpp does the same for a template that reads them as one (`func_args_not_string` in
     common/chat.cpp). Each of them refuses arguments that are not JSON."""
