@@ -79,6 +79,10 @@ class ModelConfig(Strict):
     """Send the model's reasoning (`reasoning_content`, Anthropic thinking blocks) back with its earlier replies,
     as reasoning models with tool calls require; false drops it from requests (it is kept in the trajectory).
     Anthropic refuses false while `extra` turns `thinking` on: a tool turn must start with its thinking block."""
+    text_in_reasoning: bool = False
+    """Send the text of an earlier reply that has both reasoning and tool calls at the end of its reasoning, with
+    an empty `content`. For gpt-oss behind llama.cpp: its harmony template takes the analysis or the text of a
+    tool-call turn, not both, and the server keeps the reasoning and drops the text."""
 
     def model_post_init(self, _context) -> None:
         if not self.label:

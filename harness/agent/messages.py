@@ -30,7 +30,7 @@ def make_assistant_message(content: str | None, calls: list[dict], reasoning: st
 
 
 def prepare_messages(messages: list[dict], send_reasoning: bool, null_content: bool = False,
-                     objects_only: bool = False) -> list[dict]:
+                     objects_only: bool = False, text_in_reasoning: bool = False) -> list[dict]:
     """The conversation as litellm gets it: without reasoning unless `send_reasoning`. An assistant turn of only
     tool calls keeps `content: ""`, which every OpenAI-compatible server's chat template renders (with `null`,
     litellm drops the key and llama.cpp's templates fail with HTTP 500); only for Anthropic (`null_content`) it
@@ -38,19 +38,24 @@ def prepare_messages(messages: list[dict], send_reasoning: bool, null_content: b
     wedged between its thinking and its tool_use. With `objects_only` (a server of your own), the arguments of
     an earlier call that are not a JSON object go as `{}`: open-weight chat templates read them as a mapping,
     and servers that parse them (vLLM before it coerced them) fail every later turn on one malformed call;
-    the tool's answer already told the model what was wrong."""
+    the tool's answer already told the model what was wrong. With `text_in_reasoning` (gpt-oss), the text of a
+    tool-call turn that has reasoning goes at the end of its `reasoning_content`: the harmony template takes the
+    analysis or the text of such a turn, not both, and llama.cpp drops the text."""
     prepared = []
     for message in messages:
         message = {k: v for k, v in message.items() if k != CACHE_ANCHOR}
         if not send_reasoning:
             message = {k: v for k, v in message.items() if k not in REASONING_KEYS}
         if message.get("role") == "assistant" and message.get("tool_calls"):
-            message = prepare_tool_turn(message, null_content, objects_only)
+            message = prepare_tool_turn(message, null_content, objects_only, text_in_reasoning)
         prepared.append(message)
     return prepared
 
 
-def prepare_tool_turn(message: dict, null_content: bool, objects_only: bool) -> dict:
+def prepare_tool_turn(message: dict, null_content: bool, objects_only: bool, text_in_reasoning: bool) -> dict:
+    if text_in_reasoning and message.get("content") and message.get("reasoning_content"):
+        message = {**message, "reasoning_content": f"{message['reasoning_content']}\n\n{message['content']}",
+                   "content": ""}
     if not message.get("content"):
         message = {**message, "content": None if null_content else ""}
     if objects_only:

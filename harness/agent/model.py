@@ -117,7 +117,8 @@ class Model:
         if self.asks_caching():
             messages = mark_cache_breakpoints(messages)
         messages = prepare_messages(messages, self.config.send_reasoning, null_content=anthropic,
-                                    objects_only=bool(self.config.api_base) and not anthropic)
+                                    objects_only=bool(self.config.api_base) and not anthropic,
+                                    text_in_reasoning=self.config.text_in_reasoning)
         extra = dict(self.config.extra)
         headers = {**extra.pop("extra_headers", {}), CALL_HEADER: call}
         kwargs = {
