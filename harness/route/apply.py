@@ -7,7 +7,6 @@ The routing file is plain data that the pipeline reads (it never imports this pa
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
