@@ -237,10 +237,15 @@ def test_the_scoring_container_has_no_network_and_few_capabilities(bundled_rows,
 # ---------------------------------------------------------------- an eval script that needs the network
 
 
-NO_NETWORK_PIP = ("echo \"ERROR: Could not install packages due to an OSError: HTTPSConnectionPool(host='pypi.org', "
-                  "port=443): Max retries exceeded (Caused by NewConnectionError(': Failed to establish a new "
-                  "connection: [Errno -3] Temporary failure in name resolution'))\" >&2")
-"""What `pip install` prints in a container without network (the eval script echoes it rather than reach out)."""
+NO_NETWORK_PIP = ("echo \"WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) "
+                  "after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection "
+                  "object at 0x7f3a>: Failed to establish a new connection: [Errno -3] Temporary failure in name "
+                  "resolution')': /simple/requests/\" >&2")
+"""What `pip install` prints in a container without network, each try (the eval script echoes it rather than
+reach out). Not its final `ERROR: ...` line: stdout and stderr reach the log in either order, and when the test
+output's start marker comes first, swebench's grading reads the lines up to the marker's echo as the test
+output, where pytest's log parser takes a line starting `ERROR` for a test's status (a flaky verdict, in the
+official harness as here)."""
 
 
 def test_an_eval_script_that_fails_for_want_of_network_is_an_evaluation_error_that_says_so(bundled_rows, tmp_path):
