@@ -176,6 +176,10 @@ def test_a_container_of_an_image_built_like_swebench_starts_and_is_scrubbed(tmp_
                          base_commit=upstream["base"]) as env:
             code, output = env.run(["git", "-C", "/testbed", "log", "--all", "--format=%s"])
             refs = env.run(["git", "-C", "/testbed", "for-each-ref", "--format=%(refname)"])[1].decode()
+            # the snapshot (taken out of the container at start) comes back for an exact patch on this repository
+            env.execute("sed -i 's/two = 3  # the bug/two = 2/' /testbed/a.py")
+            patch = env.make_patch().patch
+        assert "-two = 3  # the bug\n+two = 2\n" in patch and patch.count("diff --git") == 1, patch
         assert code == 0 and "THE-FIX" not in output.decode() and "LATER-WORK" not in output.decode()
         assert "origin" not in refs and "refs/heads/main" in refs
     finally:
