@@ -26,23 +26,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import socket
-import traceback
-import uuid
 from pathlib import Path, PurePosixPath
 
 import docker
 import requests
 
 from harness.agent.config import ContainerConfig
-from harness.agent.container import make_container_options
 from harness.pipeline.dataset import convert_loaded_rows
 from harness.pipeline.prorows import PRO
-from harness.scoring.harness import NEEDS_NETWORK, OFFICIAL_CONTAINERS_FLAG
 from harness.scoring.pro import score_pro_instance
-from swebench.harness.constants import (APPLY_PATCH_FAIL, APPLY_PATCH_PASS, CONTAINER_PATCH_FILE, LOG_INSTANCE,
-    LOG_REPORT, LOG_TEST_OUTPUT, RUN_EVALUATION_LOG_DIR)
+from harness.scoring.sandbox import check_network, score_in_container
+from swebench.harness.constants import APPLY_PATCH_FAIL, APPLY_PATCH_PASS, CONTAINER_PATCH_FILE, LOG_TEST_OUTPUT
 from swebench.harness.docker_utils import copy_to_container, exec_run_with_timeout
 from swebench.harness.grading import get_eval_report
 from swebench.harness.reporting import make_run_report
@@ -50,15 +45,7 @@ from swebench.harness.run_evaluation import (GIT_APPLY_CMDS, _inject_asset_resto
     get_dataset_from_preds, load_instances, write_run_metadata)
 from swebench.harness.utils import EvaluationError, get_predictions_from_file, make_test_spec, run_threadpool
 from swebench.image_builder.constants import CONTAINER_USER, CONTAINER_WORKDIR
-from swebench.logger import close_logger, setup_logger
 
-NETWORK_FAILURES = re.compile("|".join(re.escape(text) for text in (
-    "Temporary failure in name resolution", "Name or service not known", "Could not resolve host",
-    "No address associated with hostname", "Network is unreachable", "Failed to establish a new connection",
-    "getaddrinfo ENOTFOUND", "getaddrinfo EAI_AGAIN", "network is unreachable", "dial tcp: lookup",
-)))
-"""What a command that reached for the network prints in a container that has none."""
-UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 DOCKER_TIMEOUT = 1800
 
 
@@ -66,69 +53,13 @@ DOCKER_TIMEOUT = 1800
 
 
 def score_instance(spec, pred: dict, client, run_id: str, timeout: int, config: ContainerConfig):
-    """The harness's `run_instance` in a hardened container: (instance_id, report), or None with the reason
-    in the instance's run_instance.log (its report.json is then missing, which makes it an error)."""
-    log_dir = get_log_dir(run_id, pred, spec.instance_id)
-    if (log_dir / LOG_REPORT).exists():
-        return spec.instance_id, json.loads((log_dir / LOG_REPORT).read_text())
-    log_dir.mkdir(parents=True, exist_ok=True)
-    logger = setup_logger(spec.instance_id, log_dir / LOG_INSTANCE)
-    container = None
-    try:
-        container = start_container(spec.image, spec.instance_id, client, run_id, config, logger)
+    """The harness's `run_instance` in a hardened container (`harness.scoring.sandbox`): (instance_id, report),
+    or None with the reason in the instance's run_instance.log."""
+    def steps(container, log_dir: Path, logger) -> dict:
         apply_patch(container, spec.instance_id, pred, log_dir, logger)
-        report = run_tests(container, spec, pred, log_dir, timeout, logger)
-        (log_dir / LOG_REPORT).write_text(json.dumps(report, indent=4))
-        return spec.instance_id, report
-    except EvaluationError as error:
-        logger.info(traceback.format_exc())
-        print(error)
-    except Exception as error:  # noqa: BLE001 - as in the harness: one instance's fault never stops the others
-        logger.error(f"Error in evaluating model for {spec.instance_id}: {error}\n{traceback.format_exc()}\n"
-                     f"Check ({logger.log_file}) for more information.")
-    finally:
-        remove_container(container, logger)
-        close_logger(logger)
-    return None
+        return run_tests(container, spec, pred, log_dir, timeout, logger)
 
-
-def get_log_dir(run_id: str, pred: dict, instance_id: str) -> Path:
-    model = (pred.get("model_name_or_path") or "None").replace("/", "__")
-    return RUN_EVALUATION_LOG_DIR / run_id / model / instance_id
-
-
-def start_container(image: str, instance_id: str, client, run_id: str, config: ContainerConfig, logger):
-    """A started container of the row's image, hardened like an agent's; the image is pulled when missing."""
-    get_image(client, image, instance_id, logger)
-    name = UNSAFE_IN_NAME.sub("-", f"patchmix.eval.{instance_id.lower()}.{run_id}.{uuid.uuid4().hex[:6]}")
-    labels = {"patchmix.role": "scoring", "patchmix.run_id": run_id}
-    options = make_container_options(image, config, labels, name) | {"user": CONTAINER_USER}
-    container = client.containers.create(**options)
-    logger.info(f"Container for {instance_id} created: {container.id}")
-    container.start()
-    logger.info(f"Container for {instance_id} started, isolated: {describe_isolation(container)}")
-    return container
-
-
-def get_image(client, image: str, instance_id: str, logger) -> None:
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        logger.info("Image not found locally, attempting to pull...")
-        try:
-            client.images.pull(image)
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
-            raise EvaluationError(instance_id, f"Image {image} not found for {instance_id} ({error})",
-                                  logger) from error
-
-
-def describe_isolation(container) -> str:
-    """The container's isolation as docker reports it, for the instance log."""
-    container.reload()
-    host = container.attrs["HostConfig"]
-    settings = {key: host.get(key) for key in ("NetworkMode", "CapDrop", "CapAdd", "SecurityOpt", "Memory",
-                                                "PidsLimit", "NanoCpus", "Privileged")}
-    return json.dumps(settings | {"Labels": container.attrs["Config"].get("Labels") or {}})
+    return score_in_container(spec.instance_id, spec.image, pred, client, run_id, config, steps)
 
 
 def apply_patch(container, instance_id: str, pred: dict, log_dir: Path, logger) -> None:
@@ -177,37 +108,12 @@ def run_tests(container, spec, pred: dict, log_dir: Path, timeout: int, logger) 
     return report
 
 
-def check_network(result: dict, output: str, instance_id: str, logger) -> None:
-    """An eval script that failed and reached for the network failed for want of it: an evaluation error that
-    says so, not a verdict (with a network, in the harness's own containers, it might have passed)."""
-    found = NETWORK_FAILURES.search(output)
-    if result["resolved"] or found is None:
-        return
-    start = max(output.rfind("\n", 0, found.start()) + 1, found.start() - 120)
-    line = output[start:found.end()].strip()
-    raise EvaluationError(instance_id, f"{NEEDS_NETWORK} (its output: {line!r}); score it with "
-                          f"`patchmix evaluate {OFFICIAL_CONTAINERS_FLAG}`, whose containers have one", logger)
-
-
 def read_diff(container) -> str:
     return decode(run_in_tree(container, "git -c core.fileMode=false diff").output).strip()
 
 
 def decode(data: bytes | None) -> str:
     return (data or b"").decode("utf-8", errors="replace")
-
-
-def remove_container(container, logger) -> None:
-    if container is None:
-        return
-    try:
-        container.remove(force=True, v=True)
-        logger.info(f"Container {container.name} removed.")
-    except docker.errors.NotFound:
-        return
-    except (docker.errors.APIError, requests.exceptions.RequestException) as error:
-        logger.error(f"Failed to remove container {container.name}: {error}; remove it with "
-                     f"`docker rm -f {container.name}`")
 
 
 # ---------------------------------------------------------------- the run

@@ -22,16 +22,15 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import traceback
 from pathlib import Path, PurePosixPath
 
 from harness.agent.config import ContainerConfig
 from harness.pipeline.prorows import PRO_WORKDIR
 from harness.scoring.harness import PRO_SCRIPTS_MISSING
-from swebench.harness.constants import APPLY_PATCH_FAIL, APPLY_PATCH_PASS, LOG_INSTANCE, LOG_REPORT, LOG_TEST_OUTPUT
+from harness.scoring.sandbox import check_network, score_in_container
+from swebench.harness.constants import APPLY_PATCH_FAIL, APPLY_PATCH_PASS, LOG_TEST_OUTPUT
 from swebench.harness.docker_utils import copy_to_container, exec_run_with_timeout
 from swebench.harness.utils import EvaluationError
-from swebench.logger import close_logger, setup_logger
 
 EVALUATOR = "swe-bench-pro"
 WORKSPACE = PurePosixPath("/workspace")
@@ -46,35 +45,15 @@ def score_pro_instance(row: dict, pred: dict, client, run_id: str, timeout: int,
                        scripts_dir: str | Path | None):
     """(instance_id, report) for a Pro row, or None with the reason in the instance's run_instance.log (its
     report.json is then missing, which makes it an evaluation error)."""
-    from harness.scoring.isolated import get_log_dir, remove_container, start_container
-
-    instance_id = row["instance_id"]
-    log_dir = get_log_dir(run_id, pred, instance_id)
-    if (log_dir / LOG_REPORT).exists():
-        return instance_id, json.loads((log_dir / LOG_REPORT).read_text())
-    log_dir.mkdir(parents=True, exist_ok=True)
-    logger = setup_logger(instance_id, log_dir / LOG_INSTANCE)
-    container = None
-    try:
-        scripts = read_scripts(scripts_dir, instance_id, logger)
-        container = start_container(row["image"], instance_id, client, run_id,
-                                    config.model_copy(update={"workdir": PRO_WORKDIR}), logger)
+    def steps(container, log_dir: Path, logger) -> dict:
+        scripts = read_scripts(scripts_dir, row["instance_id"], logger)
         exports = make_exports(client.images.get(row["image"]).attrs["Config"].get("Env") or [])
         write_workspace(container, log_dir, {**scripts, "patch.diff": strip_binary_hunks(pred["model_patch"] or "")})
         apply_patch(container, row, exports, logger)
-        report = run_tests(container, row, pred, exports, log_dir, timeout, logger)
-        (log_dir / LOG_REPORT).write_text(json.dumps(report, indent=4))
-        return instance_id, report
-    except EvaluationError as error:
-        logger.info(traceback.format_exc())
-        print(error)
-    except Exception as error:  # noqa: BLE001 - as in the harness: one instance's fault never stops the others
-        logger.error(f"Error in evaluating model for {instance_id}: {error}\n{traceback.format_exc()}\n"
-                     f"Check ({logger.log_file}) for more information.")
-    finally:
-        remove_container(container, logger)
-        close_logger(logger)
-    return None
+        return run_tests(container, row, pred, exports, log_dir, timeout, logger)
+
+    return score_in_container(row["instance_id"], row["image"], pred, client, run_id,
+                              config.model_copy(update={"workdir": PRO_WORKDIR}), steps)
 
 
 def read_scripts(scripts_dir: str | Path | None, instance_id: str, logger) -> dict[str, str]:
@@ -145,8 +124,6 @@ def make_test_commands(row: dict, exports: str) -> str:
 
 
 def run_tests(container, row: dict, pred: dict, exports: str, log_dir: Path, timeout: int, logger) -> dict:
-    from harness.scoring.isolated import check_network
-
     instance_id = row["instance_id"]
     script = log_dir / "entryscript.sh"
     script.write_text(make_test_commands(row, exports))
