@@ -10,15 +10,11 @@ import pytest
 from harness.agent.recordings import MINI, PATCHMIX, parse_recording, read_recordings
 from harness.analysis.replay import compare_patches
 from harness.cli import main
+from test_agent import FIX, UNITCONV
 
 pytestmark = pytest.mark.docker
 
 DATASET = str(Path(__file__).resolve().parent.parent / "tasks" / "bundled.jsonl")
-UNITCONV = "patchmix__unitconv-1"
-TEMPERATURE = "/testbed/unitconv/temperature.py"
-FIX = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
-    "command": "str_replace", "path": TEMPERATURE,
-    "old_str": "return value - 32 * 5 / 9", "new_str": "return (value - 32) * 5 / 9"}}]}
 SCRATCH = {"tool_calls": [{"name": "bash", "arguments": {
     "command": "cd unitconv && printf 'print(1)\\n' > /testbed/notes.py && export MARK=1"}}]}
 CHECK = {"tool_calls": [{"name": "bash", "arguments": {"command": "echo \"$MARK\" && pwd"}}]}
