@@ -32,9 +32,9 @@ def load_yaml(path: str) -> dict:
 
 
 def cmd_build_images(args) -> int:
-    from harness.demo.images import build_images
-    from harness.demo.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
-    from harness.demo.proimages import ROWS_FILE, build_pro_images
+    from harness.tasks.images import build_images
+    from harness.tasks.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
+    from harness.tasks.proimages import ROWS_FILE, build_pro_images
 
     rows = build_images(Path(args.tasks), force=args.force)
     print(f"{len(rows)} task images ready; dataset rows in {Path(args.tasks) / 'bundled.jsonl'}")
@@ -50,8 +50,8 @@ def cmd_build_images(args) -> int:
 def cmd_run_one(args) -> int:
     from harness.agent.config import AgentConfig
     from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
-    from harness.agent.container import remove_leftover_containers
-    from harness.agent.run import run_instance
+    from harness.agent.environment.docker_environment import remove_leftover_containers
+    from harness.agent.attempt import run_instance
     from harness.pipeline.outcomes import EXIT_RUNS_LEFT
     from harness.pipeline.single import make_single_config, save_prediction
 
@@ -89,7 +89,7 @@ def cmd_evaluate(args) -> int:
 
 def get_containers(args) -> str:
     """Where candidates run while scored: patchmix's isolated containers, or the harness's own."""
-    from harness.scoring.harness import ISOLATED, OFFICIAL
+    from harness.scoring.official import ISOLATED, OFFICIAL
 
     return OFFICIAL if args.official_containers else ISOLATED
 
@@ -127,7 +127,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from harness.select.command import make_checks, parse_top_k, run_evaluation, run_selection
+    from harness.select.picks import make_checks, parse_top_k, run_evaluation, run_selection
     from harness.select.rules import format_selection, select_patches
 
     sources = args.sources
@@ -192,7 +192,7 @@ def cmd_replay(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from harness.demo.run import run_demo
+    from harness.demo.scenario import run_demo
 
     summary = run_demo(Path(args.runs_dir), workers=args.workers, multilingual=args.multilingual)
     print(summary.read_text())

@@ -10,7 +10,7 @@ import statistics
 import time
 
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment
+from harness.agent.environment.docker_environment import Environment
 
 
 def parse_args() -> argparse.Namespace:

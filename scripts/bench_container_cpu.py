@@ -26,9 +26,9 @@ from pathlib import Path
 
 import docker
 
-from harness.agent import container
+from harness.agent.environment import docker_environment as container
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment
+from harness.agent.environment.docker_environment import Environment
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = "patchmix__daterange-1"

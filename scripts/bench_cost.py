@@ -5,7 +5,7 @@
 Replays the real runs in /work/shared/data/trajectories/gemini-3-pro-mini-v1.15.jsonl.gz (mini-SWE-agent +
 Gemini 3 Pro on SWE-bench Verified: real step counts and outputs) through patchmix's own agent loop and model
 seam, the real litellm client, and the scripted server's Anthropic Messages API with its faithful prefix cache
-(harness/demo/caching.py; tokens = characters / 4 of each real request, 5-minute expiry, 1024-token minimum).
+(harness/scripted/caching.py; tokens = characters / 4 of each real request, 5-minute expiry, 1024-token minimum).
 Each recorded reply becomes the scripted reply (its text, and its bash block as a `bash` call; the last one a
 `submit`), each recorded command output the tool's answer, so every request is the real conversation. Prices
 are litellm's table for claude-sonnet-4-5 (input, output, cache read, cache write).
@@ -34,9 +34,9 @@ from pathlib import Path
 from harness.agent.compaction import make_compaction
 from harness.agent.config import LimitsConfig, ModelConfig
 from harness.agent.loop import Agent
-from harness.agent.model import Model
-from harness.agent.tools import Observation, load_tools
-from harness.demo.scripted import ScriptedServer
+from harness.agent.model.query import Model
+from harness.agent.tools.calls import Observation, load_tools
+from harness.scripted.server import ScriptedServer
 
 DATA = Path("/work/shared/data/trajectories/gemini-3-pro-mini-v1.15.jsonl.gz")
 MODEL = "claude-sonnet-4-5"

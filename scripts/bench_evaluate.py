@@ -27,12 +27,12 @@ os.environ.setdefault("SCRIPTED_API_KEY", "sk-scripted-not-a-real-key")
 from rich.console import Console  # noqa: E402
 
 from harness.demo.models import make_demo_script  # noqa: E402
-from harness.demo.scripted import ScriptedServer  # noqa: E402
+from harness.scripted.server import ScriptedServer  # noqa: E402
 from harness.fileio import read_jsonl  # noqa: E402
 from harness.pipeline.launch import run_pipeline  # noqa: E402
 from harness.pipeline.progress import Progress  # noqa: E402
-from harness.scoring.harness import ISOLATED, OFFICIAL  # noqa: E402
-from harness.scoring.run import evaluate_run  # noqa: E402
+from harness.scoring.official import ISOLATED, OFFICIAL  # noqa: E402
+from harness.scoring.evaluation import evaluate_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["fixer", "breaker", "tripper", "merger"]

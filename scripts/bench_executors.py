@@ -27,7 +27,7 @@ from bench_throughput import LABELS, make_config, make_script  # noqa: E402
 
 from rich.console import Console  # noqa: E402
 
-from harness.demo.scripted import ScriptedServer  # noqa: E402
+from harness.scripted.server import ScriptedServer  # noqa: E402
 from harness.fileio import read_jsonl  # noqa: E402
 from harness.pipeline.launch import run_pipeline  # noqa: E402
 from harness.pipeline.progress import Progress  # noqa: E402

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from registrykit import FaultProxy, Registry, list_local, push_variants, remove_local  # noqa: E402
 
-from harness.demo.images import build_images  # noqa: E402
-from harness.demo.scripted import ScriptedServer  # noqa: E402
+from harness.tasks.images import build_images  # noqa: E402
+from harness.scripted.server import ScriptedServer  # noqa: E402
 from harness.pipeline.imagecommands import pull_missing  # noqa: E402
 from harness.pipeline.launch import run_pipeline  # noqa: E402
 from harness.pipeline.progress import Progress  # noqa: E402

@@ -35,7 +35,7 @@ os.environ.setdefault("BENCH_API_KEY", "sk-bench-not-a-real-key")
 from rich.console import Console  # noqa: E402
 
 from harness.agent.trajectory import read_info  # noqa: E402
-from harness.demo.scripted import ScriptedServer  # noqa: E402
+from harness.scripted.server import ScriptedServer  # noqa: E402
 from harness.pipeline.launch import run_pipeline  # noqa: E402
 from harness.pipeline.progress import Progress  # noqa: E402
 

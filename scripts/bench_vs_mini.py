@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment
+from harness.agent.environment.docker_environment import Environment
 
 VENV = Path("/tmp/patchmix-bench-mini")
 MINI_PACKAGES = ["mini-swe-agent", "litellm==1.106.2"]  # litellm pinned: never the compromised 1.107.0

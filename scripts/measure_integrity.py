@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.agent.integrity import read_diff, scan_patch  # noqa: E402
+from harness.agent.integrity.scan import read_diff, scan_patch  # noqa: E402
 from harness.agent.outcome import get_test_files  # noqa: E402
-from harness.agent.testconfig import is_whole_test_config, read_test_config  # noqa: E402
-from harness.agent.evalscript import list_executed_files  # noqa: E402
-from harness.agent.testfiles import is_test_path, list_test_dirs  # noqa: E402
+from harness.agent.integrity.testconfig import is_whole_test_config, read_test_config  # noqa: E402
+from harness.agent.integrity.evalscript import list_executed_files  # noqa: E402
+from harness.agent.integrity.testfiles import is_test_path, list_test_dirs  # noqa: E402
 
 OLD_TEST_DIRS = {"test", "tests", "testing"}
 

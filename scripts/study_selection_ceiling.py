@@ -20,7 +20,7 @@ import random
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from harness.select.evaluate import fallback
+from harness.select.crossfit import fallback
 from harness.select.features import get_features
 from harness.select.pool import load_pool
 from harness.select.priors import fit_reliability

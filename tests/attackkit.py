@@ -13,8 +13,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from harness.demo.published import SETUP_PIN, make_sources
-from harness.demo.taskrows import commit_repo, run_git
+from harness.tasks.published import SETUP_PIN, make_sources
+from harness.tasks.rows import commit_repo, run_git
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
 

@@ -65,7 +65,7 @@ def bundled_rows(docker_client):
     """The bundled tasks' dataset rows, their images built if missing."""
     from pathlib import Path
 
-    from harness.demo.images import build_images
+    from harness.tasks.images import build_images
 
     rows = build_images(Path(TASKS_DIR), log=lambda *args: None)
     return {row["instance_id"]: row for row in rows}
@@ -85,8 +85,8 @@ def run_scripted(tmp_path):
     import json
 
     from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig
-    from harness.agent.run import run_instance
-    from harness.demo.scripted import ScriptedServer
+    from harness.agent.attempt import run_instance
+    from harness.scripted.server import ScriptedServer
 
     def run(row, replies, limits=None, container=None, loop_last=False, keep_observations=0, **model_overrides):
         script = {"models": {"agent": [{"match": "", "replies": replies, "loop_last": loop_last}]}}

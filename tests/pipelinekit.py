@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent

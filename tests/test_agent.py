@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.agent import container
+from harness.agent.environment import docker_environment as container
 from harness.fileio import write_jsonl_atomic
 
 pytestmark = pytest.mark.docker
@@ -33,7 +33,7 @@ def observations(traj: dict) -> list[str]:
 
 
 def test_scripted_fix_is_submitted_and_resolved_by_the_official_harness(bundled_rows, run_scripted, tmp_path):
-    from harness.scoring.harness import evaluate_predictions
+    from harness.scoring.official import evaluate_predictions
 
     row = bundled_rows[UNITCONV]
     prediction, traj, _ = run_scripted(row, [LOOK, FIX, CHECK, SUBMIT])
@@ -159,7 +159,7 @@ def test_the_model_never_sees_a_pro_rows_answer_key(docker_client, run_scripted)
     selected_test_files_to_run never reach the model; the agent's shell is at /app."""
     import ast
 
-    from harness.demo.proimages import build_pro_images
+    from harness.tasks.proimages import build_pro_images
     from harness.pipeline.prorows import convert_pro_row
 
     raw = next(r for r in build_pro_images(log=lambda *a: None, client=docker_client) if r["repo_language"] == "js")

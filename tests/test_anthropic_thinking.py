@@ -8,9 +8,9 @@ import pytest
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.model import Model, get_prices
-from harness.demo.anthropic import sign
-from harness.demo.scripted import ScriptedServer
+from harness.agent.model.query import Model, get_prices
+from harness.scripted.anthropic import sign
+from harness.scripted.server import ScriptedServer
 from harness.exceptions import InfraError, RunEnded
 
 CLAUDE = "claude-sonnet-4-5"

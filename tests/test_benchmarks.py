@@ -18,7 +18,7 @@ from harness.pipeline import benchmarks
 from harness.pipeline.config import DatasetConfig
 from harness.pipeline.dataset import check_rows_evaluable, get_image_name, load_rows
 from harness.pipeline.rundir import RunDir
-from harness.scoring.harness import write_readable_dataset
+from harness.scoring.official import write_readable_dataset
 from test_report import write_cell
 
 DATA = Path("/work/shared/data")

@@ -131,8 +131,8 @@ def send(bundled_rows, tmp_path_factory):
     """The last request of a real run against a scripted server with the given model settings, as the server
     received it (one run per settings)."""
     from harness.agent.config import AgentConfig, ContainerConfig, ModelConfig
-    from harness.agent.run import run_instance
-    from harness.demo.scripted import ScriptedServer
+    from harness.agent.attempt import run_instance
+    from harness.scripted.server import ScriptedServer
 
     bodies = {}
 

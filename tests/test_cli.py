@@ -11,7 +11,7 @@ import yaml
 from harness.cli import main
 from harness.demo.models import make_demo_script
 from harness.fileio import read_jsonl
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 
 DATASET = str(Path(__file__).resolve().parent.parent / "tasks" / "bundled.jsonl")
 UNITCONV = "patchmix__unitconv-1"

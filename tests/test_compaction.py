@@ -9,8 +9,8 @@ import pytest
 from conftest import make_scripted_model
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig
-from harness.agent.run import run_instance
-from harness.demo.scripted import ScriptedServer
+from harness.agent.attempt import run_instance
+from harness.scripted.server import ScriptedServer
 
 pytestmark = pytest.mark.docker
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from harness.agent.config import ModelConfig
-from harness.agent.model import Model
-from harness.demo.caching import has_mark
-from harness.demo.scripted import ScriptedServer
+from harness.agent.model.query import Model
+from harness.scripted.caching import has_mark
+from harness.scripted.server import ScriptedServer
 from harness.pipeline.ledger import Ledger
 
 PRICES = {"input_cost_per_token": 3e-6, "output_cost_per_token": 15e-6,
@@ -147,7 +147,7 @@ def test_reasoning_tokens_are_told_apart_and_billed_as_output(tmp_path, monkeypa
 
 
 def test_cache_entries_expire_after_their_time(tmp_path, monkeypatch):
-    from harness.demo.caching import CacheSettings, PrefixCache
+    from harness.scripted.caching import CacheSettings, PrefixCache
 
     now = [0.0]
     cache = PrefixCache(CacheSettings(ttl=300), clock=lambda: now[0])
@@ -161,7 +161,7 @@ def test_cache_entries_expire_after_their_time(tmp_path, monkeypatch):
 
 
 def test_a_config_price_for_cache_reads_defaults_to_the_input_price(tmp_path):
-    from harness.agent.pricing import get_cache_prices
+    from harness.agent.model.pricing import get_cache_prices
 
     config = ModelConfig(name="openai/unknown-xyz", input_cost_per_token=1e-6, output_cost_per_token=2e-6)
     assert get_cache_prices(config, 1e-6).read == 1e-6

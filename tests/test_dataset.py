@@ -13,7 +13,7 @@ import pytest
 from harness.pipeline.dataset import check_rows_evaluable, load_rows, parse_slice, select_rows
 from harness.pipeline.dataset import derive_image_name, get_image_name
 from harness.exceptions import ConfigError
-from harness.demo.taskrows import load_task_rows
+from harness.tasks.rows import load_task_rows
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VERIFIED = Path("/work/shared/data/swe-bench-verified.jsonl")

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from harness.agent.config import ContainerConfig
-from harness.agent.editor import Editor
-from harness.agent.container import Environment
+from harness.agent.tools.editor import Editor
+from harness.agent.environment.docker_environment import Environment
 from harness.exceptions import ToolError
 
 IMAGE = "patchmix/python:bookworm"

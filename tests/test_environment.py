@@ -14,9 +14,9 @@ import docker
 import pytest
 
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment, remove_leftover_containers
+from harness.agent.environment.docker_environment import Environment, remove_leftover_containers
 from harness.exceptions import InfraError
-from harness.agent.execs import FrameReader, OutputCap, cap_text
+from harness.agent.environment.execs import FrameReader, OutputCap, cap_text
 
 BASE_IMAGE = "patchmix/python:bookworm"
 TEST_IMAGE = "patchmix-test/environment:latest"
@@ -149,7 +149,7 @@ def test_timeout_kills_the_command_and_keeps_the_shell(env):
 
 @pytest.mark.docker
 def test_shell_that_cannot_be_interrupted_is_restarted(fresh_env, monkeypatch):
-    monkeypatch.setattr("harness.agent.shell.KILL_GRACE", 0.5)  # the wait for the marker after the kill
+    monkeypatch.setattr("harness.agent.environment.shell.KILL_GRACE", 0.5)  # the wait for the marker after the kill
     fresh_env.execute("cd /usr")
     result = fresh_env.execute("while :; do :; done", timeout=1)
     assert result.timed_out
@@ -350,7 +350,7 @@ def test_container_is_removed_after_an_exception_inside_with(docker_client, test
 
 CTRL_C_SCRIPT = f"""
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment
+from harness.agent.environment.docker_environment import Environment
 with Environment({TEST_IMAGE!r}, ContainerConfig()) as env:
     print(env.name, flush=True)
     env.execute("sleep 60")
@@ -438,7 +438,7 @@ def test_two_removers_of_the_same_leftovers_both_succeed(docker_client, test_ima
 def test_a_removal_under_way_is_told_from_other_docker_errors():
     import requests
 
-    from harness.agent.container import is_removal_under_way
+    from harness.agent.environment.docker_environment import is_removal_under_way
 
     def make_error(status: int, text: str) -> docker.errors.APIError:
         response = requests.Response()

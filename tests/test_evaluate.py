@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.scoring.harness import EvaluationFailed, evaluate_predictions, find_run_report, read_instance_reports
-from harness.demo.taskrows import write_rows
+from harness.scoring.official import EvaluationFailed, evaluate_predictions, find_run_report, read_instance_reports
+from harness.tasks.rows import write_rows
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
 README_ONLY_PATCH = """\

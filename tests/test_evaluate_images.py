@@ -11,10 +11,10 @@ import json
 import pytest
 import yaml
 
-from harness.demo.taskrows import write_rows
-from harness.scoring.harness import OFFICIAL
-from harness.scoring.images import merge_reports
-from harness.scoring.run import evaluate_run
+from harness.tasks.rows import write_rows
+from harness.scoring.official import OFFICIAL
+from harness.scoring.imagebudget import merge_reports
+from harness.scoring.evaluation import evaluate_run
 from registrykit import Poller, PullCounter, Registry, list_local, make_rows, push_variants, remove_local
 from tests.test_scoring import Log, read_stored, write_preds
 

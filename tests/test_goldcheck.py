@@ -35,8 +35,8 @@ def test_gold_patches_resolve_and_a_broken_instance_is_named(bundled_rows, tmp_p
 
 def test_gold_patches_of_the_other_languages_and_of_pro_rows_resolve_through_the_same_command(docker_client,
                                                                                                tmp_path, capsys):
-    from harness.demo.multilingual import build_multilingual_images
-    from harness.demo.proimages import build_pro_images
+    from harness.tasks.multilingual import build_multilingual_images
+    from harness.tasks.proimages import build_pro_images
 
     build_multilingual_images(TASKS, log=lambda *args: None)
     build_pro_images(TASKS / "pro", log=lambda *args: None, client=docker_client)

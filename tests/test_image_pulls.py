@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from harness import exceptions as ex
-from harness.agent.pulls import (PullFailed, PullRefused, RateLimited, classify_pull_error, describe_emulation,
+from harness.agent.environment.pulls import (PullFailed, PullRefused, RateLimited, classify_pull_error, describe_emulation,
                                  get_pull_platform)
-from harness.agent.ratelimit import parse_quota, parse_retry_after, split_image
+from harness.agent.environment.ratelimit import parse_quota, parse_retry_after, split_image
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.exceptions import ConfigError
 from harness.pipeline.imageruns import apply_image_names, order_by_image
 from harness.pipeline.launch import run_pipeline

@@ -11,7 +11,7 @@ import pytest
 
 from harness import exceptions as ex
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.pipeline.executors.nodeimages import RECORDS
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress

@@ -1,6 +1,6 @@
 """Results that mean what they say (issue 9): exact patches, no answer key in reach, no gamed tests, scoring
 cached per (instance, patch), secrets never written. Real containers, the scripted provider over HTTP, the
-official harness; on a bundled task and on the published-style image (`harness/demo/published.py`)."""
+official harness; on a bundled task and on the published-style image (`harness/tasks/published.py`)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from harness.agent.config import ContainerConfig
-from harness.agent.container import KEPT_CAPABILITIES, Environment
-from harness.agent.flags import flag_command
-from harness.agent.testconfig import read_test_config
-from harness.analysis.integrity import render_integrity, summarise_integrity
-from harness.demo.taskrows import write_rows
+from harness.agent.environment.docker_environment import KEPT_CAPABILITIES, Environment
+from harness.agent.integrity.commandflags import flag_command
+from harness.agent.integrity.testconfig import read_test_config
+from harness.analysis.attempts import render_integrity, summarise_integrity
+from harness.tasks.rows import write_rows
 from harness.fileio import read_jsonl, write_jsonl_atomic
 from harness.secrets import MASK, redact, watch_variable
 
@@ -59,7 +59,7 @@ def observations(traj: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def published_row(docker_client):
-    from harness.demo.published import build_published_image
+    from harness.tasks.published import build_published_image
 
     return build_published_image(docker_client, Path(TASKS_DIR), log=lambda *args: None)
 
@@ -77,7 +77,7 @@ def dataset(rows, tmp_path_factory):
 
 
 def score(predictions: list[dict], dataset: Path, tmp_path: Path, name: str) -> dict:
-    from harness.scoring.harness import EvaluationFailed, evaluate_predictions
+    from harness.scoring.official import EvaluationFailed, evaluate_predictions
 
     preds = tmp_path / f"{name}.jsonl"
     write_jsonl_atomic(preds, predictions)
@@ -167,7 +167,7 @@ def test_ignored_files_and_nested_repositories_are_listed_in_dropped(rows, run_s
 
 @pytest.mark.docker
 def test_an_edit_to_an_ignored_file_that_existed_at_start_is_listed_in_dropped(rows, run_scripted):
-    from harness.demo.published import EGG_INFO
+    from harness.tasks.published import EGG_INFO
 
     steps = [bash(f"git status --short --ignored; echo 'Summary: edited' >> {EGG_INFO}/PKG-INFO"), FIX, SUBMIT]
     prediction, traj, _ = run_scripted(rows[PUBLISHED], steps)
@@ -269,7 +269,7 @@ def test_a_shell_python_without_the_dependencies_is_an_infra_error(rows, run_scr
 def test_a_later_container_of_a_proven_image_is_not_probed_again(rows, docker_client, monkeypatch):
     """The image is read-only, so its python is probed once per process; the next container reuses the finding
     and still gets the shell options the syntax check assumes."""
-    from harness.agent import container
+    from harness.agent.environment import docker_environment as container
     from harness.agent.config import ContainerConfig
 
     row = rows[PUBLISHED]
@@ -340,7 +340,7 @@ def test_history_and_network_commands_are_flagged():
 
 @pytest.mark.docker
 def test_changing_one_prediction_of_five_scores_exactly_one(bundled_rows, tmp_path):
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
 
     ids = sorted(bundled_rows)
     run_dir = tmp_path / "five"
@@ -378,7 +378,7 @@ def test_changing_one_prediction_of_five_scores_exactly_one(bundled_rows, tmp_pa
 @pytest.mark.docker
 def test_narrowing_instances_keeps_predictions_and_a_changed_template_is_refused(tmp_path):
     from harness.demo.models import make_demo_script
-    from harness.demo.scripted import ScriptedServer
+    from harness.scripted.server import ScriptedServer
     from harness.exceptions import ConfigError
     from harness.pipeline.launch import run_pipeline
 
@@ -412,7 +412,7 @@ def test_narrowing_instances_keeps_predictions_and_a_changed_template_is_refused
 
 
 def test_a_resume_with_a_tool_schema_of_other_contents_is_refused(tmp_path, monkeypatch):
-    from harness.agent.tools import TOOLS_DIR
+    from harness.agent.tools.calls import TOOLS_DIR
     from harness.exceptions import ConfigError
     from harness.pipeline import fingerprint
     from harness.pipeline.load import load_pipeline_config
@@ -456,7 +456,7 @@ def save_and_resume(config_path: Path, folder: Path) -> str:
 
 
 def test_a_value_expanded_into_the_config_is_masked_whatever_the_variables_name(monkeypatch, tmp_path):
-    from harness.scoring.run import get_dataset, read_run_config
+    from harness.scoring.evaluation import get_dataset, read_run_config
 
     endpoint = "http://127.0.0.1:9/v1/deployments/pmx-d3pl0y-77aa0c"
     monkeypatch.setenv("ROUTE_ENDPOINT", endpoint)
@@ -503,7 +503,7 @@ def test_the_python_probe_names_declared_distributions_that_are_missing(tmp_path
     import subprocess
     import sys
 
-    from harness.agent.prepare import PROBE_CODE, PROBE_MARKER, check_python_env
+    from harness.agent.environment.prepare import PROBE_CODE, PROBE_MARKER, check_python_env
     from harness.exceptions import InfraError
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["PyYAML>=5", '

@@ -14,10 +14,10 @@ import json
 import pytest
 
 from attackkit import ATTACKS, RUNTESTS, make_attack_patch, make_variant_script
-from harness.agent.integrity import scan_patch
+from harness.agent.integrity.scan import scan_patch
 from harness.agent.outcome import get_test_files
-from harness.analysis.integrity import render_integrity, summarise_integrity
-from harness.demo.taskrows import write_rows
+from harness.analysis.attempts import render_integrity, summarise_integrity
+from harness.tasks.rows import write_rows
 from harness.fileio import write_jsonl_atomic
 
 RUNNER_IMAGE = "patchmix-test/unitconv-runner:latest"
@@ -31,7 +31,7 @@ def attack_rows(bundled_rows, docker_client):
     """Task name or row variant -> row: the bundled tasks, the published-style one, and unitconv with its tests
     run through the repository's runtests.py (`runner`, its own image) or after `pip install -e .` (`install`)."""
     from attackkit import TASKS_DIR
-    from harness.demo.published import build_published_image
+    from harness.tasks.published import build_published_image
 
     published = build_published_image(docker_client, TASKS_DIR, log=lambda *args: None)
     unitconv = bundled_rows["patchmix__unitconv-1"]
@@ -54,7 +54,7 @@ def get_row(rows: dict, name: str) -> dict:
 
 
 def score(predictions: list[dict], rows: list[dict], tmp_path, name: str) -> dict:
-    from harness.scoring.harness import EvaluationFailed, evaluate_predictions
+    from harness.scoring.official import EvaluationFailed, evaluate_predictions
 
     dataset, preds = tmp_path / f"{name}-rows.jsonl", tmp_path / f"{name}.jsonl"
     write_rows(rows, dataset)

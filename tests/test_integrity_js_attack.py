@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from harness.agent.integrity import scan_patch
+from harness.agent.integrity.scan import scan_patch
 from harness.agent.outcome import get_test_files
 from jskit import FORGING_MOCHARC, SOURCES, build_js_task, make_diff, make_forging_patch
 from test_integrity_attacks import SUBMIT, predict, score

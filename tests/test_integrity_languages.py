@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.agent.evalscript import list_executed_files
-from harness.agent.integrity import scan_patch
-from harness.agent.testconfig import is_whole_test_config, read_test_config
-from harness.agent.testfiles import is_test_path
-from harness.demo.taskrows import commit_repo, run_git
+from harness.agent.integrity.evalscript import list_executed_files
+from harness.agent.integrity.scan import scan_patch
+from harness.agent.integrity.testconfig import is_whole_test_config, read_test_config
+from harness.agent.integrity.testfiles import is_test_path
+from harness.tasks.rows import commit_repo, run_git
 
 
 def make_diff(old: dict[str, str], new: dict[str, str]) -> str:

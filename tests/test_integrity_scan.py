@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from attackkit import ATTACKS, SCAN_ONLY, make_attack_patch, make_variant_script
-from harness.agent.evalscript import list_executed_files
-from harness.agent.integrity import scan_patch
+from harness.agent.integrity.evalscript import list_executed_files
+from harness.agent.integrity.scan import scan_patch
 from harness.agent.outcome import drop_executed_files, get_test_files
-from harness.agent.patch import PatchResult
-from harness.agent.testconfig import is_whole_test_config, read_test_config
-from harness.agent.testfiles import is_test_path, list_test_dirs
-from harness.analysis.integrity import render_integrity, summarise_integrity
-from harness.demo.taskrows import load_task_rows
-from harness.select.integrity import choose_index, list_flag_reasons, prefer_clean
+from harness.agent.environment.patch import PatchResult
+from harness.agent.integrity.testconfig import is_whole_test_config, read_test_config
+from harness.agent.integrity.testfiles import is_test_path, list_test_dirs
+from harness.analysis.attempts import render_integrity, summarise_integrity
+from harness.tasks.rows import load_task_rows
+from harness.select.flagged import choose_index, list_flag_reasons, prefer_clean
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
 EXPECTED_REASONS = {

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig, ModelConfig
-from harness.agent.run import run_instance
+from harness.agent.attempt import run_instance
 
 TASK = "patchmix__unitconv-1"
 STEPS = 3

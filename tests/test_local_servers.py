@@ -16,12 +16,12 @@ from rich.console import Console
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
 from harness.agent.loop import CUT_OFF
-from harness.agent.model import Model
+from harness.agent.model.query import Model
 from harness.agent.trajectory import read_trajectory
 from harness.analysis.report import write_report
 from harness.analysis.show import show_run
 from harness.cli import main
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 

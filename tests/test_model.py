@@ -6,8 +6,8 @@ import pytest
 
 from harness.agent.config import ModelConfig
 from harness.exceptions import ConfigError, ContextOverflow, InfraError
-from harness.agent.model import Model
-from harness.demo.scripted import ScriptedServer
+from harness.agent.model.query import Model
+from harness.scripted.server import ScriptedServer
 
 PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
 BASH_LS = {"tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]}

@@ -16,14 +16,14 @@ import yaml
 from harness.agent.config import AgentConfig, ContainerConfig
 from harness.agent.config import get_container_config
 from harness.languages import get_python_parsers, is_python_row
-from harness.demo.languages import LANGUAGES
-from harness.demo.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
+from harness.tasks.langspecs import LANGUAGES
+from harness.tasks.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
-from harness.demo.taskrows import list_patch_files, load_task_rows
+from harness.scripted.server import ScriptedServer
+from harness.tasks.rows import list_patch_files, load_task_rows
 from harness.fileio import read_jsonl
 from harness.pipeline.dataset import check_rows_evaluable, derive_image_name, get_image_name
-from harness.scoring.harness import OFFICIAL, EvaluationFailed, evaluate_predictions
+from harness.scoring.official import OFFICIAL, EvaluationFailed, evaluate_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS_DIR = ROOT / "tasks"
@@ -125,7 +125,7 @@ def test_an_image_whose_python_lacks_the_declared_dependencies_stops_a_python_ro
         bundled_rows, docker_client, run_scripted):
     """The published-style image's shell python lacks what its pyproject.toml declares: a Python row ends
     `infra_error` before any model call; the same image under a JavaScript row runs (the check is not its)."""
-    from harness.demo.published import build_published_image
+    from harness.tasks.published import build_published_image
 
     row = build_published_image(docker_client, TASKS_DIR, log=lambda *args: None)
     image = f"patchmix-test/multilingual-python-check:{uuid.uuid4().hex[:8]}"
@@ -207,7 +207,7 @@ def test_the_official_harness_resolves_the_gold_patches_and_nothing_else(multili
 @pytest.mark.docker
 def test_the_scripted_fixer_resolves_every_language_through_the_pipeline(multilingual_rows, tmp_path):
     from harness.pipeline.launch import run_pipeline
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
 
     demo = yaml.safe_load((ROOT / "scripts" / "demo" / "multilingual.yaml").read_text())
     assert demo["dataset"]["path"] == f"../../tasks/{MULTILINGUAL_ROWS}"
@@ -238,7 +238,7 @@ def test_the_select_stage_asks_no_python_reproduction_in_another_language(multil
     the regression signal still runs in the row's container."""
     import numpy as np
 
-    from harness.select.command import Checks, check_picks
+    from harness.select.picks import Checks, check_picks
     from harness.select.pool import Candidate
     from harness.select.selector import Pick
     from tests.conftest import make_scripted_model

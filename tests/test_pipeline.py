@@ -18,7 +18,7 @@ from harness.exceptions import ConfigError
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.progress import Progress
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 
 from pipelinekit import TASKS, first_prompts, get_patches, load_rows, make_config, make_slow_script, write_config
 

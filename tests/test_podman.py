@@ -17,10 +17,10 @@ import pytest
 
 from harness import exceptions as ex
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from harness.scoring.run import evaluate_run
+from harness.scoring.evaluation import evaluate_run
 from registrykit import Poller, read_statuses, write_pipeline
 from tests.test_scoring import Log
 

@@ -160,7 +160,7 @@ def test_a_pro_rows_scoring_key_follows_what_pro_scoring_reads(sample_rows):
 
 def test_pro_scoring_is_refused_in_official_containers(tmp_path):
     from harness.exceptions import PatchmixError
-    from harness.scoring.harness import OFFICIAL, make_harness_command
+    from harness.scoring.official import OFFICIAL, make_harness_command
 
     with pytest.raises(PatchmixError, match="isolated containers only") as caught:
         make_harness_command(tmp_path / "p.jsonl", BUNDLED, "r", tmp_path, 1, 60, None, containers=OFFICIAL,

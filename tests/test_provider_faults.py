@@ -12,11 +12,11 @@ import pytest
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.model import Model
-from harness.agent.providers import OVERFLOW_TABLE, PAUSES, get_retry_after
-from harness.agent.tools import BadToolCall, load_tools, parse_call
-from harness.demo.faults import OVERFLOW_PRESETS
-from harness.demo.scripted import ScriptedServer
+from harness.agent.model.query import Model
+from harness.agent.model.providers import OVERFLOW_TABLE, PAUSES, get_retry_after
+from harness.agent.tools.calls import BadToolCall, load_tools, parse_call
+from harness.scripted.faults import OVERFLOW_PRESETS
+from harness.scripted.server import ScriptedServer
 from harness.exceptions import ContextOverflow, FormatError, InfraError, RunEnded
 
 UNTESTED_WORDINGS = ("generic", "Mistral")

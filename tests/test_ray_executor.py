@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.agent.container import remove_leftover_containers
+from harness.agent.environment.docker_environment import remove_leftover_containers
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
@@ -162,7 +162,7 @@ def test_provider_cap_and_budget_hold_across_nodes(cluster, tmp_path):
 def test_evaluate_on_the_cluster_gives_the_local_verdicts(cluster, tmp_path):
     import shutil
 
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
 
     with ScriptedServer(make_demo_script(load_rows())) as server:
         run_dir = run(make_config(server.api_base, name="scored", iterations=[{"models": ["fixer", "breaker"]}]),

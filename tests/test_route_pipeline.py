@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.demo.models import get_issue_title, make_breaker, make_fixer, make_tripper
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
@@ -81,7 +81,7 @@ def instance_of(prompt: str, rows: list[dict]) -> str:
 @pytest.mark.docker
 def test_seed003_routes_samples_and_selects_and_the_report_counts_runs_saved(bundled_rows, tmp_path):
     from harness.analysis.report import write_report
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
     from harness.select.rules import select_patches
 
     rows = load_rows()

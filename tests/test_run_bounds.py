@@ -10,8 +10,8 @@ import tarfile
 import pytest
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig
-from harness.agent.run import run_instance
-from harness.demo.scripted import ScriptedServer
+from harness.agent.attempt import run_instance
+from harness.scripted.server import ScriptedServer
 from harness.pipeline.rundir import is_finished_info
 
 from conftest import make_scripted_model

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.exceptions import ConfigError
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.lock import FolderBusy, RunLock

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from harness.exceptions import PatchmixError
-from harness.demo.taskrows import write_rows
+from harness.tasks.rows import write_rows
 from harness.pipeline.rundir import get_model_name
-from harness.scoring.run import evaluate_run, make_run_id
+from harness.scoring.evaluation import evaluate_run, make_run_id
 from harness.scoring.verdicts import find_flips, get_verdicts, merge_retry
 
 RUN_NAME = "fake"

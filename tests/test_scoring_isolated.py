@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.agent.container import KEPT_CAPABILITIES
-from harness.demo.taskrows import write_rows
-from harness.scoring.harness import (ISOLATED, NEEDS_NETWORK, OFFICIAL, evaluate_predictions, read_error_reasons,
+from harness.agent.environment.docker_environment import KEPT_CAPABILITIES
+from harness.tasks.rows import write_rows
+from harness.scoring.official import (ISOLATED, NEEDS_NETWORK, OFFICIAL, evaluate_predictions, read_error_reasons,
     read_instance_reports)
 
 from test_scoring import PATCH_THAT_DOES_NOT_APPLY
@@ -114,7 +114,7 @@ def make_kinds(row: dict) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def all_rows(bundled_rows, docker_client):
-    from harness.demo.published import build_published_image
+    from harness.tasks.published import build_published_image
 
     published = build_published_image(docker_client, TASKS_DIR, log=lambda *args: None)
     return [bundled_rows[i] for i in sorted(bundled_rows)] + [published]
@@ -251,7 +251,7 @@ official harness as here)."""
 def test_an_eval_script_that_fails_for_want_of_network_is_an_evaluation_error_that_says_so(bundled_rows, tmp_path):
     """A run that failed and whose eval script reached for the network has no verdict, and its one line says
     why and what to do; a run that passed anyway keeps its verdict."""
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
     from tests.test_scoring import Log, make_run
 
     fails, passes = bundled_rows["patchmix__unitconv-1"], bundled_rows["patchmix__wrapkit-1"]

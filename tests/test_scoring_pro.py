@@ -17,14 +17,14 @@ import pytest
 from unidiff import PatchSet
 
 from harness.agent.config import ContainerConfig
-from harness.demo.proimages import PRO_DIR, ROWS_FILE, build_pro_images, get_pro_scripts_dir
-from harness.demo.scripted import ScriptedServer
+from harness.tasks.proimages import PRO_DIR, ROWS_FILE, build_pro_images, get_pro_scripts_dir
+from harness.scripted.server import ScriptedServer
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 from harness.pipeline.prorows import convert_pro_row
-from harness.scoring.harness import evaluate_predictions, read_error_reasons
+from harness.scoring.official import evaluate_predictions, read_error_reasons
 from harness.scoring.pro import score_pro_instance
-from harness.scoring.run import evaluate_run
+from harness.scoring.evaluation import evaluate_run
 
 from pipelinekit import PRICE, write_config
 

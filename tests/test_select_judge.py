@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.select.judge import Judge, judge_pick, parse_choice
 from harness.select.pool import Candidate
 from harness.select.selector import Pick
@@ -119,7 +119,7 @@ def test_patchmix_select_with_tests_and_a_judge_from_the_command_line(bundled_ro
 
 def test_a_judge_without_its_dataset_or_model_file_is_refused_in_one_line(tmp_path):
     from harness.exceptions import PatchmixError
-    from harness.select.command import make_checks
+    from harness.select.picks import make_checks
 
     with pytest.raises(PatchmixError, match="--reproduce and --judge need --dataset"):
         make_checks(None, None, None, "judge")

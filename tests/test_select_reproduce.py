@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness.agent.config import AgentConfig, ContainerConfig
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.select.execute import pick_with_regressions
 from harness.select.pool import Candidate
 from harness.select.regression import check_regressions

@@ -13,8 +13,8 @@ import numpy as np
 from harness.select.features import FEATURES
 from harness.select.pool import Candidate, load_pool
 from harness.select.selector import fit_selector, make_views, pick
-from harness.select.evaluate import evaluate
-from harness.select.summary import summarise
+from harness.select.crossfit import evaluate
+from harness.select.scorecard import summarise
 
 
 def make_patch(value: str, comment: str = "") -> str:

@@ -12,7 +12,7 @@ from pipelinekit import DATASET, make_config, write_config
 from selectkit import write_run
 
 from harness.demo.models import make_demo_script
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.exceptions import ConfigError
 from harness.fileio import read_jsonl
 from harness.pipeline.load import load_pipeline_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment
+from harness.agent.environment.docker_environment import Environment
 
 CONFIG = ContainerConfig(workdir="/testbed", command_timeout=30, max_output_chars=10_000)
 

@@ -13,11 +13,11 @@ import os
 import pytest
 
 from harness.agent.config import AgentConfig, ContainerConfig
-from harness.agent.run import run_instance
+from harness.agent.attempt import run_instance
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 from harness.pipeline.rundir import is_finished_info
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
 
 from conftest import make_scripted_model

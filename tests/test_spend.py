@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from harness.demo.models import REFINE_MARK, get_issue_title, make_breaker, make_demo_script, make_fixer, make_tripper
-from harness.demo.scripted import ScriptedServer
+from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
-from harness.pipeline.agreement import find_agreement
+from harness.pipeline.skipping import find_agreement
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 
@@ -77,7 +77,7 @@ def test_agreement_counts_models_behind_a_carried_patch_and_ignores_formatting()
 @pytest.mark.docker
 def test_iteration_2_runs_only_the_disputed_instance_and_the_report_counts_the_saving(bundled_rows, tmp_path):
     from harness.analysis.report import write_report
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
 
     iterations = [
         {"models": ["fixer", "breaker", "tripper"]},
@@ -201,7 +201,7 @@ def test_summaries_after_submit_and_breaker_reach_exactly_the_prompts_that_draw_
 def test_spend_counts_cost_per_resolved_no_patch_share_and_the_saving_of_skipped_runs():
     from harness.analysis.runread import Cell
     from harness.analysis.spend import render_spend
-    from harness.analysis.summary import build_summary
+    from harness.analysis.numbers import build_summary
 
     def info(status: str, patch: str, cost: float) -> dict:
         return {"exit_status": status, "patch": patch, "cost": cost, "finished_at": "x"}

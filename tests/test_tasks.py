@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.scoring.harness import get_test_output_markers
+from harness.scoring.official import get_test_output_markers
 from harness.exceptions import ConfigError
-from harness.demo.taskrows import (
+from harness.tasks.rows import (
     commit_repo,
     is_test_path,
     list_patch_files,

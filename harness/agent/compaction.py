@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from harness import exceptions as ex
 from harness.agent.prompts import render
 from harness.agent.steps import make_step_record
-from harness.agent.summary import close_open_calls
+from harness.agent.recap import close_open_calls
 from harness.exceptions import ContextOverflow, RunEnded
 
 HEAD = 2

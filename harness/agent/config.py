@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.agent.sizes import parse_size
+from harness.agent.environment.sizes import parse_size
 from harness.languages import is_python_row
 from harness.secrets import find_url_secrets, watch_value, watch_variable
 
@@ -141,7 +141,7 @@ class ContainerConfig(Strict):
         return value
     check_python: bool = True
     """At start, check that the shell's `python` has the dependencies the repository declares; a mismatch ends
-    the run as `infra_error` with a message that says so (`harness/agent/prepare.py`). Python repositories only:
+    the run as `infra_error` with a message that says so (`harness/agent/environment/prepare.py`). Python repositories only:
     a row in another language is never checked (`harness/agent/language.py`)."""
     keep_test_infrastructure: bool = False
     """Keep in the patch the files that change how tests run or are collected (conftest.py, pytest.ini, test
@@ -172,7 +172,7 @@ class AgentConfig(Strict):
 
 def get_container_config(row: dict, config: ContainerConfig) -> ContainerConfig:
     """The container settings for this row: the row's `workdir` (SWE-bench Pro's repositories are at /app) in
-    place of `workdir`, and the start-up check of the agent's python (`harness.agent.prepare`) off for a row in
+    place of `workdir`, and the start-up check of the agent's python (`harness.agent.environment.prepare`) off for a row in
     another language (decided from the row alone, `harness.languages.is_python_row`), whatever python its image
     has: it only means something for a Python repository."""
     changes = {}

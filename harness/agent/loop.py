@@ -18,7 +18,7 @@ from harness.exceptions import ContextOverflow, FormatError, InfraError, Interru
 from harness.agent.compaction import Compaction, compact, is_near_window
 from harness.agent.steps import make_step_record
 from harness.agent.stuck import StuckDetector
-from harness.agent.tools import BadToolCall, parse_call
+from harness.agent.tools.calls import BadToolCall, parse_call
 
 ELIDED = ("[The output of this earlier tool call ({chars} characters) is left out to save context; "
           "run the command again if you need it.]")

@@ -1,7 +1,7 @@
 """What a finished run leaves besides its trajectory: the patch (labelled, with what was dropped), the python
 the agent's shell ran, the flags on its commands and the integrity scan of its patch (`info.integrity`).
 
-Files the row's eval script executes (its test command, `setup.py` when it installs; `harness.agent.evalscript`)
+Files the row's eval script executes (its test command, `setup.py` when it installs; `harness.agent.integrity.evalscript`)
 are dropped from the patch like test infrastructure, with the reason `eval_script` (kept, and flagged, under
 `container.keep_test_infrastructure`). The eval script is the harness's: the agent never sees it.
 
@@ -16,10 +16,10 @@ import logging
 from unidiff import PatchSet
 
 from harness import exceptions as ex
-from harness.agent.evalscript import list_executed_files
-from harness.agent.flags import flag_steps
-from harness.agent.integrity import scan_patch
-from harness.agent.patch import split_sections
+from harness.agent.integrity.evalscript import list_executed_files
+from harness.agent.integrity.commandflags import flag_steps
+from harness.agent.integrity.scan import scan_patch
+from harness.agent.environment.patch import split_sections
 from harness.exceptions import EnvironmentEnded, InfraError
 from harness.secrets import find_secret
 

@@ -16,11 +16,11 @@ from harness.durations import format_duration
 from harness.exceptions import EXIT_STATUSES
 from harness.fileio import write_json_atomic, write_text_atomic
 
-from harness.analysis.integrity import render_integrity, summarise_integrity
+from harness.analysis.attempts import render_integrity, summarise_integrity
 from harness.analysis.denominator import describe_denominator
 from harness.analysis.runread import get_universe, read_run
 from harness.analysis.breakdown import render_breakdown, summarise_breakdowns
-from harness.analysis.summary import build_summary, get_iteration_sets
+from harness.analysis.numbers import build_summary, get_iteration_sets
 from harness.analysis.site import write_site
 from harness.analysis.spend import format_share, render_spend
 def write_charts(summary: dict, out_dir: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.agent.trajectory import read_trajectory
 from harness.analysis import tables as an
 from harness.exceptions import PatchmixError
-from harness.scoring.harness import OFFICIAL
+from harness.scoring.official import OFFICIAL
 from harness.scoring.logs import read_meta
 
 SCHEMA_VERSION = 1

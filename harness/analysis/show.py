@@ -19,7 +19,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.integrity import describe_flags
+from harness.analysis.attempts import describe_flags
 from harness.analysis.candidates import Candidate, read_candidates, read_dataset_rows
 from harness.analysis.runread import read_run
 from harness.analysis.tables import format_dollars

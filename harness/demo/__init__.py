@@ -1,5 +1,6 @@
-"""The key-free demo and what it stands on: the bundled tasks' rows and images, the scripted
-OpenAI-compatible provider, and the scripted models' behaviour.
+"""The key-free demo command: the scripted models' behaviour on the bundled tasks, and `patchmix demo`, which runs
+the pipeline with them against the scripted provider (`harness.scripted`) on the bundled tasks' images
+(`harness.tasks`).
 
 May import every stage; only `cli` imports it (tests and benchmarks use it too).
 """

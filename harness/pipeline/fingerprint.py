@@ -12,7 +12,7 @@ import jinja2
 from jinja2 import meta
 
 from harness.agent.prompts import find_template, make_environment
-from harness.agent.tools import DEFAULT_TOOLS, TOOLS_DIR
+from harness.agent.tools.calls import DEFAULT_TOOLS, TOOLS_DIR
 from harness.exceptions import ConfigError
 from harness.fileio import read_json, write_json_atomic
 from harness.pipeline.config import PipelineConfig

@@ -17,7 +17,7 @@ from collections import Counter
 
 import docker
 
-from harness.agent.pulls import get_image_size, remove_image
+from harness.agent.environment.pulls import get_image_size, remove_image
 from harness.pipeline.config import ImagesConfig
 from harness.pipeline.imagepull import PullFailed, Puller, PullRefused, PullStopped
 from harness.pipeline.imagerecord import ImageRecord

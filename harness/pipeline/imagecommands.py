@@ -13,7 +13,7 @@ from pathlib import Path
 
 import docker
 
-from harness.agent.pulls import get_image_size, remove_image
+from harness.agent.environment.pulls import get_image_size, remove_image
 from harness.exceptions import ConfigError
 from harness.pipeline.imagepull import PullFailed, Puller, PullRefused
 from harness.pipeline.imagerecord import RECORD_NAME, ImageRecord

@@ -12,8 +12,8 @@ import time
 
 import docker
 
-from harness.agent.pulls import PullFailed, PullRefused, RateLimited, get_pull_platform, pull_image
-from harness.agent.ratelimit import probe_rate_limit
+from harness.agent.environment.pulls import PullFailed, PullRefused, RateLimited, get_pull_platform, pull_image
+from harness.agent.environment.ratelimit import probe_rate_limit
 from harness.pipeline.config import ImagesConfig
 
 logger = logging.getLogger("patchmix")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness import exceptions as ex
 
-from harness.pipeline.agreement import read_drawn_on, skip_agreed
+from harness.pipeline.skipping import read_drawn_on, skip_agreed
 from harness.pipeline.routing import skip_unrouted
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.executors import LocalExecutor
@@ -23,7 +23,7 @@ from harness.pipeline.imageruns import get_later_images, order_by_image, record_
 from harness.pipeline.ledger import LEDGER_NAME, Budget, Ledger
 from harness.pipeline.outcomes import ModelStops
 from harness.pipeline.earlier import make_candidate
-from harness.agent.model import get_provider
+from harness.agent.model.query import get_provider
 from harness.pipeline.rundir import RunDir, get_model_name
 
 logger = logging.getLogger("patchmix")

@@ -14,14 +14,14 @@ from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_row
 from harness.pipeline.imagecache import ImageCache, NoImages
 from harness.pipeline.imagerecord import RECORD_NAME, ImageRecord
 from harness.pipeline.imageruns import apply_image_names
-from harness.agent.pulls import describe_emulation
+from harness.agent.environment.pulls import describe_emulation
 from harness.pipeline.lock import RunLock
 from harness.pipeline.outcomes import EXIT_RUNS_LEFT, count_left, describe_left
-from harness.agent.container import remove_leftover_containers
+from harness.agent.environment.docker_environment import remove_leftover_containers
 from harness.exceptions import ConfigError
 from harness.pipeline.executors import start_executor
 from harness.pipeline.iterations import Pipeline
-from harness.agent.model import Model
+from harness.agent.model.query import Model
 from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.progress import Progress
 from harness.pipeline.rundir import RunDir

@@ -11,7 +11,7 @@ input price).
     {"event": "end", "call": id, "cost": dollars, "cost_uncached": dollars, "tokens_in": n, "tokens_out": n,
      "tokens_cached": n, "tokens_cache_write": n, "tokens_reasoning": n}                 (or "error": ...)
 
-`cost` is as billed: cache reads and writes at their own prices (harness/agent/pricing.py); `cost_uncached` is
+`cost` is as billed: cache reads and writes at their own prices (harness/agent/model/pricing.py); `cost_uncached` is
 what the same call would cost with every prompt token at the input price. The budget counts `cost`.
 """
 

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from harness.scoring.harness import ISOLATED
+from harness.scoring.official import ISOLATED
 
 CONTAINER_RESOURCE = "patchmix_container"
 
@@ -24,7 +24,7 @@ def score_on_node(file_name: str, content: bytes, dataset: str, run_id: str, wor
                   instance_ids: list[str] | None, split: str, containers: str,
                   limits: dict | None, pro_scripts_dir: str | None = None) -> tuple[dict, bytes]:
     """Runs on a node: the harness on these predictions; (report, tar of logs/run_evaluation/<run_id>)."""
-    from harness.scoring.harness import evaluate_predictions, get_log_path
+    from harness.scoring.official import evaluate_predictions, get_log_path
 
     with tempfile.TemporaryDirectory(prefix="patchmix-eval-") as tmp:
         preds = Path(tmp) / file_name

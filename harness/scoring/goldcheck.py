@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
-from harness.scoring.harness import ISOLATED, evaluate_predictions
+from harness.scoring.official import ISOLATED, evaluate_predictions
 from harness.fileio import write_json_atomic, write_jsonl_atomic
 
 

@@ -2,7 +2,7 @@
 
 `swebench.harness.run_evaluation` scores in containers with the default network and an added SYS_ADMIN
 capability, and the candidate's code runs there (imports, `pip install -e .`, test collection). Here each
-instance is scored in a container made like an agent's (`harness.agent.container.make_container_options`: no
+instance is scored in a container made like an agent's (`harness.agent.environment.docker_environment.make_container_options`: no
 network, capabilities dropped, no-new-privileges, memory, pids and CPU limits, labelled `patchmix`), and the rest
 is the harness's own: its patch commands in its order (`GIT_APPLY_CMDS`, a pristine tree between tries, the
 reverse check), the row's `eval_script` through `make_test_spec`, its image assets, its timeout, its grading
@@ -10,7 +10,7 @@ reverse check), the row's `eval_script` through `make_test_spec`, its image asse
 harness, at the same places: `logs/run_evaluation/<run_id>/<model>/<instance>/` (patch.diff, eval.sh,
 test_output.txt, report.json, run_instance.log) and `<report_dir>/<model>.<run_id>.json`.
 
-Run it as the harness is run, from a scratch folder (`harness.scoring.harness.evaluate_predictions` does):
+Run it as the harness is run, from a scratch folder (`harness.scoring.official.evaluate_predictions` does):
 `python -m harness.scoring.isolated --dataset_name D --split S --predictions_path P --run_id R ...`.
 
 Rows in SWE-bench Pro's form (`eval_type` "pro", `harness.pipeline.prorows`) are scored in the same container by

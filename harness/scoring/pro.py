@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.agent.config import ContainerConfig
 from harness.pipeline.prorows import PRO_WORKDIR
-from harness.scoring.harness import PRO_SCRIPTS_MISSING
+from harness.scoring.official import PRO_SCRIPTS_MISSING
 from harness.scoring.sandbox import check_network, score_in_container
 from swebench.harness.constants import APPLY_PATCH_FAIL, APPLY_PATCH_PASS, LOG_TEST_OUTPUT
 from swebench.harness.docker_utils import copy_to_container, exec_run_with_timeout

@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from harness.agent.config import ContainerConfig
-from harness.select.integrity import choose_index
+from harness.select.flagged import choose_index
 from harness.select.regression import RegressionResult, check_regressions
 from harness.select.selector import Pick
 

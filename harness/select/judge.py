@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness.agent.config import ModelConfig
-from harness.agent.model import Model
+from harness.agent.model.query import Model
 from harness.agent.prompts import render
 from harness.exceptions import InfraError, RunEnded
-from harness.select.integrity import CLOSE_MARGIN
+from harness.select.flagged import CLOSE_MARGIN
 from harness.select.selector import Pick
 
 TEMPLATE = "judge.j2"

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from harness import diffs
 from harness.agent.config import ContainerConfig
-from harness.agent.container import Environment
+from harness.agent.environment.docker_environment import Environment
 
 PASSED = re.compile(r"^PASSED (\S+)", re.M)
 MAX_TEST_FILES = 20

@@ -1,6 +1,6 @@
 """Reproduction signal, first half: an agent writes a script that reproduces the issue, from the issue text alone.
 
-The agent is the ordinary agent loop (harness.agent.run) with the `reproduce.j2` task: it reads the repository
+The agent is the ordinary agent loop (harness.agent.attempt) with the `reproduce.j2` task: it reads the repository
 in the instance's container, writes `reproduce_issue.py` and submits. Only that file is kept from its patch. The
 row it is given holds the issue and where the image is, nothing of the answer key (no test patch, no test names,
 no gold patch, no hints), so neither its prompts nor its container commands can carry them.
@@ -19,7 +19,7 @@ from unidiff.errors import UnidiffParseError
 
 from harness.agent.config import AgentConfig
 from harness.agent.prompts import PROMPT_FIELDS
-from harness.agent.run import run_instance
+from harness.agent.attempt import run_instance
 from harness.agent.trajectory import read_info
 from harness.pipeline.rundir import is_finished_info
 

@@ -10,7 +10,7 @@ can be compared with each other, with the seed's choice (the last iteration) and
   to the later iteration;
 - `last-complete`: the latest patch whose run submitted, falling back to salvaged ones.
 
-Each picks among the unflagged candidates when there is any (the integrity scan's flags; `harness.select.integrity`).
+Each picks among the unflagged candidates when there is any (the integrity scan's flags; `harness.select.flagged`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from harness.exceptions import PatchmixError
 from harness.fileio import write_json_atomic, write_jsonl_atomic
 from harness.analysis.runread import Cell, read_run
 from harness.pipeline.rundir import is_finished_info
-from harness.select.integrity import list_flag_reasons, prefer_clean
+from harness.select.flagged import list_flag_reasons, prefer_clean
 
 COMMENT = re.compile(r"^\s*(#|//)")
 STRATEGIES = ("last", "vote", "last-complete")
@@ -39,7 +39,7 @@ class Candidate:
     model: str
     patch: str
     exit_status: str
-    flags: tuple = ()  # the integrity scan's flags of the patch (harness.agent.integrity)
+    flags: tuple = ()  # the integrity scan's flags of the patch (harness.agent.integrity.scan)
 
 
 def normalize_patch(patch: str) -> tuple:

@@ -17,7 +17,7 @@ import numpy as np
 from harness.select.clusters import IssueClusters
 from harness.select.combiner import Combiner, fit_combiner
 from harness.select.features import FEATURES, InstanceView, get_features, make_view
-from harness.select.integrity import choose_index, list_flag_reasons
+from harness.select.flagged import choose_index, list_flag_reasons
 from harness.select.pool import Candidate, group_by_instance
 from harness.select.priors import Reliability, fit_reliability
 from harness.select.static import profile_patch
@@ -96,7 +96,7 @@ def fit_selector(views: dict[str, InstanceView], ids: list[str], top_k: int | No
 
 def pick(selector: Selector, view: InstanceView, instance_id: str) -> Pick | None:
     """The highest-scoring candidate among the selector's systems (a flagged one gives way to a clean one that
-    scores close, `harness.select.integrity`); None when the instance has none of them."""
+    scores close, `harness.select.flagged`); None when the instance has none of them."""
     view = view.restrict(selector.systems)
     if not view.candidates:
         return None

@@ -34,7 +34,7 @@ def run_then_select(config_path: Path, runs_dir: Path = Path("runs"), **options)
 def evaluate_then_refresh(run_dir: Path, **options) -> dict:
     """`patchmix evaluate`: the scoring (`evaluate_run` with `options`), then the verdicts of the picks, holding
     the run folder's lock (two evaluations of one folder would remove each other's containers)."""
-    from harness.scoring.run import evaluate_run
+    from harness.scoring.evaluation import evaluate_run
 
     if not Path(run_dir).is_dir():
         raise PatchmixError(f"{run_dir} is not a run folder; give the folder `patchmix run` wrote (runs/<name>)")
@@ -63,7 +63,7 @@ def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
     """Pick one patch per instance with the rules, and with the selector when the stage names one (then checked
     as it asks: tests, reproduction, judge; with the pipeline's models, defaults and prompts, their calls in the
     run's ledger and within its budget); returns lines to print."""
-    from harness.select.command import run_selection
+    from harness.select.picks import run_selection
 
     stage = config.select
     lines = [format_selection(select_patches(run_dir))]
@@ -77,7 +77,7 @@ def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
 
 def make_stage_checks(config: PipelineConfig, run_dir: Path):
     """The checks the select stage asks for, or None."""
-    from harness.select.command import Checks
+    from harness.select.picks import Checks
 
     stage, dataset = config.select, config.dataset.path
     if not dataset or not (stage.execute or stage.judge):

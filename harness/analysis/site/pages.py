@@ -15,7 +15,7 @@ import jinja2
 from markupsafe import Markup
 
 from harness.analysis.candidates import Candidate
-from harness.analysis.integrity import describe_flags
+from harness.analysis.attempts import describe_flags
 from harness.analysis.site.diffhtml import count_changes, render_diff
 from harness.analysis.tables import format_dollars
 from harness.analysis.trajview import get_issue_prompt, get_open_attempts, get_preview, get_steps, read_trajectory

@@ -3,7 +3,7 @@
 An executor offers what `Pipeline` needs and nothing more:
 
     get_slots(workers) -> int      how many runs may be under way at once
-    run_instance(...)              the same signature and result as `harness.agent.run.run_instance`
+    run_instance(...)              the same signature and result as `harness.agent.attempt.run_instance`
     stop()                         end the runs under way (Ctrl-C): their containers go, they end `interrupted`
     close()                        release the executor's resources
 

@@ -118,7 +118,7 @@ def run_on_node(job: dict, coordinator, holder: str, provider: str | None, callb
     only the pipeline's process writes the run folder. Returns (prediction, trajectory dict)."""
     import ray
 
-    from harness.agent.run import run_instance
+    from harness.agent.attempt import run_instance
     from harness.agent.trajectory import read_trajectory
 
     node_id = ray.get_runtime_context().get_node_id()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.agent.container import remove_own_containers
-from harness.agent.run import run_instance
+from harness.agent.environment.docker_environment import remove_own_containers
+from harness.agent.attempt import run_instance
 
 
 class LocalExecutor:

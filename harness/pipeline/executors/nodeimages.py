@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from harness.agent.pulls import get_image_size, remove_image
+from harness.agent.environment.pulls import get_image_size, remove_image
 from harness.pipeline.config import ImagesConfig
 from harness.pipeline.imagepull import PullFailed, Puller, PullRefused
 

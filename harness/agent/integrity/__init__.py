@@ -1,0 +1,1 @@
+"""The integrity scan of a patch and the flags on commands: what could forge a pass."""
