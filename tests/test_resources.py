@@ -9,7 +9,7 @@ from harness.exceptions import ConfigError
 from harness.pipeline.load import load_pipeline_config
 from harness.resources import BUNDLED_NAMES, get_bundled_dir
 
-from pipelinekit import make_config, write_config
+from tests.pipeline.pipelinekit import make_config, write_config
 
 
 def test_every_bundled_folder_is_found_with_its_files():
