@@ -13,7 +13,10 @@ from harness.secrets import find_url_secrets, watch_value, watch_variable
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The base of every config model: unknown keys refused; each field's docstring (the string under it) is its
+    description, from which `scripts/write_config_reference.py` writes docs/reference/config.md."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class ModelConfig(Strict):
@@ -28,6 +31,8 @@ class ModelConfig(Strict):
     max_tokens: int | None = None
     """Cap on the tokens of one reply."""
     api_base: str | None = None
+    """The URL of the model's server, e.g. `http://127.0.0.1:8000/v1` for a local OpenAI-compatible one (None:
+    the provider's own); a token in it is masked in every file patchmix writes."""
     api_key_env: str | None = None
     """Name of the environment variable that holds the key; the key itself never goes in a config file."""
     extra: dict = Field(default_factory=dict)
@@ -35,6 +40,8 @@ class ModelConfig(Strict):
     input_cost_per_token: float | None = None
     """Price in dollars; set both prices when litellm's table does not know the model."""
     output_cost_per_token: float | None = None
+    """Dollars per output token (reasoning tokens included); with `input_cost_per_token`, needed when litellm's
+    table does not know the model."""
     cache_read_input_token_cost: float | None = None
     """Dollars per prompt token read from the provider's cache (default: litellm's table, else the input price)."""
     cache_creation_input_token_cost: float | None = None
@@ -57,6 +64,7 @@ class ModelConfig(Strict):
     retry_wait: float = 2.0
     """First wait between attempts, in seconds; doubles each time."""
     retry_max_wait: float = 60.0
+    """Longest wait between attempts, in seconds; a `Retry-After` of a 5xx is waited at most this long."""
     rate_limit_patience: float = 600.0
     """Seconds a run waits out a sustained rate limit (429s, each honouring its `Retry-After`; meanwhile no new
     call to the provider starts) before it ends `infra_error`, to be redone on resume."""
@@ -116,13 +124,19 @@ class ContainerConfig(Strict):
     """The container of one agent run and the `bash` tool inside it."""
 
     workdir: str = "/testbed"
+    """Where the repository is in the image: the shell starts there and the patch is taken there (a row's own
+    `workdir`, e.g. SWE-bench Pro's `/app`, replaces it)."""
     mem_limit: str = "4g"
+    """Memory the container may use (docker's notation, e.g. `8g`)."""
     pids_limit: int = 1024
+    """Processes the container may hold at once."""
     command_timeout: float = 120.0
     """Seconds one `bash` call may run before it is killed."""
     max_output_chars: int = 10_000
     """Characters of one tool output shown to the model; the rest is cut with a notice."""
     start_timeout: float = 60.0
+    """Seconds the container's shell may take to answer at start (and after the restart that precedes the
+    patch's collection)."""
     network: bool = False
     """Give the container a network. Off by default: with it, a model can fetch the upstream fix."""
     cpus: float = 2.0
@@ -132,6 +146,7 @@ class ContainerConfig(Strict):
     `disk_check_seconds`, and over it the container is removed and the run ends `disk_limit`, so that one run
     cannot fill the host's disk. Each file the agent's shell writes is also capped at it (`ulimit -f`). None: off."""
     disk_check_seconds: float = 5.0
+    """Seconds between two measurements of the writable layer against `disk_limit`."""
 
     @field_validator("disk_limit")
     @classmethod
@@ -142,7 +157,7 @@ class ContainerConfig(Strict):
     check_python: bool = True
     """At start, check that the shell's `python` has the dependencies the repository declares; a mismatch ends
     the run as `infra_error` with a message that says so (`harness/agent/environment/prepare.py`). Python repositories only:
-    a row in another language is never checked (`harness/agent/language.py`)."""
+    a row in another language is never checked (`harness/languages.py`)."""
     keep_test_infrastructure: bool = False
     """Keep in the patch the files that change how tests run or are collected (conftest.py, pytest.ini, test
     sections of tox.ini/setup.cfg/pyproject.toml, sitecustomize.py, *.pth, files under test directories);
@@ -153,12 +168,17 @@ class AgentConfig(Strict):
     """Everything one agent run needs besides the dataset row."""
 
     model: ModelConfig
+    """The model that works the instance."""
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    """The run's circuit breakers."""
     container: ContainerConfig = Field(default_factory=ContainerConfig)
+    """The run's container and its `bash` tool."""
     prompts_dir: str | None = None
     """A folder of your own templates, searched before the shipped `prompts/`."""
     system_template: str = "system.j2"
+    """The template of the system prompt (in `prompts_dir` or the shipped `prompts/`)."""
     instance_template: str = "instance.j2"
+    """The template of the first user message: the issue, and in later iterations the earlier patches."""
     summary_template: str | None = None
     """A template in `prompts/` (e.g. `summary.j2`): after `submit` or a breaker the model writes a short summary
     of its attempt with it, one more call counted in the run's cost (None: no summary)."""

@@ -13,10 +13,14 @@ from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig, Mod
 
 
 class DatasetConfig(Strict):
+    """The rows to run: a benchmark's name, a file or a Hugging Face id (`dataset: verified` is short for
+    `dataset: {path: verified}`)."""
+
     path: str
     """A benchmark's name (`verified`, `lite`, `full`, `multilingual`, `pro`: `patchmix datasets` lists them), a
     local .json/.jsonl(.gz)/.parquet file (relative to the config file's folder), or a Hugging Face id."""
     split: str = "test"
+    """The split read from a Hugging Face dataset (a benchmark's name or a hub id); a local file has none."""
     pro_scripts_dir: str | None = None
     """SWE-bench Pro rows: the `run_scripts` folder of a SWE-bench_Pro-os checkout (one `<instance_id>/` with
     run_script.sh and parser.py each), relative to the config file's folder; scoring reads it."""
@@ -32,20 +36,29 @@ class SelectionConfig(Strict):
     """Which instances of the dataset to run; applied in this order: ids, filter, shuffle, slice."""
 
     ids: list[str] | None = None
+    """Only these instance ids (an id that is not in the dataset stops the run at start, named)."""
     filter: str | None = None
     """A regular expression matched against instance_id."""
     shuffle_seed: int | None = None
+    """Shuffle the rows with this seed (the same rows and seed give the same order on every machine); None: the
+    dataset's order."""
     slice: str | None = None
     """Python-style, e.g. `:10` or `5:20:2`."""
 
 
 class DefaultsConfig(Strict):
+    """Settings shared by the agent runs of every iteration."""
+
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    """Circuit breakers of every run (an iteration's own `limits` replaces them for its runs)."""
     container: ContainerConfig = Field(default_factory=ContainerConfig)
+    """The container of every run (and of the isolated scoring containers, which take its limits)."""
     keep_observations: int = 0
-    """See AgentConfig.keep_observations."""
+    """Every run sends the model the full output of at least the last N tool calls, older ones as a one-line note,
+    rewritten N at a time so that the prompt's prefix stays cacheable (0: all)."""
     compaction_template: str = "compaction.j2"
-    """See AgentConfig.compaction_template (whether and when a model compacts is its own `compaction`)."""
+    """The instruction that asks a model for the summary that replaces older steps (whether and when a model
+    compacts is its own `compaction`)."""
 
 
 class SkipIfAgreedConfig(Strict):
@@ -54,6 +67,7 @@ class SkipIfAgreedConfig(Strict):
     labelled `agreed:<models>`, with exit status `skipped_agreed`."""
 
     min_models: int = Field(2, ge=1)
+    """How many different models must have made the same change for the instance to be skipped."""
 
 
 class RouteConfig(Strict):
@@ -69,10 +83,15 @@ class RouteConfig(Strict):
 
 
 class IterationConfig(Strict):
+    """One pass over the instances: which models work them, with which prompts and what of earlier iterations."""
+
     models: list[str]
     """Labels of the models (keys of `models`) that each work every instance in this iteration."""
     system_template: str = "system.j2"
+    """The template of the system prompt (in `prompts_dir` or the shipped `prompts/`)."""
     instance_template: str = "instance.j2"
+    """The template of the first user message, e.g. `instance_with_patches.j2` to show the drawn-on patches or
+    `instance_refine.j2` to refine one."""
     draws_on: list[int] = Field(default_factory=list)
     """Earlier iterations (1-based) whose patches go into this iteration's prompt."""
     limits: LimitsConfig | None = None
@@ -120,7 +139,7 @@ class ExecutorConfig(Strict):
     """Where agent runs execute; both kinds leave the same run folder."""
 
     kind: Literal["local", "ray"] = "local"
-    """`local`: `workers` threads in this process; `ray`: tasks on a Ray cluster (README: Running on a cluster)."""
+    """`local`: `workers` threads in this process; `ray`: tasks on a Ray cluster (docs/guides/cluster.md)."""
     address: str | None = None
     """The Ray cluster to join, e.g. `10.0.0.1:6379`; none: `auto`, the cluster this machine belongs to."""
 
@@ -155,15 +174,24 @@ class SelectConfig(Strict):
 
 
 class PipelineConfig(Strict):
+    """A pipeline config file, as `patchmix run` reads it: the dataset, the models, the iterations and how they
+    run."""
+
     name: str
     """The run's name: results go to runs/<name>/."""
     dataset: DatasetConfig
+    """The rows to run (see DatasetConfig)."""
     instances: SelectionConfig = Field(default_factory=SelectionConfig)
+    """Which of the dataset's instances to run (all by default); may change between resumes."""
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    """Limits and container settings shared by every iteration."""
     models: dict[str, ModelConfig]
     """Keyed by label; the label names folders and is how iterations refer to a model."""
     iterations: list[IterationConfig]
+    """The iterations, run one after the other; an iteration may draw on earlier ones only."""
     workers: int = 1
+    """Agent runs under way at once with the local executor (`--workers` overrides it; on Ray, the nodes'
+    `patchmix_container` resources decide); may change between resumes."""
     budget: float = 0.0
     """Dollars for the whole run folder, all workers and resumes together; once spent no new run starts (0: none)."""
     provider_concurrency: dict[str, int] = Field(default_factory=dict)
