@@ -133,7 +133,7 @@ def read_images_config(config: dict, run_dir: Path) -> ImagesConfig:
     except (TypeError, ValidationError) as error:
         lines = str(error).splitlines()
         raise PatchmixError(f"{run_dir / 'config.yaml'}: the images settings are not valid "
-                            f"({' '.join(lines[:3])}); fix them as in the README's images section") from None
+                            f"({' '.join(lines[:3])}); fix them as in docs/guides/images.md") from None
 
 
 def name_images(dataset: str, split: str, config: ImagesConfig, scratch: Path) -> str:

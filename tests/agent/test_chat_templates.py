@@ -79,7 +79,7 @@ HF, LLAMACPP = "transformers", "llama.cpp"
 """How a template is run: transformers' immutable sandbox (vLLM, SGLang), or llama.cpp's own engine, which lets a
 template append to a list (its adapted Kimi templates do) and calls `from_json` (its DeepSeek-V3.2 template)."""
 GPT_OSS = {"text_in_reasoning": True}
-"""The model settings gpt-oss needs (README, "Running open-weight models locally"); every other family: none."""
+"""The model settings gpt-oss needs (docs/guides/local-servers.md); every other family: none."""
 
 CASES = [
     # (template, engine, model settings, keeps the reasoning since the last user message, describes the tools,
@@ -224,7 +224,7 @@ def test_gpt_oss_behind_llamacpp_keeps_the_text_of_a_tool_turn_only_with_text_in
 def test_the_check_finds_what_a_template_drops(sent):
     """The check is no formality: transformers' sandbox refuses llama.cpp's adapted Kimi template, the plain
     gpt-oss template refuses a turn with both text and reasoning, Kimi K2 Instruct keeps no reasoning,
-    DeepSeek-V3.1's own template describes no tool (its servers need a tool template, see the README), and
+    DeepSeek-V3.1's own template describes no tool (its servers need a tool template, see docs/guides/local-servers.md), and
     Qwen3's fails on a turn of only tool calls sent with `content: null`."""
     messages, tools = sent["messages"], sent["tools"]
     with pytest.raises(SecurityError):
@@ -255,7 +255,7 @@ def test_a_malformed_call_sent_as_written_is_refused_by_every_server(sent):
 def test_llama_cpp_pythons_server_hands_the_template_arguments_as_text(sent):
     """llama-cpp-python's server (`python -m llama_cpp.server`, its real formatter here) gives the template each
     call's arguments as the JSON text of the request, unparsed: the templates that read them as a mapping
-    (Qwen3-Coder, GLM, MiniMax-M2) fail on every turn after the first call, which the README says, while those
+    (Qwen3-Coder, GLM, MiniMax-M2) fail on every turn after the first call, which docs/guides/local-servers.md says, while those
     that take text too (Qwen3, Kimi K2's own) render it."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
