@@ -1,6 +1,6 @@
 """The documentation cannot drift from the code: the config reference is what scripts/write_config_reference.py
 writes from the config models' field docstrings, every relative link of the README and docs/ reaches a file (and
-a heading there, when it names one), and every test file they cite exists."""
+a heading there, when it names one), and every test file, module and script they cite exists."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from harness.agent.config import Strict
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+CODE_PATH = re.compile(r"\b(?:harness|scripts)/[\w/.-]+\.(?:py|sh|md|yaml)\b")
 TEST_PATH = re.compile(r"\btests/(?:\w+/)*(?:test_\w+|\w+kit)\.py\b")  # test files and kits, not a repository's tests/runtests.py
 
 
@@ -87,5 +88,14 @@ def test_every_relative_link_reaches_its_file_and_heading(page):
 def test_every_test_file_the_docs_cite_exists():
     cited = {(page.relative_to(ROOT), path) for page in PAGES for path in TEST_PATH.findall(page.read_text())}
     assert len({path for _, path in cited}) >= 15, "the docs cite fewer test files than they did"
+    missing = sorted(f"{page} cites {path}" for page, path in cited if not (ROOT / path).is_file())
+    assert missing == []
+
+
+def test_every_module_and_script_the_docs_cite_exists():
+    """A module renamed or split leaves no page pointing at its old path (fix the page, or the docstring in
+    harness/*/config.py and rerun scripts/write_config_reference.py)."""
+    cited = {(page.relative_to(ROOT), path) for page in PAGES for path in CODE_PATH.findall(page.read_text())}
+    assert len({path for _, path in cited}) >= 20, "the docs cite fewer modules and scripts than they did"
     missing = sorted(f"{page} cites {path}" for page, path in cited if not (ROOT / path).is_file())
     assert missing == []
