@@ -99,3 +99,11 @@ def test_every_module_and_script_the_docs_cite_exists():
     assert len({path for _, path in cited}) >= 20, "the docs cite fewer modules and scripts than they did"
     missing = sorted(f"{page} cites {path}" for page, path in cited if not (ROOT / path).is_file())
     assert missing == []
+
+
+def test_every_page_is_reachable_from_the_docs_index():
+    index = ROOT / "docs" / "README.md"
+    linked = {(index.parent / target.partition("#")[0]).resolve() for target in LINK.findall(index.read_text())}
+    orphans = [str(page.relative_to(ROOT)) for page in PAGES if page.parent != ROOT and page != index
+               and page.resolve() not in linked]
+    assert orphans == [], "add these pages to docs/README.md"
