@@ -2,7 +2,7 @@
 
 `swebench.harness.run_evaluation` scores in containers with the default network and an added SYS_ADMIN
 capability, and the candidate's code runs there (imports, `pip install -e .`, test collection). Here each
-instance is scored in a container made like an agent's (`harness.agent.environment.docker_environment.make_container_options`: no
+instance is scored in a container made like an agent's (`harness.agent.environment.container_options.make_container_options`: no
 network, capabilities dropped, no-new-privileges, memory, pids and CPU limits, labelled `patchmix`), and the rest
 is the harness's own: its patch commands in its order (`GIT_APPLY_CMDS`, a pristine tree between tries, the
 reverse check), the row's `eval_script` through `make_test_spec`, its image assets, its timeout, its grading
