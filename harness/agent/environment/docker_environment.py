@@ -65,7 +65,8 @@ class Environment:
         self.shell: PersistentShell | None = None
         self.snapshot: Snapshot | None = None
         self.snapshot_archive = None
-        """The snapshot's store as the host keeps it (`harness.agent.environment.vault`): never in the container during the run."""
+        """The snapshot's store as the host keeps it (`harness.agent.environment.vault`): never in the container
+        during the run."""
         self.python_env: dict = {}
         """Which `python` the agent's shell runs and which declared dependencies it lacks (`prepare`)."""
         self._starting: threading.Thread | None = None
@@ -140,7 +141,8 @@ class Environment:
     def _end_over_disk_limit(self, size: int) -> None:
         """The disk watch's call: the container is killed at once (its removal follows when the run ends)."""
         self.ended = EnvironmentEnded(DISK_LIMIT, f"the container's writable layer grew to {format_size(size)}, over "
-                                      f"container.disk_limit ({self.config.disk_limit}); the container {self.name} was removed")
+                                      f"container.disk_limit ({self.config.disk_limit}); the container {self.name} "
+                                      "was removed")
         try:
             self.client.api.kill(self.container.id)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
@@ -238,8 +240,9 @@ class Environment:
 
     def restart_and_put_back(self) -> str:
         """Every process of the agent ends (the container is restarted), then the snapshot is put back under a
-        fresh name (`harness.agent.environment.vault`); returns its path in the container. The shell is opened again only by
-        a later `execute`, after the collection: its ~/.bashrc is the agent's to edit, and could start a process."""
+        fresh name (`harness.agent.environment.vault`); returns its path in the container. The shell is opened
+        again only by a later `execute`, after the collection: its ~/.bashrc is the agent's to edit, and could
+        start a process."""
         self.shell.close()
         restart_container(self.client.api, self.container.id, self.config.start_timeout)
         return put_back(self.client.api, self.container.id, self.snapshot_archive, self.snapshot.store, self._exec)
