@@ -50,7 +50,7 @@ def cmd_build_images(args) -> int:
 def cmd_run_one(args) -> int:
     from harness.agent.config import AgentConfig
     from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
-    from harness.agent.environment.docker_environment import remove_leftover_containers
+    from harness.agent.environment.removal import remove_leftover_containers
     from harness.agent.attempt import run_instance
     from harness.pipeline.outcomes import EXIT_RUNS_LEFT
     from harness.pipeline.single import make_single_config, save_prediction

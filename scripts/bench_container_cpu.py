@@ -28,6 +28,7 @@ import docker
 
 from harness.agent.environment import docker_environment as container
 from harness.agent.config import ContainerConfig
+from harness.agent.environment.container_options import KEEP_ALIVE
 from harness.agent.environment.docker_environment import Environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def read_busy_seconds() -> float:
 
 
 def cycle_docker(client, row: dict, execs: int) -> None:
-    made = client.containers.create(row["image"], entrypoint=container.KEEP_ALIVE, command=[], detach=True,
+    made = client.containers.create(row["image"], entrypoint=KEEP_ALIVE, command=[], detach=True,
                                     init=True, network_mode="none", labels={"patchmix": "1"})
     made.start()
     for _ in range(execs):

@@ -23,7 +23,7 @@ from harness.pipeline.imageruns import get_later_images, order_by_image, record_
 from harness.pipeline.ledger import LEDGER_NAME, Budget, Ledger
 from harness.pipeline.outcomes import ModelStops
 from harness.pipeline.earlier import make_candidate
-from harness.agent.model.query import get_provider
+from harness.agent.model.request import get_provider
 from harness.pipeline.rundir import RunDir, get_model_name
 
 logger = logging.getLogger("patchmix")

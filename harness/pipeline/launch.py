@@ -17,7 +17,7 @@ from harness.pipeline.imageruns import apply_image_names
 from harness.agent.environment.pulls import describe_emulation
 from harness.pipeline.lock import RunLock
 from harness.pipeline.outcomes import EXIT_RUNS_LEFT, count_left, describe_left
-from harness.agent.environment.docker_environment import remove_leftover_containers
+from harness.agent.environment.removal import remove_leftover_containers
 from harness.exceptions import ConfigError
 from harness.pipeline.executors import start_executor
 from harness.pipeline.iterations import Pipeline

@@ -1,11 +1,11 @@
 """The isolated scoring run: the official harness's steps, in a container patchmix makes and hardens.
 
-`swebench.harness.run_evaluation` scores in containers with the default network and an added SYS_ADMIN
-capability, and the candidate's code runs there (imports, `pip install -e .`, test collection). Here each
-instance is scored in a container made like an agent's (`harness.agent.environment.docker_environment.make_container_options`: no
-network, capabilities dropped, no-new-privileges, memory, pids and CPU limits, labelled `patchmix`), and the rest
-is the harness's own: its patch commands in its order (`GIT_APPLY_CMDS`, a pristine tree between tries, the
-reverse check), the row's `eval_script` through `make_test_spec`, its image assets, its timeout, its grading
+`swebench.harness.run_evaluation` scores in containers with the default network and an added SYS_ADMIN capability,
+and the candidate's code runs there (imports, `pip install -e .`, test collection). Here each instance is scored in
+a container made like an agent's (`harness.agent.environment.container_options.make_container_options`: no network,
+capabilities dropped, no-new-privileges, memory, pids and CPU limits, labelled `patchmix`), and the rest is the
+harness's own: its patch commands in its order (`GIT_APPLY_CMDS`, a pristine tree between tries, the reverse
+check), the row's `eval_script` through `make_test_spec`, its image assets, its timeout, its grading
 (`get_eval_report`, the parser registry) and its run report (`make_run_report`). The files are those of the
 harness, at the same places: `logs/run_evaluation/<run_id>/<model>/<instance>/` (patch.diff, eval.sh,
 test_output.txt, report.json, run_instance.log) and `<report_dir>/<model>.<run_id>.json`.

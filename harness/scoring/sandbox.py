@@ -1,8 +1,9 @@
-"""The hardened container an instance is scored in, shared by the harness's steps (`harness.scoring.isolated`)
-and SWE-bench Pro's (`harness.scoring.pro`): made like an agent's (`harness.agent.environment.docker_environment.make_container_options`:
-no network, capabilities dropped, no-new-privileges, limits, labelled `patchmix`), the instance's log folder where
-the harness keeps it, one instance's fault logged as the harness logs it and never raised, and the check that
-tells a failure for want of network from a verdict.
+"""The hardened container an instance is scored in, shared by the harness's steps (`harness.scoring.isolated`) and
+SWE-bench Pro's (`harness.scoring.pro`): made like an agent's
+(`harness.agent.environment.container_options.make_container_options`: no network, capabilities dropped,
+no-new-privileges, limits, labelled `patchmix`), the instance's log folder where the harness keeps it, one
+instance's fault logged as the harness logs it and never raised, and the check that tells a failure for want of
+network from a verdict.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import docker
 import requests
 
 from harness.agent.config import ContainerConfig
-from harness.agent.environment.docker_environment import make_container_options
+from harness.agent.environment.container_options import make_container_options
 from harness.scoring.official import NEEDS_NETWORK, OFFICIAL_CONTAINERS_FLAG
 from swebench.harness.constants import LOG_INSTANCE, LOG_REPORT, RUN_EVALUATION_LOG_DIR
 from swebench.harness.utils import EvaluationError

@@ -56,6 +56,10 @@ call's `raw_arguments` does not apply (Anthropic's `input` is always an object),
 thinking block with a wrong signature, or leaves it out while `thinking` is on, is refused with a 400 as
 Anthropic does. Every request is kept in `requests` as {"path", "model", "body"}.
 
+The script's side (which conversation and reply a request gets, the OpenAI completion it becomes) is in
+harness/scripted/replies.py, the HTTP side (reading requests, dropping or holding connections, writing answers)
+in harness/scripted/handler.py; here is the state: injected errors' counts, summaries, the cache, the bills.
+
 Like a provider, it bills: every completion it delivers is appended to `bills` with its tokens (and the
 client's `X-Patchmix-Call` header, if sent); a client that left before the answer was written is not billed.
 `on_reply(model, step, reply)`, if given, is called before each scripted answer (e.g. to break something
@@ -65,113 +69,16 @@ at a chosen moment).
 from __future__ import annotations
 
 import json
-import select
-import socket
 import threading
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from harness.scripted import anthropic
 from harness.scripted.caching import CacheSettings, PrefixCache, render_anthropic, render_openai, shape_usage
 from harness.scripted.faults import get_preset
-
-CHARS_PER_TOKEN = 4
-NEVER = -1
-"""Status of an answer that never comes: the handler holds the connection until the client leaves."""
-
-
-def pick_script(scripts: list[dict], messages: list[dict]) -> tuple[int, dict] | None:
-    first_user = next((m.get("content") or "" for m in messages if m.get("role") == "user"), "")
-    if isinstance(first_user, list):
-        first_user = " ".join(part.get("text", "") for part in first_user if isinstance(part, dict))
-    for index, script in enumerate(scripts):
-        wanted = script.get("match", "")
-        if all(part in first_user for part in ([wanted] if isinstance(wanted, str) else wanted)):
-            return index, script
-    return None
-
-
-def get_message_text(message: dict) -> str:
-    content = message.get("content") or ""
-    if isinstance(content, list):
-        return " ".join(str(block.get("text") or block.get("content") or "") for block in content
-                        if isinstance(block, dict))
-    return str(content)
-
-
-def pick_reply(script: dict, step: int) -> dict:
-    replies = script.get("replies", [])
-    if step < len(replies):
-        return replies[step]
-    if script.get("loop_last") and replies:
-        return replies[-1]
-    return {"content": "I have nothing more to do."}
-
-
-def get_arguments(call: dict) -> str:
-    arguments = call.get("raw_arguments")
-    return json.dumps(call.get("arguments", {})) if arguments is None else arguments
-
-
-def make_tool_calls(reply: dict) -> list[dict]:
-    return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-             "function": None if call.get("null_function") else {"name": call["name"],
-                                                                 "arguments": get_arguments(call)}}
-            for call in reply.get("tool_calls", [])]
-
-
-def get_text(reply: dict, auth: str) -> str | None:
-    content = reply.get("content")
-    if reply.get("echo_authorization"):
-        content = f"{content or ''} (I was called with {auth})"
-    return content
-
-
-def count_usage(reply: dict, prompt_chars: int, text: str | None) -> dict:
-    """The reply's tokens (OpenAI's names): the script's `usage`, else its characters / CHARS_PER_TOKEN."""
-    completion_chars = (len(text or "") + len(reply.get("thinking") or "")
-                        + sum(len(get_arguments(call)) for call in reply.get("tool_calls", [])))
-    if "usage" in reply and reply["usage"] is None:
-        return None
-    usage = dict(reply.get("usage") or {}) or {
-        "prompt_tokens": max(1, prompt_chars // CHARS_PER_TOKEN),
-        "completion_tokens": max(1, completion_chars // CHARS_PER_TOKEN),
-    }
-    usage["total_tokens"] = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
-    return usage
-
-
-def make_completion(model: str, reply: dict, text: str | None, usage: dict | None) -> dict:
-    calls = make_tool_calls(reply)
-    message = {"role": "assistant", "content": text}
-    if calls:
-        message["tool_calls"] = calls
-    if reply.get("reasoning_content"):
-        message["reasoning_content"] = reply["reasoning_content"]
-    finish_reason = reply.get("finish_reason") or ("tool_calls" if calls else "stop")
-    choices = [] if reply.get("empty_choices") else [{"index": 0, "message": message, "finish_reason": finish_reason}]
-    completion = {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": usage,
-    }
-    if usage is None:
-        del completion["usage"]
-    return completion
-
-
-def check_template(script: dict, messages: list[dict]) -> tuple[int, dict, dict] | None:
-    """With `strict_template`, the error a llama.cpp chat template raises for an assistant turn without
-    `content` (its Jinja renderer reads `message.content` of every turn)."""
-    if not script.get("strict_template"):
-        return None
-    if any(m.get("role") == "assistant" and m.get("content") is None for m in messages):
-        return (*get_preset("llamacpp_template_error"), {})
-    return None
+from harness.scripted.handler import NEVER, make_handler
+from harness.scripted.replies import (CHARS_PER_TOKEN, check_template, count_usage, get_message_text, get_text,
+                                      make_completion, pick_reply, pick_script)
 
 
 class ScriptedServer:
@@ -345,64 +252,3 @@ class ScriptedServer:
             return status, anthropic.make_error(status, message, spec.get("type")), headers
         return status, {"error": {"message": message, "type": spec.get("type", "server_error"),
                                   "code": spec.get("code")}}, headers
-
-
-def make_handler(server: ScriptedServer):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):  # noqa: N802 - http.server's naming
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            path = self.path.split("?")[0].rstrip("/")
-            if not (path.endswith("/chat/completions") or path == anthropic.PATH):
-                return self.send(404, {"error": {"message": f"unknown path {self.path}"}}, {})
-            auth = self.headers.get("Authorization") or self.headers.get("x-api-key", "")
-            status, payload, headers = server.answer(path, body, auth)
-            if status == 0:  # an injected dropped connection: no answer at all
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return None
-            if status == NEVER:
-                return self.hold()
-            if self.is_client_gone():
-                self.close_connection = True
-                return None
-            if self.send(status, payload, headers) and status == 200 and isinstance(payload, dict):
-                server.bill(self.headers.get("X-Patchmix-Call", ""), payload)
-
-        def is_client_gone(self) -> bool:
-            """True when the client closed the connection (gave up, or was killed) while we worked."""
-            try:
-                readable, _, _ = select.select([self.connection], [], [], 0)
-                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-            except OSError:
-                return True
-
-        def hold(self) -> None:
-            """Keep the connection open without an answer until the client leaves or the server stops."""
-            self.close_connection = True
-            while not server.stopping.is_set() and not self.is_client_gone():
-                time.sleep(0.05)
-
-        def send(self, status: int, payload, headers: dict) -> bool:
-            is_text = isinstance(payload, str)
-            data = payload.encode() if is_text else json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html" if is_text else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, str(value))
-                self.end_headers()
-                self.wfile.write(data)
-                self.wfile.flush()
-                return True
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client gave up (its timeout, or it was killed)
-                return False
-
-        def log_message(self, *args) -> None:
-            return None
-
-    return Handler

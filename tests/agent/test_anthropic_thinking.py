@@ -8,7 +8,8 @@ import pytest
 
 from harness import exceptions as ex
 from harness.agent.config import ModelConfig
-from harness.agent.model.query import Model, get_prices
+from harness.agent.model.pricing import get_prices
+from harness.agent.model.query import Model
 from harness.scripted.anthropic import sign
 from harness.scripted.server import ScriptedServer
 from harness.exceptions import InfraError, RunEnded

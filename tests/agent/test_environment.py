@@ -12,9 +12,11 @@ import time
 
 import docker
 import pytest
+import requests
 
 from harness.agent.config import ContainerConfig
-from harness.agent.environment.docker_environment import Environment, remove_leftover_containers
+from harness.agent.environment.docker_environment import Environment
+from harness.agent.environment.removal import is_removal_under_way, remove_leftover_containers
 from harness.exceptions import InfraError
 from harness.agent.environment.execs import FrameReader, OutputCap, cap_text
 
@@ -436,10 +438,6 @@ def test_two_removers_of_the_same_leftovers_both_succeed(docker_client, test_ima
 
 
 def test_a_removal_under_way_is_told_from_other_docker_errors():
-    import requests
-
-    from harness.agent.environment.docker_environment import is_removal_under_way
-
     def make_error(status: int, text: str) -> docker.errors.APIError:
         response = requests.Response()
         response.status_code = status

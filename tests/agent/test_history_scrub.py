@@ -18,7 +18,7 @@ import pytest
 
 from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
-from harness.agent.environment.patch import SNAPSHOT
+from harness.agent.environment.snapshot import SNAPSHOT
 from harness.agent.environment.prepare import SCRUB_HISTORY
 from harness.tasks.images import ensure_base_image
 

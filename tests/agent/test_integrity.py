@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from harness.agent.config import ContainerConfig
-from harness.agent.environment.docker_environment import KEPT_CAPABILITIES, Environment
+from harness.agent.environment import docker_environment, prepare
+from harness.agent.environment.container_options import KEPT_CAPABILITIES
+from harness.agent.environment.docker_environment import Environment
 from harness.agent.integrity.commandflags import flag_command
 from harness.agent.integrity.testconfig import read_test_config
 from harness.analysis.attempts import render_integrity, summarise_integrity
@@ -269,18 +271,15 @@ def test_a_shell_python_without_the_dependencies_is_an_infra_error(rows, run_scr
 def test_a_later_container_of_a_proven_image_is_not_probed_again(rows, docker_client, monkeypatch):
     """The image is read-only, so its python is probed once per process; the next container reuses the finding
     and still gets the shell options the syntax check assumes."""
-    from harness.agent.environment import docker_environment as container
-    from harness.agent.config import ContainerConfig
-
     row = rows[PUBLISHED]
-    monkeypatch.setattr(container, "PREPARED_IMAGES", {})
+    monkeypatch.setattr(docker_environment, "PREPARED_IMAGES", {})
     probes = []
-    make = container.make_prepare_command
-    monkeypatch.setattr(container, "make_prepare_command", lambda *args, probe=True, **kwargs: (
+    make = prepare.make_prepare_command
+    monkeypatch.setattr(prepare, "make_prepare_command", lambda *args, probe=True, **kwargs: (
         probes.append(probe), make(*args, probe=probe, **kwargs))[1])
     found = []
     for _ in range(2):
-        with container.Environment(row["image"], ContainerConfig(), base_commit=row["base_commit"]) as env:
+        with Environment(row["image"], ContainerConfig(), base_commit=row["base_commit"]) as env:
             found.append(env.python_env)
             assert env.execute("shopt extglob").output.split() == ["extglob", "on"]
     assert probes == [True, False]

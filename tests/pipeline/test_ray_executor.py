@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.agent.environment.docker_environment import remove_leftover_containers
+from harness.agent.environment.removal import remove_leftover_containers
 from harness.demo.models import make_demo_script
 from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.agent.environment.docker_environment import KEPT_CAPABILITIES
+from harness.agent.environment.container_options import KEPT_CAPABILITIES
 from harness.tasks.rows import write_rows
 from harness.scoring.official import (ISOLATED, NEEDS_NETWORK, OFFICIAL, evaluate_predictions, read_error_reasons,
     read_instance_reports)

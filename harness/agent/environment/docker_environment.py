@@ -1,54 +1,38 @@
 """One container per agent run: the `bash` tool, file access for the editor, and the patch at the end.
 
-Containers carry labels (`patchmix`, `patchmix.pid`, `patchmix.host`) so that those left behind by a crashed
-process can be found and removed by `remove_leftover_containers` when the harness starts again.
+The container is made with `harness.agent.environment.container_options` (labelled, so that one a crashed process
+left behind is removed by `harness.agent.environment.removal` when the harness starts again), prepared by
+`harness.agent.environment.prepare`, and its patch made by `harness.agent.environment.patch`.
 Failures of the container or of docker raise `InfraError`; a command that fails is not an error.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import docker
 import requests
 
 from harness.agent.config import ContainerConfig
+from harness.agent.environment.container_options import make_container_options
 from harness.agent.environment.diskwatch import DiskWatch
 from harness.agent.environment.execs import run_exec
-from harness.agent.environment.patch import NOT_A_WORK_TREE, PatchResult, Snapshot, make_patch
-from harness.agent.environment.prepare import check_python_env, make_prepare_command, read_probe, read_steps
-from harness.agent.environment.shell import PersistentShell, join_note
-from harness.agent.environment.vault import put_back, restart_container, take_out
+from harness.agent.environment.patch import PatchResult, make_patch
+from harness.agent.environment.prepare import check_python_env, read_probe, run_prepare_command
+from harness.agent.environment.removal import docker_errors, remove_container
+from harness.agent.environment.shell import SHELL_ENVIRONMENT, PersistentShell, join_note
 from harness.agent.environment.sizes import format_size, parse_size
+from harness.agent.environment.snapshot import Snapshot
+from harness.agent.environment.vault import put_back, restart_container, take_out
 from harness.exceptions import DISK_LIMIT, ENV_BROKEN, EnvironmentEnded, InfraError
 
-SHELL_ENVIRONMENT = {
-    "PAGER": "cat",
-    "GIT_PAGER": "cat",
-    "MANPAGER": "cat",
-    "PIP_PROGRESS_BAR": "off",
-    "TQDM_DISABLE": "1",
-}
-"""Set in the agent's shell so that no tool waits for a terminal or floods the output with progress bars."""
-
-PREPARE_TIMEOUT = 600
-"""Seconds the history scrub, the snapshot and the python probe may take together at a container's start."""
 PREPARED_IMAGES: dict[str, dict] = {}
 """Images a container of this process was started and prepared from (its shell's python passed the check), with
 what the python probe found: a later container of the same image is not probed again (the image is read-only)."""
 
-KEEP_ALIVE = ["/bin/sh", "-c", "while :; do sleep 86400; done"]
-"""The container's main process: it only keeps the container running (works without GNU `sleep infinity`)."""
-
-KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"]
-"""What an agent needs of root: own and chmod files, kill its processes, switch users for a test. Docker's other
-defaults (NET_RAW, MKNOD, SETPCAP, SETFCAP, SYS_CHROOT, AUDIT_WRITE) are dropped."""
 
 @dataclass
 class CommandResult:
@@ -56,17 +40,6 @@ class CommandResult:
     exit_code: int | None
     timed_out: bool
     elapsed: float
-
-
-@contextmanager
-def docker_errors(action: str):
-    """Turns docker and connection failures into `InfraError`, naming what we were doing."""
-    try:
-        yield
-    except docker.errors.ImageNotFound as error:
-        raise InfraError(f"{action}: the image is not present locally; build or pull it first ({error})") from error
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as error:
-        raise InfraError(f"{action}: {error}") from error
 
 
 def was_prepared(image: str) -> bool:
@@ -92,7 +65,8 @@ class Environment:
         self.shell: PersistentShell | None = None
         self.snapshot: Snapshot | None = None
         self.snapshot_archive = None
-        """The snapshot's store as the host keeps it (`harness.agent.environment.vault`): never in the container during the run."""
+        """The snapshot's store as the host keeps it (`harness.agent.environment.vault`): never in the container
+        during the run."""
         self.python_env: dict = {}
         """Which `python` the agent's shell runs and which declared dependencies it lacks (`prepare`)."""
         self._starting: threading.Thread | None = None
@@ -167,7 +141,8 @@ class Environment:
     def _end_over_disk_limit(self, size: int) -> None:
         """The disk watch's call: the container is killed at once (its removal follows when the run ends)."""
         self.ended = EnvironmentEnded(DISK_LIMIT, f"the container's writable layer grew to {format_size(size)}, over "
-                                      f"container.disk_limit ({self.config.disk_limit}); the container {self.name} was removed")
+                                      f"container.disk_limit ({self.config.disk_limit}); the container {self.name} "
+                                      "was removed")
         try:
             self.client.api.kill(self.container.id)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
@@ -198,31 +173,16 @@ class Environment:
         """Before the first step, in one command of the agent's shell: the history after the base commit goes,
         the work tree is snapshot (the patch is measured from it; the snapshot is then taken out of the container,
         `harness.agent.environment.vault`), and the shell's python is checked."""
-        workdir, snapshot = self.config.workdir, Snapshot()
-        probed = PREPARED_IMAGES.get(self.image)
-        file_limit = parse_size(self.config.disk_limit) if self.config.disk_limit else None
-        command = make_prepare_command(workdir, self.base_commit, snapshot.store, probe=probed is None,
-                                       file_limit=file_limit)
-        with docker_errors(f"cannot prepare container {self.name}"):
-            result = self.shell.run(command, PREPARE_TIMEOUT, 200_000)
-        steps = read_steps(result.output)
-        if result.timed_out or "snapshot" not in steps:
-            raise InfraError(f"preparing {workdir} in container {self.name} did not finish within "
-                             f"{PREPARE_TIMEOUT} s: {result.output[-500:]}")
-        code, output = steps.get("scrub", (0, ""))
-        if code != 0:
-            raise InfraError(f"cannot prepare the repository in {workdir} of {self.image}: {output}")
-        code, output = steps["snapshot"]
-        if code not in (0, NOT_A_WORK_TREE):
-            raise InfraError(f"cannot snapshot {workdir} in container {self.name} (exit code {code}): {output}")
-        snapshot.read_fingerprint(output)
-        if code == 0:
+        snapshot, probed = Snapshot(), PREPARED_IMAGES.get(self.image)
+        made, output = run_prepare_command(self.shell, self.config, snapshot, self.base_commit, probed is None,
+                                           self.name, self.image)
+        if made:
             with docker_errors(f"cannot take the snapshot out of container {self.name}"):
                 self.snapshot_archive = take_out(self.client.api, self.container.id, snapshot.store, self._exec)
-        self.snapshot = snapshot if code == 0 else None
-        self.python_env = dict(probed) if probed is not None else read_probe(result.output)
+        self.snapshot = snapshot if made else None
+        self.python_env = dict(probed) if probed is not None else read_probe(output)
         if self.config.check_python:
-            check_python_env(self.python_env, workdir)
+            check_python_env(self.python_env, self.config.workdir)
         PREPARED_IMAGES[self.image] = self.python_env
 
     def execute(self, command: str, timeout: float | None = None) -> CommandResult:
@@ -280,8 +240,9 @@ class Environment:
 
     def restart_and_put_back(self) -> str:
         """Every process of the agent ends (the container is restarted), then the snapshot is put back under a
-        fresh name (`harness.agent.environment.vault`); returns its path in the container. The shell is opened again only by
-        a later `execute`, after the collection: its ~/.bashrc is the agent's to edit, and could start a process."""
+        fresh name (`harness.agent.environment.vault`); returns its path in the container. The shell is opened
+        again only by a later `execute`, after the collection: its ~/.bashrc is the agent's to edit, and could
+        start a process."""
         self.shell.close()
         restart_container(self.client.api, self.container.id, self.config.start_timeout)
         return put_back(self.client.api, self.container.id, self.snapshot_archive, self.snapshot.store, self._exec)
@@ -311,20 +272,8 @@ class Environment:
             self.shell.close()
             self.shell = None
         container, self.container = self.container, None
-        if container is None:
-            return
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            return  # already gone
-        except docker.errors.APIError as error:
-            if is_removal_under_way(error):
-                return  # another remover (Ctrl-C's cleanup, a next start) got there first
-            raise InfraError(f"cannot remove container {container.name}: {error}; remove it with "
-                             f"`docker rm -f {container.name}`") from error
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-            raise InfraError(f"cannot remove container {container.name}: {error}; remove it with "
-                             f"`docker rm -f {container.name}`") from error
+        if container is not None:
+            remove_container(container)
 
     def __enter__(self) -> Environment:
         if self.container is None and self._starting is None:
@@ -335,65 +284,5 @@ class Environment:
         self.close()
 
 
-def make_container_options(image: str, config: ContainerConfig, labels: dict[str, str], name: str) -> dict:
-    """docker's `containers.create` arguments of a patchmix container: labelled (so leftovers are found), no
-    network unless `config.network`, capabilities dropped, no-new-privileges, memory, pids and CPU limits. The
-    agent's containers and the scoring run's (`harness.scoring.isolated`) are made with them."""
-    labels = {"patchmix": "1", "patchmix.pid": str(os.getpid()), "patchmix.host": socket.gethostname(), **labels}
-    return dict(image=image, entrypoint=KEEP_ALIVE, command=[], labels=labels, detach=True, name=name,
-                working_dir=config.workdir, init=True, mem_limit=config.mem_limit, pids_limit=config.pids_limit,
-                network_mode=None if config.network else "none",
-                cap_drop=["ALL"], cap_add=KEPT_CAPABILITIES, security_opt=["no-new-privileges"],
-                nano_cpus=int(config.cpus * 1e9) if config.cpus > 0 else None)
-
-
 def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
-
-
-def remove_leftover_containers(client=None) -> list[str]:
-    """Removes containers labelled patchmix that were started on this host by a process that no longer runs."""
-    return remove_containers(lambda pid: not is_process_alive(pid), client)
-
-
-def remove_own_containers(client=None) -> list[str]:
-    """Removes the containers this process started (on Ctrl-C, so that runs in other threads stop at once)."""
-    return remove_containers(lambda pid: pid == os.getpid(), client)
-
-
-def remove_containers(select, client=None) -> list[str]:
-    """Removes this host's patchmix containers whose owner pid passes `select`; returns their names."""
-    with docker_errors("cannot list patchmix containers"):
-        client = client or docker.from_env()
-        filters = {"label": ["patchmix", f"patchmix.host={socket.gethostname()}"]}
-        containers = client.containers.list(all=True, sparse=True, filters=filters)  # sparse: no racy inspect
-    removed = []
-    for container in containers:
-        pid = (container.attrs.get("Labels") or {}).get("patchmix.pid", "")
-        if not pid.isdigit() or not select(int(pid)):
-            continue
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            continue  # its owner removed it meanwhile
-        except docker.errors.APIError as error:
-            if is_removal_under_way(error):
-                continue  # its owner (or the engine, for a killed one) is removing it right now
-            raise InfraError(f"cannot remove patchmix container {container.id[:12]}: {error}") from error
-        removed.append((container.attrs.get("Names") or [container.id[:12]])[0].lstrip("/"))
-    return removed
-
-
-def is_removal_under_way(error: docker.errors.APIError) -> bool:
-    """Docker answers 409 "removal of container ... is already in progress" when two removers meet."""
-    return error.status_code == 409 and "already in progress" in str(error)
-
-
-def is_process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, owned by another user
-    return True

@@ -9,11 +9,13 @@ carrying their exit code.
    looked up with `git log --all`, `git show <sha>` or `git fsck`. Refs are listed from the files by name and
    deleted as files, so a ref git cannot resolve (the dangling `refs/remotes/origin/HEAD` that SWE-bench's
    image builder leaves after `git remote remove origin`, a ref to a pruned object) is deleted, never fatal.
-2. `harness.agent.environment.patch.SNAPSHOT`: the work tree as it is now, which the patch is measured from.
+2. `harness.agent.environment.snapshot.SNAPSHOT`: the work tree as it is now, which the patch is measured from.
 3. `PYTHON_PROBE`, run in the agent's own shell (so after `~/.bashrc`): which `python` the agent gets, and
    whether it has the distributions the repository declares (`[project] dependencies` of pyproject.toml,
    `install_requires` of setup.cfg). One that lacks them is the wrong environment: `check_python_env` makes that
    an `InfraError` that says so, instead of every test failing on an import in the agent's hands.
+
+`run_prepare_command` sends it and checks what each step says.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ from __future__ import annotations
 import json
 import shlex
 
-from harness.agent.environment.patch import SNAPSHOT
+from harness.agent.config import ContainerConfig
+from harness.agent.environment.removal import docker_errors
+from harness.agent.environment.shell import PersistentShell
+from harness.agent.environment.sizes import parse_size
+from harness.agent.environment.snapshot import NOT_A_WORK_TREE, SNAPSHOT, Snapshot
 from harness.exceptions import InfraError
 
+PREPARE_TIMEOUT = 600
+"""Seconds the history scrub, the snapshot and the python probe may take together at a container's start."""
 STEP_MARKER = "__PATCHMIX_STEP__ "
 CLEAN_GIT_ENVIRONMENT = ("unset GIT_DIR GIT_WORK_TREE GIT_COMMON_DIR GIT_INDEX_FILE GIT_OBJECT_DIRECTORY "
                          "GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_NAMESPACE")
@@ -220,3 +228,28 @@ def read_steps(output: str) -> dict[str, tuple[int, str]]:
         elif not line.startswith(PROBE_MARKER):
             lines.append(line)
     return steps
+
+
+def run_prepare_command(shell: PersistentShell, config: ContainerConfig, snapshot: Snapshot, base_commit: str | None,
+                        probe: bool, name: str, image: str) -> tuple[bool, str]:
+    """Sends the prepare command to the agent's shell in container `name` and checks its steps: `InfraError` when
+    it did not finish within PREPARE_TIMEOUT, or the scrub or the snapshot failed. Returns whether the snapshot was
+    made (not when the work dir is no git work tree; its fingerprint is read into `snapshot`) and the output, where
+    the probe's findings are (`read_probe`)."""
+    workdir = config.workdir
+    file_limit = parse_size(config.disk_limit) if config.disk_limit else None
+    command = make_prepare_command(workdir, base_commit, snapshot.store, probe=probe, file_limit=file_limit)
+    with docker_errors(f"cannot prepare container {name}"):
+        result = shell.run(command, PREPARE_TIMEOUT, 200_000)
+    steps = read_steps(result.output)
+    if result.timed_out or "snapshot" not in steps:
+        raise InfraError(f"preparing {workdir} in container {name} did not finish within "
+                         f"{PREPARE_TIMEOUT} s: {result.output[-500:]}")
+    code, output = steps.get("scrub", (0, ""))
+    if code != 0:
+        raise InfraError(f"cannot prepare the repository in {workdir} of {image}: {output}")
+    code, output = steps["snapshot"]
+    if code not in (0, NOT_A_WORK_TREE):
+        raise InfraError(f"cannot snapshot {workdir} in container {name} (exit code {code}): {output}")
+    snapshot.read_fingerprint(output)
+    return code == 0, result.output

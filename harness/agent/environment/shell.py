@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from harness.agent.environment.execs import STDOUT, ExecStream, OutputCap, read_exit_code, run_exec
 from harness.exceptions import InfraError
 
+SHELL_ENVIRONMENT = {
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "MANPAGER": "cat",
+    "PIP_PROGRESS_BAR": "off",
+    "TQDM_DISABLE": "1",
+}
+"""Set in the agent's shell so that no tool waits for a terminal or floods the output with progress bars."""
+
 KILL_GRACE = 3.0
 """Seconds to wait for the end marker after the process tree of a timed-out command was killed."""
 

@@ -1,8 +1,8 @@
 """The snapshot of a run's start, kept out of the agent's reach for the whole run.
 
 The agent is root in its container (with DAC_OVERRIDE), so nothing stored in the container is safe from it. The
-snapshot (`harness.agent.environment.patch.SNAPSHOT`, one pack and its findings; 5.3 MB for sympy, whose repository holds
-85 MB of objects) is made by the start-up command, before the agent's first command, and at once:
+snapshot (`harness.agent.environment.snapshot.SNAPSHOT`, one pack and its findings; 5.3 MB for sympy, whose
+repository holds 85 MB of objects) is made by the start-up command, before the agent's first command, and at once:
 
 - `take_out`: copied out to the host (in memory up to MEMORY_LIMIT, else in a temporary file) and deleted from
   the container, so that nothing the agent runs can read, mine or delete it;

@@ -1,1 +1,2 @@
-"""The tools the model calls: their schemas (data in tools/), the dispatcher and the file editor."""
+"""The tools the model calls: their schemas (data in tools/), the dispatcher (`calls`) and the file editor
+(`editor`, with the text it handles in `filetext`)."""

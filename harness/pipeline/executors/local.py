@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.agent.environment.docker_environment import remove_own_containers
+from harness.agent.environment.removal import remove_own_containers
 from harness.agent.attempt import run_instance
 
 

@@ -22,7 +22,7 @@ import threading
 import uuid
 
 from harness import exceptions as ex
-from harness.agent.model.query import get_provider
+from harness.agent.model.request import get_provider
 from harness.agent.trajectory import Trajectory, now, write_trajectory
 from harness.exceptions import ConfigError
 from harness.pipeline.executors.coordinator import Coordinator, list_local_images, run_on_node
