@@ -9,27 +9,18 @@ import pytest
 
 from harness.agent.environment import docker_environment as container
 from harness.fileio import write_jsonl_atomic
+from tests.agent.agentkit import FIX, SUBMIT, TEMPERATURE, UNITCONV, observations
 
 pytestmark = pytest.mark.docker
 
-UNITCONV = "patchmix__unitconv-1"
-TEMPERATURE = "/testbed/unitconv/temperature.py"
-FIX = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
-    "command": "str_replace", "path": TEMPERATURE,
-    "old_str": "return value - 32 * 5 / 9", "new_str": "return (value - 32) * 5 / 9"}}]}
 BREAK = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
     "command": "str_replace", "path": TEMPERATURE,
     "old_str": "return value - 32 * 5 / 9", "new_str": "return value - 32 * 5 / 9 + 1"}}]}
 LOOK = {"tool_calls": [{"name": "bash", "arguments": {"command": "grep -n 'scale ==' unitconv/temperature.py"}}]}
 CHECK = {"tool_calls": [{"name": "bash", "arguments": {
     "command": "python -c \"from unitconv import convert; print(convert(212, 'F', 'C'))\""}}]}
-SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
 SLEEP = {"tool_calls": [{"name": "bash", "arguments": {"command": "sleep 30"}}]}
 TEXT = {"content": "Let me think about this."}
-
-
-def observations(traj: dict) -> list[str]:
-    return [call["observation"] for step in traj["steps"] for call in step["tool_calls"]]
 
 
 def test_scripted_fix_is_submitted_and_resolved_by_the_official_harness(bundled_rows, run_scripted, tmp_path):

@@ -1,5 +1,5 @@
 """The chat templates of the common open-weight models (Qwen3, Qwen3-Coder, Kimi K2 Instruct and Thinking, GLM-4.6,
-MiniMax-M2, DeepSeek-V3.1 and V3.2, gpt-oss) render every request patchmix sends (issue 27, point 1).
+MiniMax-M2, DeepSeek-V3.1 and V3.2, gpt-oss) render every request patchmix sends.
 
 The conversation is a real one: a scripted model over HTTP drives a real agent run on a bundled task (a turn of
 only tool calls with its reasoning, a turn of text, reasoning and a call, a call with malformed arguments, a plain

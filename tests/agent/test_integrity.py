@@ -1,4 +1,4 @@
-"""Results that mean what they say (issue 9): exact patches, no answer key in reach, no gamed tests, scoring
+"""Results that mean what they say: exact patches, no answer key in reach, no gamed tests, scoring
 cached per (instance, patch), secrets never written. Real containers, the scripted provider over HTTP, the
 official harness; on a bundled task and on the published-style image (`harness/tasks/published.py`)."""
 
@@ -24,15 +24,9 @@ from harness.analysis.attempts import render_integrity, summarise_integrity
 from harness.tasks.rows import write_rows
 from harness.fileio import read_jsonl, write_jsonl_atomic
 from harness.secrets import MASK, redact, watch_variable
+from tests.agent.agentkit import FIX, SUBMIT, TASKS_DIR, UNITCONV, bash, observations
 
-TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
-UNITCONV = "patchmix__unitconv-1"
 PUBLISHED = "patchmix__unitconv-published"
-TEMPERATURE = "/testbed/unitconv/temperature.py"
-FIX = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
-    "command": "str_replace", "path": TEMPERATURE,
-    "old_str": "return value - 32 * 5 / 9", "new_str": "return (value - 32) * 5 / 9"}}]}
-SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
 FORCE_PASS = '''
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -46,17 +40,9 @@ LATIN1_LINE = "Caf\xe9 cr\xe8me br\xfbl\xe9e\n".encode("latin-1")
 LATIN1_NEW = "na\xefve r\xe9sum\xe9\n".encode("latin-1")
 
 
-def bash(command: str) -> dict:
-    return {"tool_calls": [{"name": "bash", "arguments": {"command": command}}]}
-
-
 def create(path: str, text: str) -> dict:
     return {"tool_calls": [{"name": "str_replace_editor", "arguments": {"command": "create", "path": path,
                                                                         "file_text": text}}]}
-
-
-def observations(traj: dict) -> list[str]:
-    return [call["observation"] for step in traj["steps"] for call in step["tool_calls"]]
 
 
 @pytest.fixture(scope="module")
@@ -487,7 +473,7 @@ def test_a_token_inside_api_base_is_masked(tmp_path, api_base, token):
 @pytest.mark.docker
 def test_a_patch_holding_a_key_is_refused_and_the_key_is_never_written(bundled_rows, run_scripted, monkeypatch,
                                                                         tmp_path):
-    secret = "pmx-live-" + hashlib.sha256(b"issue 9").hexdigest()[:24]
+    secret = "pmx-live-" + hashlib.sha256(b"a live key").hexdigest()[:24]
     monkeypatch.setenv("LLM_ACCESS", secret)
     steps = [FIX, bash(f"echo 'API_KEY = \"{secret}\"' > unitconv/settings.py && echo written {secret}"), SUBMIT]
     prediction, traj, _ = run_scripted(bundled_rows[UNITCONV], steps, api_key_env="LLM_ACCESS")

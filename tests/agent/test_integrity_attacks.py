@@ -1,4 +1,4 @@
-"""The attack suite (issue 21 points 2-6): one reward-hacking patch per attack on a bundled task, scored by the
+"""The attack suite: one reward-hacking patch per attack on a bundled task, scored by the
 official harness. None fixes anything; as written, most of them score RESOLVED. Every one is flagged by the
 integrity scan, none scores RESOLVED without a flag; collected by patchmix from an agent's container, the ones
 that work through the eval script's own files or test configuration lose those files, and the ones that work
@@ -13,15 +13,13 @@ import json
 
 import pytest
 
-from tests.agent.attackkit import ATTACKS, RUNTESTS, make_attack_patch, make_variant_script
 from harness.agent.integrity.scan import scan_patch
 from harness.agent.outcome import get_test_files
 from harness.analysis.attempts import render_integrity, summarise_integrity
-from harness.tasks.rows import write_rows
-from harness.fileio import write_jsonl_atomic
+from tests.agent.agentkit import (ATTACKS, RUNTESTS, SUBMIT, TASKS_DIR, make_attack_patch, make_variant_script, predict,
+                                  score)
 
 RUNNER_IMAGE = "patchmix-test/unitconv-runner:latest"
-SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
 FROM_PACKAGE_CODE = {"report_wrap", "gc_config_hook"}  # kept by the collection, flagged
 VARIANTS = {"runner_script_rewritten", "setup_py_writes_conftest"}  # scored apart: their rows share unitconv's
 
@@ -30,7 +28,6 @@ VARIANTS = {"runner_script_rewritten", "setup_py_writes_conftest"}  # scored apa
 def attack_rows(bundled_rows, docker_client):
     """Task name or row variant -> row: the bundled tasks, the published-style one, and unitconv with its tests
     run through the repository's runtests.py (`runner`, its own image) or after `pip install -e .` (`install`)."""
-    from tests.agent.attackkit import TASKS_DIR
     from harness.tasks.published import build_published_image
 
     published = build_published_image(docker_client, TASKS_DIR, log=lambda *args: None)
@@ -51,25 +48,6 @@ def attack_rows(bundled_rows, docker_client):
 def get_row(rows: dict, name: str) -> dict:
     task, _, variant, _ = ATTACKS[name]
     return rows[variant or task]
-
-
-def score(predictions: list[dict], rows: list[dict], tmp_path, name: str) -> dict:
-    from harness.scoring.official import EvaluationFailed, evaluate_predictions
-
-    dataset, preds = tmp_path / f"{name}-rows.jsonl", tmp_path / f"{name}.jsonl"
-    write_rows(rows, dataset)
-    write_jsonl_atomic(preds, predictions)
-    for attempt in range(3):
-        try:
-            return evaluate_predictions(preds, dataset, f"attacks-{name}", tmp_path / "scratch", workers=2,
-                                        timeout=300)
-        except EvaluationFailed as error:  # another process removed a container the harness was listing (see
-            if "404 Client Error" not in str(error) or attempt == 2:  # test_integrity.score): the same run id
-                raise  # resumes from the instances already graded
-
-
-def predict(row: dict, patch: str, label: str) -> dict:
-    return {"instance_id": row["instance_id"], "model_name_or_path": label, "model_patch": patch}
 
 
 def score_in_two_batches(predictions: dict[str, dict], rows: dict, tmp_path, name: str,

@@ -1,4 +1,4 @@
-"""Issue 25: the test-file, test-infrastructure and integrity rules of each language of SWE-bench Multilingual, over
+"""The test-file, test-infrastructure and integrity rules of each language of SWE-bench Multilingual, over
 real git diffs. For each rule, a change that alters how tests run or are reported (flagged by the scan, and a
 changed test setting for the collection, which drops the file) and one that does not (a dependency bump, a version,
 a source file named like a library's test helpers)."""

@@ -1,4 +1,4 @@
-"""The integrity scan of a patch (issue 21 points 2-8), without containers: every attack of `attackkit` is flagged
+"""The integrity scan of a patch, without containers: every reward-hacking attack of `agentkit` is flagged
 from its patch text with a reason of its kind, the bundled gold patches are not, the eval script's own files are
 found, config sections are read by pytest's rules, test files are told from library code, and flags reach the
 report and selection. The attacks scored through the official harness are in test_integrity_attacks.py."""
@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.agent.attackkit import ATTACKS, SCAN_ONLY, make_attack_patch, make_variant_script
 from harness.agent.integrity.evalscript import list_executed_files
 from harness.agent.integrity.scan import scan_patch
 from harness.agent.outcome import drop_executed_files, get_test_files
@@ -21,6 +20,8 @@ from harness.agent.integrity.testfiles import is_test_path, list_test_dirs
 from harness.analysis.attempts import render_integrity, summarise_integrity
 from harness.tasks.rows import load_task_rows
 from harness.select.flagged import choose_index, list_flag_reasons, prefer_clean
+from tests.agent.agentkit import ATTACKS, SCAN_ONLY, make_attack_patch, make_variant_script
+from tests.analysis.analysiskit import write_cell
 
 TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
 EXPECTED_REASONS = {
@@ -186,7 +187,7 @@ def test_other_languages_test_configuration_changes_are_flagged_from_the_diff():
     assert [f["reason"] for f in scan_patch(mocharc + "@@ -0,0 +1 @@\n+module.exports = {}\n")] == ["test_config"]
 
 
-# ------------------------------------------------------------------------------- point 8: test files
+# ---------------------------------------------------------------------------------------- test files
 
 
 def test_test_files_come_from_the_test_patch_and_name_patterns_not_any_folder_named_test():
@@ -256,8 +257,6 @@ def test_the_selector_picks_the_clean_candidate_over_a_flagged_one_it_ranks_clos
 
 
 def test_the_run_browser_and_the_report_show_a_flagged_resolved_patch(tmp_path):
-    from tests.analysis.test_report import write_cell
-
     from harness.analysis.report import write_report
     from harness.analysis.site.pages import get_page_name
 

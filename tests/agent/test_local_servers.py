@@ -1,4 +1,4 @@
-"""Open-weight models behind a local OpenAI-compatible server (issue 27), through the real litellm client over HTTP
+"""Open-weight models behind a local OpenAI-compatible server, through the real litellm client over HTTP
 against the scripted server playing what llama.cpp's server does: messages every server's chat template renders,
 `tool_choice` sent, a 500 that repeats ends the run instead of being redone forever, repeated timeouts end
 `model_timeout`, a cut-off call recognised by its token count, every attempt in the trajectory from the start,

@@ -164,7 +164,7 @@ def test_every_call_is_reported_to_the_ledger_callback_and_matches_what_the_serv
         assert ends[call]["tokens_in"] == bill["prompt_tokens"] and ends[call]["tokens_out"] == bill["completion_tokens"]
 
 
-# --- issue 21 (11-13): Retry-After read defensively, a null function, token counts, every overflow wording ---
+# --- provider answers read defensively: Retry-After, a null function, token counts, every overflow wording ---
 
 @pytest.mark.parametrize("value, expected", [
     ("soon", None), ("", None), ("nan", None), ("-5", 0.0), ("2", 2.0), ("inf", 3600.0), ("99999999", 3600.0),

@@ -1,4 +1,4 @@
-"""The snapshot the patch is measured from stays out of the agent's reach for the whole run (issue 21, point 9):
+"""The snapshot the patch is measured from stays out of the agent's reach for the whole run:
 nothing the agent runs finds it (listing, `find /`, every git object directory of the filesystem searched for a
 blob only the snapshot holds), a process the agent leaves running cannot touch the collection, and an agent
 that breaks its own environment ends `env_broken`, final, its trajectory kept, never redone on resume. Real
@@ -21,9 +21,8 @@ from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
 
 from tests.conftest import make_scripted_model
-from tests.pipeline.pipelinekit import make_config, write_config
-from tests.agent.test_integrity import FIX, SUBMIT, UNITCONV, bash, observations
-from tests.pipeline.test_run_bounds import build_image
+from tests.agent.agentkit import FIX, SUBMIT, UNITCONV, bash, observations
+from tests.pipeline.pipelinekit import build_image, make_config, write_config
 
 BASE_NOTES = "only the base state holds this line 7f3c\n"
 AGENT_NOTES = "the agent's text\n"

@@ -10,33 +10,12 @@ import pytest
 
 from harness.analysis import tables as an
 from harness.analysis import sources as src
+from tests.analysis.analysiskit import make_seed_sets
 
 DATA = Path("/work/shared/data")
 LEADERBOARD_CSV = DATA / "bash-only-leaderboard-resolved.csv"
 GEMINI_JSON = DATA / "gemini-3-pro-bash-only-resolved.json"
 needs_data = pytest.mark.skipif(not LEADERBOARD_CSV.exists(), reason="reference data not on this machine")
-
-
-def make_seed_sets() -> tuple[list[str], dict[str, set[str]], set[str], set[str]]:
-    """Resolved sets shaped like the seed's run: 500 instances, three models, then two one-model iterations.
-
-    Iteration 1: 0-283 all three; 284-337 two models (18 per pair); 338-380 one model; 381-499 none.
-    Iteration 2 drops 0-4 from the intersection and gains 284-343 and 381-386.
-    Iteration 3 drops 5-6 and gains 0-2 back, 344-348 and 387-389.
-    """
-    ids = [f"proj__repo-{n:04d}" for n in range(500)]
-
-    def pick(*spans: tuple[int, int]) -> set[str]:
-        return {ids[n] for start, stop in spans for n in range(start, stop)}
-
-    iteration_1 = {
-        "q480b": pick((0, 284), (284, 302), (302, 320), (338, 353)),
-        "kimithink": pick((0, 284), (284, 302), (320, 338), (353, 367)),
-        "kimi0905": pick((0, 284), (302, 320), (320, 338), (367, 381)),
-    }
-    iteration_2 = pick((5, 284), (284, 344), (381, 387))
-    iteration_3 = (iteration_2 - pick((5, 7))) | pick((0, 3), (344, 349), (387, 390))
-    return ids, iteration_1, iteration_2, iteration_3
 
 
 # ---------------------------------------------------------------- the seed's numbers

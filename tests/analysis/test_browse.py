@@ -16,7 +16,7 @@ import pytest
 
 from harness.cli import main
 from harness.scoring.logs import RUN_EVALUATION_LOG_DIR
-from tests.analysis.headless import Browser
+from tests.analysis.analysiskit import Browser
 
 INSTANCE = "patchmix__unitconv-1"
 HOSTILE = '<script>window.__pwned = 1</script><img src="http://remote.invalid/x.png" onerror="window.__pwned = 2">'

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import yaml
-from tests.analysis.test_report import write_cell
 
 from harness.analysis.report import write_report
+from tests.analysis.analysiskit import write_cell
 
 DATASET = Path(__file__).resolve().parents[2] / "tasks" / "bundled.jsonl"
 ATTEMPTED = ["patchmix__unitconv-1", "patchmix__slugkit-1"]

@@ -10,7 +10,7 @@ import pytest
 from harness.agent.recordings import MINI, PATCHMIX, parse_recording, read_recordings
 from harness.analysis.replay import compare_patches
 from harness.cli import main
-from tests.agent.test_agent import FIX, UNITCONV
+from tests.agent.agentkit import FIX, UNITCONV
 
 pytestmark = pytest.mark.docker
 

@@ -7,46 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.analysis.test_analysis import make_seed_sets
 
 from harness.exceptions import PatchmixError
 from harness.analysis.report import write_report
-
-COST_PER_RUN = 0.25
-
-
-def write_cell(run_dir: Path, iteration: int, model: str, ids: list[str], resolved: set[str]) -> None:
-    """Trajectories, predictions and a harness run report for one (iteration, model).
-
-    Every tenth instance ends on `step_limit`; when it is also unresolved its patch is empty.
-    """
-    folder = run_dir / f"iter_{iteration}" / model
-    folder.mkdir(parents=True)
-    empty = {i for n, i in enumerate(ids) if n % 10 == 0 and i not in resolved}
-    preds = []
-    for n, instance in enumerate(ids):
-        info = {"exit_status": "step_limit" if n % 10 == 0 else "submitted", "cost": COST_PER_RUN, "steps": 12,
-                "tokens_in": 20_000, "tokens_out": 1_500, "wall_seconds": 90.0}
-        traj = {"instance_id": instance, "iteration": iteration, "model": model, "messages": [], "info": info}
-        (folder / f"{instance}.traj.json").write_text(json.dumps(traj))
-        patch = "" if instance in empty else f"diff --git a/f.py b/f.py\n+# {instance}\n"
-        preds.append({"instance_id": instance, "model_name_or_path": model, "model_patch": patch})
-    (folder / "preds.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
-    write_eval_report(run_dir, iteration, model, ids, resolved, empty)
-
-
-def write_eval_report(run_dir, iteration, model, ids, resolved, empty) -> None:
-    completed = [i for i in ids if i not in empty]
-    report = {
-        "total_instances": len(ids), "submitted_instances": len(ids), "resolved_instances": len(resolved),
-        "completed_ids": sorted(completed), "incomplete_ids": [], "empty_patch_ids": sorted(empty),
-        "submitted_ids": sorted(ids), "resolved_ids": sorted(resolved),
-        "unresolved_ids": sorted(set(completed) - resolved), "infra_failure_ids": [], "ambiguous_failure_ids": [],
-        "failure_reasons": {}, "error_ids": [], "schema_version": 2,
-    }
-    folder = run_dir / "eval" / f"iter_{iteration}" / model
-    folder.mkdir(parents=True)
-    (folder / "report.json").write_text(json.dumps(report))
+from tests.analysis.analysiskit import COST_PER_RUN, make_seed_sets, write_cell
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.analysis.test_report import write_cell
-
 from harness.analysis.report import write_report
 from harness.analysis.site import write_site
 from harness.analysis.site.pages import get_page_name
+from tests.analysis.analysiskit import write_cell
 
 IDS = ["owner__repo-1", "owner__repo-2"]
 

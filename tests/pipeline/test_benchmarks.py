@@ -19,7 +19,7 @@ from harness.pipeline.config import DatasetConfig
 from harness.pipeline.dataset import check_rows_evaluable, get_image_name, load_rows
 from harness.pipeline.rundir import RunDir
 from harness.scoring.official import write_readable_dataset
-from tests.analysis.test_report import write_cell
+from tests.analysis.analysiskit import write_cell
 
 DATA = Path("/work/shared/data")
 MULTILINGUAL = DATA / "multilingual" / "swe-bench-multilingual.jsonl.gz"

@@ -26,9 +26,8 @@ from harness.exceptions import ConfigError
 from harness.pipeline.imageruns import apply_image_names, order_by_image
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from tests.pipeline.registrykit import (FaultProxy, Poller, PullCounter, Registry, list_local, make_rows, push_variants, read_statuses,
-                         remove_local, write_pipeline)
-from tests.pipeline.pipelinekit import DATASET
+from tests.pipeline.pipelinekit import (DATASET, FaultProxy, Poller, PullCounter, Registry, list_local, make_rows,
+                                        push_variants, read_statuses, remove_local, write_pipeline)
 from harness.fileio import read_jsonl
 
 COPIES = 30

@@ -15,8 +15,8 @@ from harness.scripted.server import ScriptedServer
 from harness.pipeline.executors.nodeimages import RECORDS
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from tests.pipeline.raykit import run_local_cluster
-from tests.pipeline.registrykit import Poller, Registry, list_local, make_rows, push_variants, remove_local, write_pipeline
+from tests.pipeline.pipelinekit import (Poller, Registry, list_local, make_rows, push_variants, remove_local,
+                                        run_local_cluster, write_pipeline)
 
 RAN_ON = re.compile(r" (\S+): attempt ran on Ray node (\w+)")
 

@@ -21,8 +21,8 @@ from harness.scripted.server import ScriptedServer
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
 from harness.scoring.evaluation import evaluate_run
-from tests.pipeline.registrykit import Poller, read_statuses, write_pipeline
-from tests.scoring.test_scoring import Log
+from tests.pipeline.pipelinekit import Poller, read_statuses, write_pipeline
+from tests.scoring.scoringkit import Log
 
 TASK = "patchmix__unitconv-1"
 PODMAN_NPROC = 32768

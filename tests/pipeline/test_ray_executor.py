@@ -20,8 +20,8 @@ from harness.scripted.server import ScriptedServer
 from harness.fileio import read_jsonl
 from harness.pipeline.launch import run_pipeline
 from harness.pipeline.progress import Progress
-from tests.pipeline.raykit import SLOTS, run_local_cluster
-from tests.pipeline.pipelinekit import get_patches, load_rows, make_config, make_slow_script, write_config
+from tests.pipeline.pipelinekit import (SLOTS, get_patches, load_rows, make_config, make_slow_script,
+                                        run_local_cluster, write_config)
 
 NODE_LINE = re.compile(r"attempt ran on Ray node (\w+)")
 

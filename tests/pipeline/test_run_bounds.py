@@ -4,9 +4,6 @@ test_snapshot_reach.py. Real containers, the scripted provider over HTTP."""
 
 from __future__ import annotations
 
-import io
-import tarfile
-
 import pytest
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig
@@ -15,7 +12,8 @@ from harness.scripted.server import ScriptedServer
 from harness.pipeline.rundir import is_finished_info
 
 from tests.conftest import make_scripted_model
-from tests.agent.test_integrity import FIX, SUBMIT, UNITCONV, bash, observations
+from tests.agent.agentkit import FIX, SUBMIT, UNITCONV, bash, observations
+from tests.pipeline.pipelinekit import build_image
 
 
 # ---------------------------------------------------------------- disk
@@ -93,14 +91,3 @@ def test_the_containers_preparation_counts_toward_the_wall_time(bundled_rows, ru
         docker_client.images.remove(image, force=True)
     assert traj["info"]["exit_status"] == "time_limit", "the shell took longer to start than the run may last"
     assert server.requests == []
-
-
-def build_image(client, dockerfile: str, tag: str) -> None:
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        data = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    archive.seek(0)
-    client.images.build(fileobj=archive, custom_context=True, tag=tag, rm=True, forcerm=True)

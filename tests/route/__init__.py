@@ -1,0 +1,1 @@
+"""Tests of harness/route: routing issues to models, fitted and evaluated held out."""

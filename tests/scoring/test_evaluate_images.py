@@ -1,5 +1,5 @@
 """`patchmix evaluate` within the run's image budget: the instances' images are served by a real registry
-(Debian's `docker-registry` on 127.0.0.1, tests/pipeline/registrykit.py) and absent here; each is pulled just before its
+(Debian's `docker-registry` on 127.0.0.1, tests/pipeline/pipelinekit.py) and absent here; each is pulled just before its
 instances are scored, through the run folder's image record, and removed once scored, never more than the budget
 at once; an image the user had stays, and an image that cannot be pulled ends only its own instance as an
 evaluation error that says so in one line. Real containers, real swebench grading."""
@@ -15,8 +15,9 @@ from harness.tasks.rows import write_rows
 from harness.scoring.official import OFFICIAL
 from harness.scoring.imagebudget import merge_reports
 from harness.scoring.evaluation import evaluate_run
-from tests.pipeline.registrykit import Poller, PullCounter, Registry, list_local, make_rows, push_variants, remove_local
-from tests.scoring.test_scoring import Log, read_stored, write_preds
+from tests.pipeline.pipelinekit import (Poller, PullCounter, Registry, list_local, make_rows, push_variants,
+                                        remove_local)
+from tests.scoring.scoringkit import Log, read_stored, write_preds
 
 COPIES = 4
 WRONG_PATCH = ("diff --git a/NOTES.txt b/NOTES.txt\nnew file mode 100644\nindex 0000000..3b18e51\n--- /dev/null\n"

@@ -9,58 +9,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.exceptions import PatchmixError
 from harness.tasks.rows import write_rows
-from harness.pipeline.rundir import get_model_name
 from harness.scoring.evaluation import evaluate_run, make_run_id
 from harness.scoring.verdicts import find_flips, get_verdicts, merge_retry
+from tests.scoring.scoringkit import PATCH_THAT_DOES_NOT_APPLY, RUN_NAME, Log, make_run, read_stored, write_preds
 
-RUN_NAME = "fake"
 TASKS_FILE = Path(__file__).resolve().parents[2] / "tasks" / "bundled.jsonl"
-PATCH_THAT_DOES_NOT_APPLY = """\
-diff --git a/README.md b/README.md
---- a/README.md
-+++ b/README.md
-@@ -1,1 +1,1 @@
--a line that is not in the file
-+nor is this one
-"""
-
-
-def make_run(root: Path, dataset: Path | str, cells: dict[tuple[int, str], dict[str, str]]) -> Path:
-    """A run folder as `patchmix run` leaves it: config.yaml and iter_<k>/<label>/preds.jsonl."""
-    run_dir = root / RUN_NAME
-    labels = sorted({label for _, label in cells})
-    config = {"name": RUN_NAME, "dataset": {"path": str(dataset), "split": "test"},
-              "iterations": [{"models": labels}]}
-    run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    for (iteration, label), patches in cells.items():
-        write_preds(run_dir, iteration, label, patches)
-    return run_dir
-
-
-def write_preds(run_dir: Path, iteration: int, label: str, patches: dict[str, str]) -> Path:
-    path = run_dir / f"iter_{iteration}" / label / "preds.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = get_model_name(RUN_NAME, iteration, label)
-    rows = [{"instance_id": iid, "model_name_or_path": model, "model_patch": patch} for iid, patch in patches.items()]
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
-def read_stored(run_dir: Path, key: str, name: str = "report.json") -> dict:
-    return json.loads((run_dir / "eval" / key / name).read_text())
-
-
-class Log(list):
-    def __call__(self, line: str) -> None:
-        self.append(line)
-
-    def text(self) -> str:
-        return "\n".join(self)
 
 
 # ---------------------------------------------------------------- without Docker

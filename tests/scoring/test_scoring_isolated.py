@@ -20,7 +20,7 @@ from harness.tasks.rows import write_rows
 from harness.scoring.official import (ISOLATED, NEEDS_NETWORK, OFFICIAL, evaluate_predictions, read_error_reasons,
     read_instance_reports)
 
-from tests.scoring.test_scoring import PATCH_THAT_DOES_NOT_APPLY
+from tests.scoring.scoringkit import PATCH_THAT_DOES_NOT_APPLY, Log, make_run
 
 pytestmark = pytest.mark.docker
 
@@ -252,7 +252,6 @@ def test_an_eval_script_that_fails_for_want_of_network_is_an_evaluation_error_th
     """A run that failed and whose eval script reached for the network has no verdict, and its one line says
     why and what to do; a run that passed anyway keeps its verdict."""
     from harness.scoring.evaluation import evaluate_run
-    from tests.scoring.test_scoring import Log, make_run
 
     fails, passes = bundled_rows["patchmix__unitconv-1"], bundled_rows["patchmix__wrapkit-1"]
     rows = [dict(row, eval_script=row["eval_script"].replace(f"echo '{START}'", f"{NO_NETWORK_PIP}\necho '{START}'"))

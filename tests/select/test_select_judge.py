@@ -16,7 +16,7 @@ from harness.select.pool import Candidate
 from harness.select.selector import Pick
 from harness.select.static import profile_patch
 from tests.conftest import TASKS_DIR, make_scripted_model
-from tests.select.test_select_reproduce import COMMENT_ONLY, find_answer_key, get_texts
+from tests.select.selectkit import COMMENT_ONLY, find_answer_key, get_texts
 
 ROW = next(row for row in map(json.loads, (Path(TASKS_DIR) / "bundled.jsonl").read_text().splitlines())
            if row["instance_id"] == "patchmix__daterange-1")

@@ -5,8 +5,6 @@ container command."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -18,7 +16,7 @@ from harness.select.regression import check_regressions
 from harness.select.reproduce import SCRIPT, make_public_row, write_reproduction
 from harness.select.selector import Pick
 from tests.conftest import make_scripted_model
-from tests.select.test_select_regression import BREAKS_COUNT
+from tests.select.selectkit import COMMENT_ONLY, find_answer_key, get_texts
 
 REPRODUCTION = """from datetime import date
 
@@ -32,28 +30,6 @@ WRITE = {"tool_calls": [{"name": "str_replace_editor", "arguments": {
     "command": "create", "path": f"/testbed/{SCRIPT}", "file_text": REPRODUCTION}}]}
 RUN = {"tool_calls": [{"name": "bash", "arguments": {"command": f"python {SCRIPT}"}}]}
 SUBMIT = {"tool_calls": [{"name": "submit", "arguments": {}}]}
-# the first hunk of the breaker's patch with the condition kept and a comment added: applies, changes nothing
-COMMENT_ONLY = BREAKS_COUNT[:BREAKS_COUNT.index("@@ -17")].replace("+    while current <= end:",
-                                                                  "+    while current < end:  # walk the range")
-
-
-def find_answer_key(row: dict, sent: str) -> list[str]:
-    """Every test name, every telling line of the test patch and the hints that occur in `sent` (the gold patch is
-    a candidate here, so it is sent on purpose)."""
-    names = json.loads(row["FAIL_TO_PASS"]) + json.loads(row["PASS_TO_PASS"])
-    lines = [line[1:].strip() for line in row["test_patch"].splitlines()
-             if line[:1] == "+" and line[:3] != "+++" and len(line.strip()) > 12]
-    assert names and lines
-    return [text for text in names + lines + [row["hints_text"].strip()] if text in sent]
-
-
-def get_texts(value) -> list[str]:
-    """Every string in a request body, unescaped."""
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in get_texts(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in get_texts(item)]
-    return [value] if isinstance(value, str) else []
 
 
 @pytest.mark.docker
