@@ -22,7 +22,8 @@ from harness.route.embed import embed_texts
 from harness.route.profile import Profile
 from harness.route.store import save_profile
 from harness.select.pool import read_run_folder
-from harness.select.stage import evaluate_then_refresh, run_select_stage, run_then_select, select_after_run
+from harness.select.stage import run_select_stage
+from harness.workflow.chains import evaluate_then_refresh, run_then_select, select_after_run
 
 SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "iter_2/merger": 0.5,
            "iter_3/merger": 0.5}
@@ -125,7 +126,7 @@ def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):
 def test_a_select_stage_with_nothing_to_pick_says_so_in_one_line(tmp_path):
     path = write_config(tmp_path / "pipeline.yaml", make_config("http://127.0.0.1:9/v1", name="empty", select={}))
     (tmp_path / "runs" / "empty").mkdir(parents=True)
-    said = select_after_run(path, tmp_path / "runs")
+    said = select_after_run(load_pipeline_config(path), tmp_path / "runs")
     assert said.startswith("the select stage picked nothing: ") and "has no finished run with a patch" in said
     assert "\n" not in said and not (tmp_path / "runs" / "empty" / "selected").exists()
 
