@@ -1,13 +1,16 @@
-"""The `patchmix` command line: run-one end to end, and one-line errors for bad input."""
+"""The `patchmix` command line: run-one end to end, one-line errors for bad input, and the sub-commands each stage
+adds (`add_parser` in its `commands.py`), listed in the help's order."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from harness import cli
 from harness.cli import main
 from harness.demo.models import make_demo_script
 from harness.fileio import read_jsonl
@@ -49,3 +52,24 @@ def test_bad_input_gets_one_line_that_says_what_to_fix(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("patchmix: error:") and message in err and "\n" not in err
+
+
+HELP_ORDER = ["build-images", "datasets", "run-one", "run", "evaluate", "report", "show", "analyze", "select",
+              "validate-gold", "images", "replay", "route", "demo"]
+
+
+def test_every_stage_adds_its_own_commands_and_the_help_lists_them_in_order(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.split("positional arguments:")[1].splitlines()[2:]
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert listed == HELP_ORDER
+    added = {}
+    for stage in cli.STAGE_COMMANDS:
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        stage.add_parser(subparsers)
+        added.update({name: stage.__name__ for name in subparsers.choices})
+    assert sorted(added) == sorted(HELP_ORDER) and len(added) == len(HELP_ORDER)
+    assert added["run"] == added["evaluate"] == "harness.workflow.commands"
+    assert added["select"] == "harness.select.commands" and added["route"] == "harness.route.commands"

@@ -2,7 +2,7 @@
 litellm nor docker is checked in test_model.py.)
 
 Stage order: the top-level leaves (every module directly in `harness/` but `cli`) < scripted < agent < pipeline
-< scoring < tasks < analysis < route < select < demo < cli. A module may import from its own package, from earlier stages and
+< scoring < tasks < analysis < route < select < workflow < demo < cli. A module may import from its own package, from earlier stages and
 from the leaves; a leaf only from other leaves. Every import counts, at module level or inside a function.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
-STAGES = ("scripted", "agent", "pipeline", "scoring", "tasks", "analysis", "route", "select", "demo")
+STAGES = ("scripted", "agent", "pipeline", "scoring", "tasks", "analysis", "route", "select", "workflow", "demo")
 
 
 def get_rank(module: str) -> int:

@@ -3,4 +3,7 @@ the pipeline with them against the scripted provider (`harness.scripted`) on the
 (`harness.tasks`).
 
 May import every stage; only `cli` imports it (tests and benchmarks use it too).
+
+`commands.py` holds this stage's `patchmix` sub-commands (`add_parser`), the same role in every stage that has
+commands.
 """

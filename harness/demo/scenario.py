@@ -15,7 +15,7 @@ from harness.tasks.multilingual import MULTILINGUAL_ROWS, build_multilingual_ima
 from harness.analysis.report import write_report
 from harness.scripted.server import ScriptedServer
 from harness.fileio import write_text_atomic
-from harness.select.stage import evaluate_then_refresh, run_then_select
+from harness.workflow.chains import evaluate_then_refresh, run_then_select
 from harness.resources import get_bundled_dir
 
 DEMO_CONFIG = get_bundled_dir("demo") / "pipeline.yaml"

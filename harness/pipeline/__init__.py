@@ -2,4 +2,7 @@
 budget and progress, the images pulled as the runs need them, and the executors that run jobs.
 
 May import `agent` and the leaves; never scoring, analysis, route, select or demo (a routing file is read as data).
+
+`commands.py` holds this stage's `patchmix` sub-commands (`add_parser`), the same role in every stage that has
+commands.
 """

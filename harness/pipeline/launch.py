@@ -54,9 +54,10 @@ def load_selected_rows(config: PipelineConfig) -> list[dict]:
     return rows
 
 
-def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: int | None,
+def prepare(config: PipelineConfig | Path, runs_dir: Path, iteration: int | None, workers: int | None,
             executor: str | None = None):
-    config = load_pipeline_config(config_path)
+    """The config to run (a copy: the overrides do not reach the caller's), the selected rows, the run folder."""
+    config = config.model_copy(deep=True) if isinstance(config, PipelineConfig) else load_pipeline_config(config)
     if workers:
         config.workers = workers
     if executor:
@@ -70,11 +71,12 @@ def prepare(config_path: Path, runs_dir: Path, iteration: int | None, workers: i
     return config, rows, RunDir(runs_dir / config.name)
 
 
-def run_pipeline(config_path: Path, runs_dir: Path = Path("runs"), iteration: int | None = None,
+def run_pipeline(config: PipelineConfig | Path, runs_dir: Path = Path("runs"), iteration: int | None = None,
                  workers: int | None = None, progress: Progress | None = None, executor: str | None = None) -> int:
-    """Run the pipeline into its run folder, holding the folder's lock. Returns 0 when every planned run is
-    finished, EXIT_RUNS_LEFT (with one line saying how many and why) when some are left to redo."""
-    config, rows, rundir = prepare(config_path, runs_dir, iteration, workers, executor)
+    """Run the pipeline (a loaded config, or the path of its YAML) into its run folder, holding the folder's lock.
+    Returns 0 when every planned run is finished, EXIT_RUNS_LEFT (with one line saying how many and why) when
+    some are left to redo."""
+    config, rows, rundir = prepare(config, runs_dir, iteration, workers, executor)
     with RunLock(rundir.root):
         rundir.check_config(config)
         rundir.save_config(config)

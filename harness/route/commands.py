@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.exceptions import ConfigError
+from harness.fileio import write_json_atomic
+from harness.route import apply, data, heldout, pick, profile as prof, store
+from harness.route.embed import embed_texts
 
-# Kept light: numpy, scikit-learn and the embedding model load when a route command runs, not with the CLI.
+# The embedding model (torch) loads when a route command embeds, inside harness/route/embed.py, not with the CLI.
 KS, SHRINK, SEEDS, FOLDS, LOCAL = (8, 16, 32), 50.0, 5, 5, "local"
 
 
-def add_route_parser(sub) -> None:
-    route = sub.add_parser("route", help="issues to models: fit a profile, route instances, pick a model set")
+def add_parser(subparsers) -> None:
+    route = subparsers.add_parser("route", help="issues to models: fit a profile, route instances, pick a model set")
     verbs = route.add_subparsers(dest="route_command", required=True)
     fit = verbs.add_parser("fit", help="fit a routing profile on scored results and the dataset's issue texts")
     add_inputs(fit)
@@ -50,17 +53,12 @@ def add_inputs(parser) -> None:
 
 
 def load_inputs(args):
-    from harness.route import data
-    from harness.route.embed import embed_texts
-
     results, issues = data.align(data.read_results(args.results), data.read_issues(Path(args.dataset)))
     vectors = embed_texts([data.issue_text(i) for i in issues], args.embedder, args.cache and Path(args.cache))
     return results, vectors
 
 
 def cmd_fit(args) -> int:
-    from harness.route import profile as prof, store
-
     results, vectors = load_inputs(args)
     fitted = prof.fit(vectors, results.matrix, results.models, results.ids, args.embedder, args.k, args.shrink)
     store.save_profile(fitted, Path(args.out))
@@ -71,8 +69,6 @@ def cmd_fit(args) -> int:
 
 
 def cmd_apply(args) -> int:
-    from harness.route import apply, data, store
-
     fitted = store.load_profile(Path(args.profile))
     issues = data.read_issues(Path(args.dataset))
     missing = [i for i in args.ids or [] if i not in issues]
@@ -88,8 +84,6 @@ def cmd_apply(args) -> int:
 
 
 def cmd_pick(args) -> int:
-    from harness.route import heldout, pick, profile as prof, store
-
     results, vectors = load_inputs(args)
     if not 1 <= args.models <= len(results.models):
         raise ConfigError(f"--models {args.models}: give a number from 1 to {len(results.models)}")
@@ -107,9 +101,6 @@ def cmd_pick(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from harness.fileio import write_json_atomic
-    from harness.route import heldout
-
     results, vectors = load_inputs(args)
     found = heldout.evaluate(vectors, results.matrix, seeds=tuple(range(args.seeds)), folds=args.folds)
     out = Path(args.out)

@@ -3,4 +3,7 @@ containers (or the harness's own), verdicts cached beside the run, the gold chec
 swebench.
 
 May import `pipeline`, `agent` and the leaves.
+
+`commands.py` holds this stage's `patchmix` sub-commands (`add_parser`), the same role in every stage that has
+commands.
 """

@@ -2,4 +2,7 @@
 Never reads the answer key.
 
 May import `route`, `analysis`, `scoring`, `pipeline`, `agent` and the leaves.
+
+`commands.py` holds this stage's `patchmix` sub-commands (`add_parser`), the same role in every stage that has
+commands.
 """

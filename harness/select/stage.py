@@ -1,70 +1,27 @@
 """The pipeline's select stage (`select:` in its config): after the last iteration, the rules' picks and, when
 the config says where its weights come from, the fitted selector's picks go to `runs/<name>/selected/`. After
 scoring, `refresh_verdicts` gives those picks the verdicts of the candidates they are, so the report's
-`## Selection` table counts what they resolve. Nothing here reads a verdict to choose a patch of the same run."""
+`## Selection` table counts what they resolve. Nothing here reads a verdict to choose a patch of the same run.
+When the stage runs (after `patchmix run`, and again after `patchmix evaluate`) is `harness.workflow`'s business."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.exceptions import PatchmixError
 from harness.fileio import read_json, read_jsonl, write_json_atomic
 from harness.pipeline.config import PipelineConfig
-from harness.pipeline.load import load_pipeline_config
 from harness.pipeline.ledger import LEDGER_NAME
-from harness.pipeline.lock import RunLock
+from harness.select.picks import Checks, run_selection
 from harness.select.pool import read_run_folder
 from harness.select.rules import format_selection, select_patches
 
 COMBINED = Path("selected") / "combined"
 
 
-def run_then_select(config_path: Path, runs_dir: Path = Path("runs"), **options) -> int:
-    """`patchmix run`: the pipeline (`run_pipeline` with `options`), then its select stage once every run is
-    finished; the pipeline's exit code."""
-    from harness.pipeline.launch import run_pipeline
-
-    code = run_pipeline(config_path, runs_dir=runs_dir, **options)
-    picked = select_after_run(config_path, runs_dir, options.get("iteration")) if code == 0 else None
-    if picked:
-        print(picked)
-    return code
-
-
-def evaluate_then_refresh(run_dir: Path, **options) -> dict:
-    """`patchmix evaluate`: the scoring (`evaluate_run` with `options`), then the verdicts of the picks, holding
-    the run folder's lock (two evaluations of one folder would remove each other's containers)."""
-    from harness.scoring.evaluation import evaluate_run
-
-    if not Path(run_dir).is_dir():
-        raise PatchmixError(f"{run_dir} is not a run folder; give the folder `patchmix run` wrote (runs/<name>)")
-    with RunLock(run_dir):
-        summary = evaluate_run(run_dir, **options)
-        if refresh_verdicts(run_dir):
-            options.get("log", print)(f"the picks in {run_dir / 'selected'} now count the verdicts")
-    return summary
-
-
-def select_after_run(config_path: Path, runs_dir: Path, iteration: int | None = None) -> str | None:
-    """The select stage of the pipeline in `config_path`, once `patchmix run` has finished every run (call it
-    after `run_pipeline` returned 0); None when the config has no stage or only an earlier iteration was run."""
-    config = load_pipeline_config(config_path)
-    if config.select is None or iteration not in (None, len(config.iterations)):
-        return None
-    run_dir = Path(runs_dir) / config.name
-    try:
-        with RunLock(run_dir):
-            return run_select_stage(run_dir, config)
-    except PatchmixError as error:  # the runs are finished and kept; only the picks are missing
-        return f"the select stage picked nothing: {error}"
-
-
 def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
     """Pick one patch per instance with the rules, and with the selector when the stage names one (then checked
     as it asks: tests, reproduction, judge; with the pipeline's models, defaults and prompts, their calls in the
     run's ledger and within its budget); returns lines to print."""
-    from harness.select.picks import run_selection
-
     stage = config.select
     lines = [format_selection(select_patches(run_dir))]
     if stage.selector or stage.fit_on:
@@ -77,8 +34,6 @@ def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
 
 def make_stage_checks(config: PipelineConfig, run_dir: Path):
     """The checks the select stage asks for, or None."""
-    from harness.select.picks import Checks
-
     stage, dataset = config.select, config.dataset.path
     if not dataset or not (stage.execute or stage.judge):
         return None

@@ -12,8 +12,9 @@ import pytest
 
 from harness.analysis.runread import read_run
 from harness.analysis.numbers import build_summary
-from harness.cli import get_containers, make_parser
+from harness.cli import make_parser
 from harness.tasks.rows import write_rows
+from harness.scoring.commands import get_containers
 from harness.scoring.official import ISOLATED, OFFICIAL
 from harness.scoring.keys import SCORED_FIELDS, is_same_image, make_row_key
 from harness.scoring.evaluation import evaluate_run, get_container_limits

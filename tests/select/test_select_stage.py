@@ -8,9 +8,11 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from tests.pipeline.pipelinekit import DATASET, make_config, write_config
 from tests.select.selectkit import write_run
 
+from harness.analysis.report import write_report
 from harness.demo.models import make_demo_script
 from harness.scripted.server import ScriptedServer
 from harness.exceptions import ConfigError
@@ -22,7 +24,9 @@ from harness.route.embed import embed_texts
 from harness.route.profile import Profile
 from harness.route.store import save_profile
 from harness.select.pool import read_run_folder
-from harness.select.stage import evaluate_then_refresh, run_select_stage, run_then_select, select_after_run
+from harness.select.stage import make_stage_checks, run_select_stage
+from harness.workflow import chains
+from harness.workflow.chains import evaluate_then_refresh, run_then_select, select_after_run
 
 SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "iter_2/merger": 0.5,
            "iter_3/merger": 0.5}
@@ -44,8 +48,6 @@ def write_scored_pool(path, systems: dict[str, float] = SYSTEMS) -> None:
 
 @pytest.mark.docker
 def test_a_pipeline_ending_with_a_select_stage_picks_scores_and_reports(bundled_rows, tmp_path, capsys):
-    from harness.analysis.report import write_report
-
     write_scored_pool(tmp_path / "pool.jsonl")
     rows = [bundled_rows[i] for i in ("patchmix__unitconv-1", "patchmix__daterange-1")]
     with ScriptedServer(make_demo_script(rows)) as server:
@@ -114,6 +116,30 @@ def test_a_select_stage_with_execute_drops_a_pick_that_breaks_passing_tests(bund
     assert "patchmix_demo_missing_module" not in pick["model_patch"] and pick["model_patch"].strip()
 
 
+@pytest.mark.docker
+def test_patchmix_run_reads_its_config_once_for_the_runs_and_the_select_stage(bundled_rows, tmp_path, monkeypatch):
+    """The workflow loads the config and hands it to the pipeline and to the select stage: with the file gone
+    once it is loaded, both still run; `--workers` reaches the run folder's config.yaml, not the loaded one."""
+    loaded = []
+
+    def load_then_remove(path):
+        loaded.append(load_pipeline_config(path))
+        path.unlink()
+        return loaded[-1]
+
+    monkeypatch.setattr(chains, "load_pipeline_config", load_then_remove)
+    rows = [bundled_rows["patchmix__unitconv-1"]]
+    with ScriptedServer(make_demo_script(rows)) as server:
+        config = make_config(server.api_base, name="once", instances={"ids": ["patchmix__unitconv-1"]},
+                             iterations=[{"models": ["fixer"]}], select={})
+        path = write_config(tmp_path / "pipeline.yaml", config)
+        assert run_then_select(path, runs_dir=tmp_path / "runs", workers=1, progress=Progress(live=False)) == 0
+    run_dir = tmp_path / "runs" / "once"
+    assert len(loaded) == 1 and not path.exists() and loaded[0].workers == 2
+    assert read_jsonl(run_dir / "selected" / "last" / "preds.jsonl")[0]["instance_id"] == "patchmix__unitconv-1"
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["workers"] == 1
+
+
 def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):
     config = make_config("http://127.0.0.1:9/v1", select={"selector": "nowhere/selector.json"})
     with pytest.raises(ConfigError) as error:
@@ -125,7 +151,7 @@ def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):
 def test_a_select_stage_with_nothing_to_pick_says_so_in_one_line(tmp_path):
     path = write_config(tmp_path / "pipeline.yaml", make_config("http://127.0.0.1:9/v1", name="empty", select={}))
     (tmp_path / "runs" / "empty").mkdir(parents=True)
-    said = select_after_run(path, tmp_path / "runs")
+    said = select_after_run(load_pipeline_config(path), tmp_path / "runs")
     assert said.startswith("the select stage picked nothing: ") and "has no finished run with a patch" in said
     assert "\n" not in said and not (tmp_path / "runs" / "empty" / "selected").exists()
 
@@ -179,8 +205,6 @@ def test_a_select_stage_with_a_bad_judge_or_reproducer_is_refused_at_start(tmp_p
 
 
 def test_the_select_stage_checks_use_the_pipelines_models_defaults_prompts_and_ledger(tmp_path):
-    from harness.select.stage import make_stage_checks
-
     (tmp_path / "pool.jsonl").write_text("")
     (tmp_path / "mine").mkdir()
     config = make_config("http://127.0.0.1:9/v1", select={"fit_on": ["pool.jsonl"], "execute": True,
