@@ -22,11 +22,8 @@ from harness.workflow import commands as workflow_commands
 
 STAGE_COMMANDS = (tasks_commands, pipeline_commands, workflow_commands, analysis_commands, select_commands,
                   scoring_commands, route_commands, demo_commands)
-"""Each stage's `commands` module: its `add_parser(subparsers)` adds the stage's sub-commands. A new command
-goes into its stage's module, and into HELP_ORDER."""
-HELP_ORDER = ("build-images", "datasets", "run-one", "run", "evaluate", "report", "show", "analyze", "select",
-              "validate-gold", "images", "replay", "route", "demo")
-"""The order `patchmix --help` lists the sub-commands in: from the first steps to the demo, not by stage."""
+"""Each stage's `commands` module, in the order `patchmix --help` lists them (from the first steps to the demo):
+its `add_parser(subparsers)` adds the stage's sub-commands. A new command goes into its stage's module."""
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -34,18 +31,7 @@ def make_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for stage in STAGE_COMMANDS:
         stage.add_parser(subparsers)
-    order_commands(subparsers, HELP_ORDER)
     return parser
-
-
-def order_commands(subparsers, order: tuple[str, ...]) -> None:
-    """List the sub-commands in `order` in the usage line and the help (argparse lists them as they were added,
-    and has no public way to reorder them). A command missing from `order` is a mistake that a test names."""
-    rank = {name: number for number, name in enumerate(order)}
-    parsers = sorted(subparsers.choices.items(), key=lambda item: rank.get(item[0], len(order)))
-    subparsers.choices.clear()
-    subparsers.choices.update(parsers)
-    subparsers._choices_actions.sort(key=lambda action: rank.get(action.dest, len(order)))
 
 
 def raise_interrupt(signum, frame):

@@ -54,8 +54,8 @@ def test_bad_input_gets_one_line_that_says_what_to_fix(argv, message, capsys):
     assert err.startswith("patchmix: error:") and message in err and "\n" not in err
 
 
-HELP_ORDER = ["build-images", "datasets", "run-one", "run", "evaluate", "report", "show", "analyze", "select",
-              "validate-gold", "images", "replay", "route", "demo"]
+HELP_ORDER = ["build-images", "datasets", "run-one", "images", "run", "evaluate", "report", "show", "analyze",
+              "replay", "select", "validate-gold", "route", "demo"]
 
 
 def test_every_stage_adds_its_own_commands_and_the_help_lists_them_in_order(capsys):
