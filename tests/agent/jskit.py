@@ -15,7 +15,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from harness.tasks.images import BASE_IMAGE, build_from_context, ensure_base_image, image_exists
+from harness.tasks.baseimages import BASE_IMAGE, build_from_context, ensure_base_image, image_exists
 from harness.tasks.rows import commit_repo, make_heredoc_delimiter, make_reset_commands, run_git
 
 INSTANCE_ID = "patchmix__clampjs-1"
