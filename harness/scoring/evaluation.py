@@ -49,6 +49,7 @@ from typing import Callable
 import yaml
 
 from harness.scoring.cache import VerdictCache, build_report, make_entries
+from harness.scoring.cluster import make_cluster_evaluator
 from harness.scoring.imagebudget import name_images, open_scoring_images, read_images_config
 from harness.scoring.official import (GENERIC_ERROR, ISOLATED, LIMIT_KEYS, EvaluationFailed, evaluate_predictions,
     get_log_path, read_error_reasons, read_predictions)
@@ -135,8 +136,6 @@ def evaluate_run(run_dir: Path, workers: int = 2, repeat: int = 1, timeout: int 
 def get_evaluator(executor: str, address: str | None) -> Callable[..., dict]:
     """The harness call: here, or on the nodes of a Ray cluster (`--executor ray`)."""
     if executor == "ray":
-        from harness.scoring.cluster import make_cluster_evaluator
-
         return make_cluster_evaluator(address)
     return evaluate_predictions
 
