@@ -14,7 +14,8 @@ import yaml
 from harness.exceptions import PatchmixError
 from harness.tasks.rows import write_rows
 from harness.pipeline.rundir import get_model_name
-from harness.scoring.evaluation import evaluate_run, make_run_id
+from harness.scoring.evaluation import evaluate_run
+from harness.scoring.filescoring import make_run_id
 from harness.scoring.verdicts import find_flips, get_verdicts, merge_retry
 
 RUN_NAME = "fake"
