@@ -25,7 +25,7 @@ import docker
 
 from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
-from harness.tasks.images import PYTHON_IMAGE, build_from_context, image_exists
+from harness.tasks.baseimages import PYTHON_IMAGE, build_from_context, image_exists
 
 WORDS = ("self value return import from class def none true false if else for while with as try except raise "
          "request response model field query queryset manager admin form widget template context view url").split()

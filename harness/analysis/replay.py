@@ -18,6 +18,7 @@ from harness.agent.playback import replay_recording
 from harness.exceptions import InfraError, PatchmixError
 from harness.fileio import write_json_atomic, write_jsonl_atomic
 from harness.pipeline.dataset import check_rows_evaluable, load_rows
+from harness.scoring.official import EvaluationFailed, evaluate_predictions
 
 
 def replay_files(paths: list[str], dataset: str, out: Path, ids: list[str] | None = None,
@@ -110,8 +111,6 @@ def score_twice(preds: Path, dataset: str, run_id: str, scratch: Path, ids: list
     """The official harness's report; a harness that fails once is run again with the same run id, which grades
     only what it had not (its final report lists every container and image, and fails when another process
     removes one meanwhile)."""
-    from harness.scoring.official import EvaluationFailed, evaluate_predictions
-
     try:
         return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids)
     except EvaluationFailed:

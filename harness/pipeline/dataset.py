@@ -55,7 +55,7 @@ def load_local_rows(path: Path) -> list[dict]:
     if not path.is_file():
         raise ConfigError(f"dataset file {path} does not exist")
     if path.suffix == ".parquet":
-        import pyarrow.parquet
+        import pyarrow.parquet  # lazy: pyarrow is heavy and only parquet files need it
 
         return pyarrow.parquet.read_table(path).to_pylist()
     try:
@@ -79,7 +79,7 @@ def open_text(path: Path) -> str:
 
 
 def load_hub_rows(name: str, split: str) -> list[dict]:
-    import datasets
+    import datasets  # lazy: heavy (pyarrow, pandas), needed only for a Hugging Face id
 
     try:
         return list(datasets.load_dataset(name, split=split))

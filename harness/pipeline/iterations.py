@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from harness import exceptions as ex
 
-from harness.pipeline.skipping import read_drawn_on, skip_agreed
-from harness.pipeline.routing import skip_unrouted
+from harness.pipeline.skipping import read_drawn_on, skip_agreed, skip_unrouted
 from harness.pipeline.config import PipelineConfig
 from harness.pipeline.executors import LocalExecutor
 from harness.pipeline.imagecache import ImageUnavailable, NoImages

@@ -1,7 +1,7 @@
 """Routed iterations: an iteration with `route: {file: routing.json, top: 2}` runs, for each instance, only the
 models the routing file names for it (the first `top` of them); every other model of the iteration gets a
-finished record instead of a run: exit status `skipped_routed`, no patch, cost 0. So resume counts it finished,
-it is scored as no patch, and the report counts it as a run saved.
+finished record instead of a run (written by `skipping.skip_unrouted`): exit status `skipped_routed`, no patch,
+cost 0. So resume counts it finished, it is scored as no patch, and the report counts it as a run saved.
 
 The routing file is data written by `patchmix route apply` (format `patchmix-routing/1`); this module reads it
 and never imports the route stage. An instance the file does not name runs every model of the iteration.
@@ -10,20 +10,12 @@ and never imports the route stage. An instance the file does not name runs every
 from __future__ import annotations
 
 import json
-import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from harness import exceptions as ex
-from harness.agent.trajectory import Trajectory, now
 from harness.exceptions import ConfigError
 from harness.pipeline.config import PipelineConfig
 
-if TYPE_CHECKING:  # rundir imports load, which reads routing files through this module
-    from harness.pipeline.rundir import RunDir
-
-logger = logging.getLogger("patchmix")
 FORMAT = "patchmix-routing/1"
 
 
@@ -74,25 +66,3 @@ def get_routed(config: PipelineConfig, iteration: int, instance_id: str) -> tupl
         return None
     routed = routed[:rule.top] if rule.top else routed
     return tuple(dict.fromkeys(s for label in routed for s in (label, *rule.samples.get(label, []))))
-
-
-def skip_unrouted(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> int:
-    """Write skip records for this instance's unfinished runs of models it is not routed to; returns how many."""
-    from harness.pipeline.rundir import get_model_name
-
-    routed = get_routed(config, iteration, instance_id)
-    if routed is None:
-        return 0
-    labels = [label for label in config.iterations[iteration - 1].models
-              if label not in routed and not rundir.is_finished(iteration, label, instance_id)]
-    for label in labels:
-        header = {"instance_id": instance_id, "model_name_or_path": get_model_name(config.name, iteration, label),
-                  "run": config.name, "iteration": iteration, "model": label}
-        Trajectory(rundir.get_traj_path(iteration, label, instance_id), header).save(
-            exit_status=ex.SKIPPED_ROUTED, cost=0.0, steps=0, tokens_in=0, tokens_out=0,
-            exit_detail=f"not run: the routing sends this instance to {', '.join(routed)}", patch="",
-            patch_label=None, patch_dropped=[], routed_models=list(routed), finished_at=now())
-    if labels:
-        logger.info("iteration %d %s: routed to %s, %d runs not started", iteration, instance_id,
-                    ", ".join(routed), len(labels))
-    return len(labels)

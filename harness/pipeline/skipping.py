@@ -1,4 +1,7 @@
-"""Agreement-based skipping: an iteration with `skip_if_agreed: {min_models: K}` does not run an instance whose
+"""Runs not started, each given a finished record instead: those skipped by agreement, and those a routing file
+does not send the instance to (`routing` reads the file; `skip_unrouted` writes the records).
+
+Agreement-based skipping: an iteration with `skip_if_agreed: {min_models: K}` does not run an instance whose
 drawn-on patches make the same change (`harness.diffs.get_change_key`) in the runs of at least K models.
 
 Instead, each of the iteration's models gets a finished record in the run folder, like a trajectory with no
@@ -16,6 +19,7 @@ from harness import exceptions as ex
 from harness.agent.trajectory import Trajectory, now
 from harness.diffs import get_change_key
 from harness.pipeline.config import PipelineConfig
+from harness.pipeline.routing import get_routed
 from harness.pipeline.rundir import RunDir, get_model_name
 
 logger = logging.getLogger("patchmix")
@@ -93,4 +97,24 @@ def skip_agreed(config: PipelineConfig, rundir: RunDir, iteration: int, instance
         write_skip_record(config, rundir, iteration, label, instance_id, agreed)
     logger.info("iteration %d %s: not run, %d models agree on one patch (%s)", iteration, instance_id,
                 len(agreed["models"]), ", ".join(agreed["models"]))
+    return len(labels)
+
+
+def skip_unrouted(config: PipelineConfig, rundir: RunDir, iteration: int, instance_id: str) -> int:
+    """Write skip records for this instance's unfinished runs of models it is not routed to; returns how many."""
+    routed = get_routed(config, iteration, instance_id)
+    if routed is None:
+        return 0
+    labels = [label for label in config.iterations[iteration - 1].models
+              if label not in routed and not rundir.is_finished(iteration, label, instance_id)]
+    for label in labels:
+        header = {"instance_id": instance_id, "model_name_or_path": get_model_name(config.name, iteration, label),
+                  "run": config.name, "iteration": iteration, "model": label}
+        Trajectory(rundir.get_traj_path(iteration, label, instance_id), header).save(
+            exit_status=ex.SKIPPED_ROUTED, cost=0.0, steps=0, tokens_in=0, tokens_out=0,
+            exit_detail=f"not run: the routing sends this instance to {', '.join(routed)}", patch="",
+            patch_label=None, patch_dropped=[], routed_models=list(routed), finished_at=now())
+    if labels:
+        logger.info("iteration %d %s: routed to %s, %d runs not started", iteration, instance_id,
+                    ", ".join(routed), len(labels))
     return len(labels)

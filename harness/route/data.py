@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.analysis.sources import load_sources
+from harness.analysis.sourcefiles import load_sources
 from harness.exceptions import ConfigError
 
 ISSUE_FIELDS = ("instance_id", "repo", "problem_statement")

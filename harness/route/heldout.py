@@ -133,10 +133,10 @@ def render(found: Heldout) -> str:
 
 def write_chart(result: Heldout, path: Path) -> Path:
     """Resolved (held-out, mean over seeds) against model runs per instance."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is heavy and only the chart needs it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as above, and only after the backend is chosen
 
     means = {name: np.mean(values) for name, values in result.figures.items()}
     fig, ax = plt.subplots(figsize=(6.5, 4.2))

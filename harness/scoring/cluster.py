@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from harness.scoring.official import ISOLATED
+from harness.scoring.official import ISOLATED, evaluate_predictions, get_log_path
 
 CONTAINER_RESOURCE = "patchmix_container"
 
@@ -24,8 +24,6 @@ def score_on_node(file_name: str, content: bytes, dataset: str, run_id: str, wor
                   instance_ids: list[str] | None, split: str, containers: str,
                   limits: dict | None, pro_scripts_dir: str | None = None) -> tuple[dict, bytes]:
     """Runs on a node: the harness on these predictions; (report, tar of logs/run_evaluation/<run_id>)."""
-    from harness.scoring.official import evaluate_predictions, get_log_path
-
     with tempfile.TemporaryDirectory(prefix="patchmix-eval-") as tmp:
         preds = Path(tmp) / file_name
         preds.write_bytes(content)
@@ -43,7 +41,7 @@ def score_on_node(file_name: str, content: bytes, dataset: str, run_id: str, wor
 
 def make_cluster_evaluator(address: str | None):
     """A function with `evaluate_predictions`' signature that scores on the Ray cluster at `address`."""
-    import ray
+    import ray  # lazy: Ray is an optional extra, needed only with `--executor ray`
 
     if not ray.is_initialized():
         ray.init(address=address or "auto", namespace="patchmix", log_to_driver=False)

@@ -36,6 +36,7 @@ from harness.pipeline.imagerecord import RECORD_NAME, ImageRecord
 from harness.pipeline.imageruns import apply_image_names
 from harness.scoring.official import IMAGE_UNAVAILABLE, read_model_name, read_predictions, write_dataset_copy
 from harness.scoring.verdicts import COUNT_KEYS
+from swebench.harness.constants import LOG_INSTANCE, RUN_EVALUATION_LOG_DIR
 
 RESULT_KEYS = ("completed_ids", "empty_patch_ids", "error_ids")
 
@@ -166,8 +167,6 @@ def group_by_image(ids: list[str], images: dict[str, str]) -> dict[str, list[str
 
 def write_unavailable(scratch: Path, run_id: str, model: str, ids: list[str], reason: str) -> None:
     """Each instance's run_instance.log, where the harness would have written it, saying why it was not run."""
-    from swebench.harness.constants import LOG_INSTANCE, RUN_EVALUATION_LOG_DIR
-
     line = reason.splitlines()[0] if reason else "no reason given"
     for instance_id in ids:
         folder = scratch / RUN_EVALUATION_LOG_DIR / run_id / model.replace("/", "__") / instance_id

@@ -1,10 +1,11 @@
 """What a verdict depends on besides the patch: the instance's dataset row, its image, where it was scored.
 
-A verdict is reused (`harness.scoring.cache`) and a predictions file is left unscored (`harness.scoring.evaluation`) only
-while this key is unchanged, so an edited row (its eval script, FAIL_TO_PASS, PASS_TO_PASS, log parser, ...), a
-rebuilt image (another image id under the same name) or a switch between isolated and official containers is
-scored again instead of returning the old verdict. An image that is not on this machine (removed since, or on a
-cluster's nodes) cannot be compared: its verdicts stand on the row alone.
+A verdict is reused (`harness.scoring.cache`) and a predictions file is left unscored
+(`harness.scoring.filescoring`) only while this key is unchanged, so an edited row (its eval script,
+FAIL_TO_PASS, PASS_TO_PASS, log parser, ...), a rebuilt image (another image id under the same name) or a switch
+between isolated and official containers is scored again instead of returning the old verdict. An image that is
+not on this machine (removed since, or on a cluster's nodes) cannot be compared: its verdicts stand on the row
+alone.
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 
 Either runs as a subprocess in a scratch directory: it writes `logs/` relative to its working directory
 and lowers the open-file limit of its own process, neither of which should touch ours. Both take the same
-arguments and leave the same files. swebench is imported lazily, inside the functions that need it, because
-importing `swebench.harness` takes about two seconds.
+arguments and leave the same files.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from harness.exceptions import PatchmixError
 from harness.fileio import write_text_atomic
 from harness.pipeline.benchmarks import find_benchmark
 from harness.pipeline.dataset import load_rows
+from swebench.harness.constants import (APPLY_PATCH_FAIL, END_TEST_OUTPUT, LOG_INSTANCE, LOG_REPORT,
+    RUN_EVALUATION_LOG_DIR, START_TEST_OUTPUT)
 
 HARNESS_MODULE = "swebench.harness.run_evaluation"
 ISOLATED_MODULE = "harness.scoring.isolated"
@@ -46,8 +47,6 @@ class EvaluationFailed(PatchmixError):
 
 def get_test_output_markers() -> tuple[str, str]:
     """The lines that an eval script prints around the test output, which grading cuts the log at."""
-    from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
-
     return START_TEST_OUTPUT, END_TEST_OUTPUT
 
 
@@ -196,8 +195,6 @@ def read_instance_reports(scratch_dir: str | Path, run_id: str) -> dict[str, dic
 
     The harness writes them to `logs/run_evaluation/<run_id>/<model>/<instance_id>/report.json`.
     """
-    from swebench.harness.constants import LOG_REPORT, RUN_EVALUATION_LOG_DIR
-
     run_dir = Path(scratch_dir) / RUN_EVALUATION_LOG_DIR / run_id
     reports = {}
     for path in sorted(run_dir.glob(f"*/*/{LOG_REPORT}")):
@@ -211,8 +208,6 @@ def read_error_reasons(scratch_dir: str | Path, run_id: str, instance_ids: list[
     Read from each instance's run_instance.log: a patch that did not apply, an image that was not found, tests
     that timed out; anything else is a plain "evaluation error" whose details are in that log.
     """
-    from swebench.harness.constants import LOG_INSTANCE, RUN_EVALUATION_LOG_DIR
-
     run_dir = Path(scratch_dir).resolve() / RUN_EVALUATION_LOG_DIR / run_id
     reasons = {}
     for instance_id in instance_ids:
@@ -226,8 +221,6 @@ def read_error_reasons(scratch_dir: str | Path, run_id: str, instance_ids: list[
 
 
 def classify_instance_log(text: str) -> str:
-    from swebench.harness.constants import APPLY_PATCH_FAIL
-
     if APPLY_PATCH_FAIL in text:
         return "patch did not apply"
     if NEEDS_NETWORK in text:

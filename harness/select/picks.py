@@ -13,13 +13,16 @@ from pydantic import ValidationError
 from harness.agent.config import AgentConfig, ContainerConfig, ModelConfig
 from harness.languages import is_python_row
 from harness.exceptions import PatchmixError
+from harness.pipeline.dataset import load_rows
+from harness.pipeline.ledger import Budget, Ledger
 from harness.pipeline.load import expand_env
-from harness.fileio import read_json, write_json_atomic, write_jsonl_atomic, write_text_atomic
+from harness.fileio import write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.select.clusters import IssueClusters, place_issues, read_issue_clusters
-from harness.select.combiner import Combiner
 from harness.select.crossfit import evaluate
+from harness.select.execute import pick_with_regressions
+from harness.select.judge import Judge, judge_pick
 from harness.select.pool import Candidate, is_scored, load_pool
-from harness.select.priors import Reliability
+from harness.select.reproduce import write_reproduction
 from harness.select.selector import Pick, Selector, fit_selector, make_views, pick
 from harness.select.scorecard import format_summaries, plot_summaries, summarise
 
@@ -69,28 +72,6 @@ def place_clusters(pools: list[list[Candidate]], clusters: IssueClusters | None,
     return "\n" + place_issues(pools, clusters, issues)
 
 
-def save_selector(selector: Selector, path: Path) -> None:
-    reliability = selector.reliability
-    write_json_atomic(path, {"systems": selector.systems, "reliability": {
-        "base": reliability.base, "systems": reliability.systems,
-        "counts": [[s, r, *c] for (s, r), c in reliability.counts.items()],
-        "cluster_counts": [[s, k, *c] for (s, k), c in reliability.cluster_counts.items()]},
-        "clusters": selector.clusters.to_json() if selector.clusters else None,
-        "combiner": selector.combiner.to_json()})
-
-
-def load_selector(path: Path) -> Selector:
-    try:
-        data = read_json(path)
-        levels = [{(s, r): (resolved, seen) for s, r, resolved, seen in data["reliability"].get(name, [])}
-                  for name in ("counts", "cluster_counts")]
-        reliability = Reliability(data["reliability"]["base"], data["reliability"]["systems"], *levels)
-        clusters = IssueClusters.from_json(data["clusters"]) if data.get("clusters") else None
-        return Selector(reliability, data["systems"], Combiner.from_json(data["combiner"]), clusters)
-    except (OSError, KeyError, TypeError, ValueError) as error:
-        raise PatchmixError(f"{path}: not a selector written by `patchmix select` ({error}); fit one again") from error
-
-
 @dataclass
 class Checks:
     """What runs on each pick after the combiner; every one needs the rows of `dataset` (the issue, the image)."""
@@ -136,12 +117,6 @@ def make_checks(dataset: str | None, models_file: str | None = None, reproduce: 
 
 def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick], dict]:
     """Each pick re-made with the execution signals and the judge; returns the picks and what they cost."""
-    from harness.pipeline.dataset import load_rows
-    from harness.pipeline.ledger import Budget, Ledger
-    from harness.select.execute import pick_with_regressions
-    from harness.select.judge import Judge, judge_pick
-    from harness.select.reproduce import write_reproduction
-
     rows = {row["instance_id"]: row for row in load_rows(checks.dataset)}
     missing = [p.instance_id for p in picks if p.instance_id not in rows]
     if missing:
@@ -184,7 +159,7 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
         if clusters:
             raise PatchmixError("--clusters is for fitting a selector; a --selector FILE places issues with the "
                                 "clusters it was fitted with: drop --clusters")
-        selector, origin = load_selector(selector_file), f"the selector in {selector_file}"
+        selector, origin = Selector.load(selector_file), f"the selector in {selector_file}"
         placed = place_clusters([pool], selector.clusters, issues)
         views = make_views(pool)
     else:
@@ -209,7 +184,7 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     write_jsonl_atomic(out / "preds.jsonl", [{"instance_id": p.instance_id, "model_name_or_path": "select",
                                                "model_patch": p.chosen.patch} for p in picks])
     write_jsonl_atomic(out / "reasons.jsonl", [p.get_reasons() for p in picks])
-    save_selector(selector, out / "selector.json")
+    selector.save(out / "selector.json")
     resolved = [p.chosen.resolved for p in picks if p.chosen.resolved is not None]
     write_json_atomic(out / "summary.json", {"picked": len(picks), "scored": len(resolved),
                                              "resolved": sum(resolved), "selector": origin,

@@ -44,6 +44,19 @@ class Reliability:
         """Systems from the most to the least reliable (ties by name)."""
         return sorted(systems, key=lambda system: (-self.get(system), system))
 
+    def to_json(self) -> dict:
+        """The counts as [system, repo or cluster, resolved, seen] lists (JSON has no tuple keys)."""
+        return {"base": self.base, "systems": self.systems,
+                "counts": [[s, r, *c] for (s, r), c in self.counts.items()],
+                "cluster_counts": [[s, k, *c] for (s, k), c in self.cluster_counts.items()]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Reliability":
+        """From `to_json`'s form; a selector saved before the per-cluster level has no `cluster_counts`."""
+        levels = [{(s, r): (resolved, seen) for s, r, resolved, seen in data.get(name, [])}
+                  for name in ("counts", "cluster_counts")]
+        return cls(data["base"], data["systems"], *levels)
+
 
 def fit_reliability(candidates: list[Candidate]) -> Reliability:
     """Rates from the scored candidates given (the caller passes only training instances)."""

@@ -83,9 +83,9 @@ def format_summaries(summaries: list[dict]) -> str:
 
 def plot_summaries(summaries: list[dict], path: Path) -> Path:
     """One PNG: resolved per method (mean, spread over seeds as error bars), one group of bars per pool."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is heavy and only the chart needs it
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as above, and only after the backend is chosen
 
     figure, axes = plt.subplots(figsize=(2.2 + 2.2 * len(summaries), 4))
     width = 0.8 / len(METHODS)

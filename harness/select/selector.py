@@ -1,7 +1,7 @@
 """Fitting a selector on scored instances and picking one candidate per instance with it.
 
 A selector is the reliability priors, the systems it picks among (the top k by reliability, or all) and the
-combiner. Its combiner is fitted on features whose priors were cross-fitted (each training instance's priors
+combiner (and the issue clusters, when fitted with them); it saves itself to `selector.json` and loads from it. Its combiner is fitted on features whose priors were cross-fitted (each training instance's priors
 come from the other training instances), so the weights are learned on priors as noisy as those it will meet.
 """
 
@@ -11,9 +11,12 @@ import os
 import random
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from harness.exceptions import PatchmixError
+from harness.fileio import read_json, write_json_atomic
 from harness.select.clusters import IssueClusters
 from harness.select.combiner import Combiner, fit_combiner
 from harness.select.features import FEATURES, InstanceView, get_features, make_view
@@ -32,6 +35,28 @@ class Selector:
     systems: list[str]  # the systems picked among, most reliable first
     combiner: Combiner
     clusters: IssueClusters | None = None  # how issues were placed for the per-cluster prior (None: not asked)
+
+    def to_json(self) -> dict:
+        return {"systems": self.systems, "reliability": self.reliability.to_json(),
+                "clusters": self.clusters.to_json() if self.clusters else None, "combiner": self.combiner.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Selector":
+        clusters = IssueClusters.from_json(data["clusters"]) if data.get("clusters") else None
+        return cls(Reliability.from_json(data["reliability"]), data["systems"], Combiner.from_json(data["combiner"]),
+                   clusters)
+
+    def save(self, path: Path) -> None:
+        """`selector.json`, which `Selector.load` (and `patchmix select --selector FILE`) reads back."""
+        write_json_atomic(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: Path) -> "Selector":
+        try:
+            return cls.from_json(read_json(path))
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            raise PatchmixError(f"{path}: not a selector written by `patchmix select` ({error}); fit one again") \
+                from error
 
 
 @dataclass

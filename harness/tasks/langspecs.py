@@ -22,7 +22,7 @@ APT_INSTALL = ("RUN apt-get update && apt-get install -y --no-install-recommends
 class Language:
     name: str
     image: str            # the toolchain image task images build on
-    packages: str         # Debian packages of the toolchain ("" for python, whose image harness.tasks.images builds)
+    packages: str         # Debian packages of the toolchain ("" for python, whose image tasks.baseimages builds)
     env: str              # ENV lines of the toolchain image
     warm: str             # a RUN step in the task image, at /testbed, that fills the build caches ("" for none)
     log_parser: str       # the name in swebench's log parser registry

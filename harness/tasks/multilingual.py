@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.tasks.images import (BASE_IMAGE, PYTHON_IMAGE, build_task_images, connect_docker, ensure_base_image,
-                                 ensure_python_image, timed)
+from harness.tasks.baseimages import (BASE_IMAGE, PYTHON_IMAGE, connect_docker, ensure_base_image,
+    ensure_python_image, timed)
+from harness.tasks.images import build_task_images
 from harness.tasks.langspecs import get_language
 from harness.tasks.rows import list_task_dirs, load_task_rows, read_task_meta, write_rows
 from harness.tasks.toolchains import ensure_toolchain_image

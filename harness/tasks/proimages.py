@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.tasks.images import (BASE_IMAGE, COMMIT_LABEL, LABEL, PYTHON_IMAGE, build_from_context, ensure_base_image,
-    ensure_python_image, image_exists, timed)
+from harness.tasks.baseimages import (BASE_IMAGE, COMMIT_LABEL, LABEL, PYTHON_IMAGE, build_from_context,
+    connect_docker, ensure_base_image, ensure_python_image, image_exists, timed)
 from harness.tasks.rows import commit_repo, list_patch_files, read_text, run_git, write_rows
 from harness.exceptions import ConfigError, PatchmixError
 from harness.pipeline.prorows import convert_pro_row
@@ -40,8 +40,6 @@ GOLD_BRANCH = "gold"
 def build_pro_images(pro_dir: str | Path = PRO_DIR, force: bool = False, log=print, client=None) -> list[dict]:
     """Build the Pro tasks' images that are missing (all again with `force`), write `<pro_dir>/pro.jsonl` and
     return its rows (in Pro's form)."""
-    from harness.tasks.images import connect_docker
-
     client = client or connect_docker()
     pro_dir = Path(pro_dir)
     timed(log, "base image", ensure_base_image, client, BASE_IMAGE, log)

@@ -23,6 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from harness.tasks.baseimages import (COMMIT_LABEL, LABEL, PYTEST_VERSION, PYTHON_IMAGE, build_from_context,
+    find_host_ca_bundle, image_exists)
 from harness.tasks.rows import (IMAGE_NAMESPACE, commit_repo, copy_sources, make_eval_script, make_task_row,
     run_git, write_rows)
 from harness.pipeline.dataset import derive_image_name
@@ -116,9 +118,6 @@ def make_testbed(task_dir: Path, row: dict, dest: Path) -> None:
 
 def build_published_image(client, tasks_dir: Path, force: bool = False, log=print) -> dict:
     """Build the published-style image unless current; write `<tasks_dir>/published.jsonl`; return its row."""
-    from harness.tasks.images import (COMMIT_LABEL, LABEL, PYTEST_VERSION, PYTHON_IMAGE, build_from_context,
-                                     find_host_ca_bundle, image_exists)
-
     tasks_dir = Path(tasks_dir)
     row = make_row(tasks_dir)
     name = row["image"]

@@ -1,13 +1,13 @@
 """The toolchain images of the bundled tasks in languages other than Python: Debian's packages of the language
 installed on patchmix's Debian base image (`patchmix/go:bookworm`, `patchmix/rust:bookworm`,
-`patchmix/node:bookworm`), each built once, when missing. The Python image is `harness.tasks.images`' own."""
+`patchmix/node:bookworm`), each built once, when missing. The Python image is `harness.tasks.baseimages`' own."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from harness.tasks.images import BASE_IMAGE, build_from_context, image_exists
+from harness.tasks.baseimages import BASE_IMAGE, build_from_context, image_exists
 from harness.tasks.langspecs import Language
 
 

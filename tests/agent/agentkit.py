@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from harness.fileio import write_jsonl_atomic
-from harness.tasks.images import BASE_IMAGE, build_from_context, ensure_base_image, image_exists
+from harness.tasks.baseimages import BASE_IMAGE, build_from_context, ensure_base_image, image_exists
 from harness.tasks.published import SETUP_PIN, make_sources
 from harness.tasks.rows import commit_repo, make_heredoc_delimiter, make_reset_commands, run_git, write_rows
 

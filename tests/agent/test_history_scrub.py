@@ -20,7 +20,7 @@ from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
 from harness.agent.environment.snapshot import SNAPSHOT
 from harness.agent.environment.prepare import SCRUB_HISTORY
-from harness.tasks.images import ensure_base_image
+from harness.tasks.baseimages import ensure_base_image
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",

@@ -441,7 +441,7 @@ def save_and_resume(config_path: Path, folder: Path) -> str:
 
 
 def test_a_value_expanded_into_the_config_is_masked_whatever_the_variables_name(monkeypatch, tmp_path):
-    from harness.scoring.evaluation import get_dataset, read_run_config
+    from harness.scoring.runfolder import get_dataset, read_run_config
 
     endpoint = "http://127.0.0.1:9/v1/deployments/pmx-d3pl0y-77aa0c"
     monkeypatch.setenv("ROUTE_ENDPOINT", endpoint)

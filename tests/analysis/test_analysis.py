@@ -10,6 +10,7 @@ import pytest
 
 from harness.analysis import tables as an
 from harness.analysis import sources as src
+from harness.analysis.sourcefiles import SourceError, load_sources
 from tests.analysis.analysiskit import make_seed_sets
 
 DATA = Path("/work/shared/data")
@@ -113,7 +114,7 @@ def test_each_source_kind_is_detected(tmp_path):
     ]
     (tmp_path / "m.csv").write_text("instance_id,x,y\na,1,0\nb,1,1\nf,0,0\n")
     specs.append(str(tmp_path / "m.csv"))
-    found = {s.label: s for s in src.load_sources(specs)}
+    found = {s.label: s for s in load_sources(specs)}
     assert {label: s.kind for label, s in found.items()} == {
         "run": "run_report", "inst": "instance_report", "results": "results_json", "ids": "id_list",
         "x": "csv_column", "y": "csv_column",
@@ -127,7 +128,7 @@ def test_each_source_kind_is_detected(tmp_path):
 def test_a_label_names_csv_columns(tmp_path):
     (tmp_path / "m.csv").write_text("instance_id,x,y\na,1,0\n")
     (tmp_path / "one.csv").write_text("instance_id,only\na,1\n")
-    labels = [s.label for s in src.load_sources([f"lb={tmp_path / 'm.csv'}", f"solo={tmp_path / 'one.csv'}"])]
+    labels = [s.label for s in load_sources([f"lb={tmp_path / 'm.csv'}", f"solo={tmp_path / 'one.csv'}"])]
     assert labels == ["lb/x", "lb/y", "solo"]
 
 
@@ -139,25 +140,25 @@ def test_a_label_names_csv_columns(tmp_path):
 def test_a_bad_file_gives_one_line_naming_it(tmp_path, content):
     path = tmp_path / "bad.txt"
     path.write_text(content)
-    with pytest.raises(src.SourceError) as caught:
-        src.load_sources([str(path)])
+    with pytest.raises(SourceError) as caught:
+        load_sources([str(path)])
     message = str(caught.value)
     assert str(path) in message and "\n" not in message and "accepted:" in message
 
 
 def test_missing_file_and_duplicate_labels_are_errors(tmp_path):
-    with pytest.raises(src.SourceError, match="cannot read"):
-        src.load_sources([str(tmp_path / "nope.json")])
+    with pytest.raises(SourceError, match="cannot read"):
+        load_sources([str(tmp_path / "nope.json")])
     one = write_json(tmp_path / "a.json", ["x"])
-    with pytest.raises(src.SourceError, match="labelled 'same'"):
-        src.load_sources([f"same={one}", f"same={one}"])
+    with pytest.raises(SourceError, match="labelled 'same'"):
+        load_sources([f"same={one}", f"same={one}"])
 
 
 def test_total_option_sets_the_denominator(tmp_path):
     spec = write_json(tmp_path / "ids.json", ["a", "b"])
     result = src.analyze_sources([spec], total=10)
     assert result["overlap"]["none"] == 8 and result["total_from"] == "--total"
-    with pytest.raises(src.SourceError, match="smaller than"):
+    with pytest.raises(SourceError, match="smaller than"):
         src.analyze_sources([spec], total=1)
 
 

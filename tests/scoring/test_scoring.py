@@ -12,7 +12,8 @@ import pytest
 
 from harness.exceptions import PatchmixError
 from harness.tasks.rows import write_rows
-from harness.scoring.evaluation import evaluate_run, make_run_id
+from harness.scoring.evaluation import evaluate_run
+from harness.scoring.filescoring import make_run_id
 from harness.scoring.verdicts import find_flips, get_verdicts, merge_retry
 from tests.scoring.scoringkit import PATCH_THAT_DOES_NOT_APPLY, RUN_NAME, Log, make_run, read_stored, write_preds
 

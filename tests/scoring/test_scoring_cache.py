@@ -17,7 +17,8 @@ from harness.tasks.rows import write_rows
 from harness.scoring.commands import get_containers
 from harness.scoring.official import ISOLATED, OFFICIAL
 from harness.scoring.keys import SCORED_FIELDS, is_same_image, make_row_key
-from harness.scoring.evaluation import evaluate_run, get_container_limits
+from harness.scoring.evaluation import evaluate_run
+from harness.scoring.runfolder import get_container_limits
 from tests.scoring.scoringkit import Log, make_run, read_stored
 
 ROW = {"instance_id": "x__y-1", "image": "img:1", "eval_script": "pytest a", "repo": "x/y", "version": "1",

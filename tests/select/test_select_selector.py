@@ -7,12 +7,15 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from harness.exceptions import PatchmixError
 from harness.select.features import FEATURES
 from harness.select.pool import Candidate, load_pool
-from harness.select.selector import fit_selector, make_views, pick
+from harness.select.selector import Selector, fit_selector, make_views, pick
 from harness.select.crossfit import evaluate
 from harness.select.scorecard import summarise
 
@@ -100,3 +103,32 @@ def test_select_writes_predictions_reasons_and_a_selector_that_applies_to_anothe
     unscored = run_cli(*new, "--out", str(tmp_path / "c"))
     assert unscored.returncode != 0 and "--fit-on" in unscored.stderr + unscored.stdout
     assert len(load_pool(new)) == 90
+
+
+SAVED_SELECTOR = Path(__file__).resolve().parents[1] / "fixtures" / "select" / "selector.json"
+"""A selector.json as `patchmix select` wrote it before the selector saved itself (fitted on `make_pool(24, 3)`
+with top-k 3, then given two issue clusters and per-cluster counts), kept to show that such files still load."""
+
+
+def test_a_selector_saved_earlier_loads_and_saves_to_the_same_file(tmp_path):
+    selector = Selector.load(SAVED_SELECTOR)
+    assert selector.systems == ["good", "a", "b"] and selector.combiner.strength == 0.01
+    assert selector.reliability.cluster_counts == {("good", "0"): (3, 4), ("a", "1"): (1, 2)}
+    assert selector.clusters.embedder == "local" and selector.clusters.centroids.shape == (2, 2)
+    selector.save(tmp_path / "selector.json")
+    assert (tmp_path / "selector.json").read_text() == SAVED_SELECTOR.read_text()
+    views = make_views(make_pool(24, seed=3))
+    assert all(pick(selector, view, i).chosen.system in selector.systems for i, view in views.items())
+
+
+def test_a_selector_from_before_issue_clusters_loads_and_a_broken_one_says_what_to_do(tmp_path):
+    data = json.loads(SAVED_SELECTOR.read_text())
+    del data["reliability"]["cluster_counts"], data["clusters"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    selector = Selector.load(tmp_path / "old.json")
+    assert selector.clusters is None and selector.reliability.cluster_counts == {}
+    assert selector.reliability.counts[("good", "own/repo0")] == (6, 8)
+    del data["combiner"]
+    (tmp_path / "broken.json").write_text(json.dumps(data))
+    with pytest.raises(PatchmixError, match="not a selector written by `patchmix select`.*fit one again"):
+        Selector.load(tmp_path / "broken.json")

@@ -13,22 +13,20 @@ executor only decides where the agent run happens. Both executors leave the same
 
 from __future__ import annotations
 
+from harness.pipeline.dataset import get_image_name
 from harness.pipeline.executors.local import LocalExecutor
+from harness.pipeline.executors.raycluster import RayExecutor
 
 
 def make_executor(config, provider_concurrency: dict[str, int]):
-    """The executor an `ExecutorConfig` asks for; Ray is imported only when it is used."""
+    """The executor an `ExecutorConfig` asks for; Ray is imported only when it is used (`RayExecutor`)."""
     if config.kind == "local":
         return LocalExecutor()
-    from harness.pipeline.executors.raycluster import RayExecutor
-
     return RayExecutor(config, provider_concurrency)
 
 
 def start_executor(config, rows: list[dict]):
     """The pipeline's executor, checked: on Ray, every image on some node and the key variables set on all."""
-    from harness.pipeline.dataset import get_image_name
-
     executor = make_executor(config.executor, config.provider_concurrency)
     if executor.kind == "ray":
         executor.use_images(config.images)

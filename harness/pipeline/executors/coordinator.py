@@ -1,10 +1,10 @@
 """The cluster-wide side of the Ray executor: one actor that owns the provider slots and carries every run's
 events (model-call ledger lines, costs) back to the pipeline's process, and the code a node runs for one run.
 
-Nothing here imports Ray at module level: the actor and the task are plain Python, wrapped by `raycluster`.
-A run on a node reaches the actor through proxies with the same interfaces as the local objects they stand
-for: `RemoteLimiter` for a `threading.Semaphore` (acquire with a timeout, release), `Forwarder` for the
-`on_call` and `on_cost` callbacks.
+Nothing here imports Ray at module level (it is an optional extra): the actor and the task are plain Python,
+wrapped by `raycluster`. A run on a node reaches the actor through proxies with the same interfaces as the local
+objects they stand for: `RemoteLimiter` for a `threading.Semaphore` (acquire with a timeout, release),
+`Forwarder` for the `on_call` and `on_cost` callbacks.
 """
 
 from __future__ import annotations
@@ -15,6 +15,14 @@ import tempfile
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
+
+import docker
+
+from harness import exceptions as ex
+from harness.agent.attempt import run_instance
+from harness.agent.trajectory import Trajectory, now, read_trajectory
+from harness.pipeline.config import ImagesConfig
+from harness.pipeline.executors.nodeimages import ensure_image, release_image
 
 
 class Coordinator:
@@ -84,12 +92,12 @@ class RemoteLimiter:
         self.coordinator, self.provider, self.holder = coordinator, provider, holder
 
     def acquire(self, timeout: float | None = None) -> bool:
-        import ray
+        import ray  # lazy: Ray is an optional extra, imported only on a cluster's nodes
 
         return ray.get(self.coordinator.acquire.remote(self.provider, self.holder, 3600.0 if timeout is None else timeout))
 
     def release(self) -> None:
-        import ray
+        import ray  # lazy: Ray is an optional extra, imported only on a cluster's nodes
 
         ray.get(self.coordinator.release.remote(self.provider, self.holder))
 
@@ -108,7 +116,7 @@ class Forwarder:
         self.coordinator, self.holder, self.name = coordinator, holder, name
 
     def __call__(self, *args) -> None:
-        import ray
+        import ray  # lazy: Ray is an optional extra, imported only on a cluster's nodes
 
         ray.get(self.coordinator.push.remote(self.holder, self.name, args))
 
@@ -116,10 +124,7 @@ class Forwarder:
 def run_on_node(job: dict, coordinator, holder: str, provider: str | None, callbacks: list[str]):
     """One agent run on this node; the trajectory is written to a scratch folder and returned whole, so that
     only the pipeline's process writes the run folder. Returns (prediction, trajectory dict)."""
-    import ray
-
-    from harness.agent.attempt import run_instance
-    from harness.agent.trajectory import read_trajectory
+    import ray  # lazy: Ray is an optional extra, imported only on a cluster's nodes
 
     node_id = ray.get_runtime_context().get_node_id()
     ray.get(coordinator.started.remote(holder, node_id))
@@ -139,9 +144,6 @@ def run_on_node(job: dict, coordinator, holder: str, provider: str | None, callb
 def hold_image(job: dict, node_id: str):
     """The run's image on this node (pulled if absent, when the job carries `images`): yields None, or why the
     image cannot be had; the node's images are trimmed to its budget afterwards."""
-    from harness.pipeline.config import ImagesConfig
-    from harness.pipeline.executors.nodeimages import ensure_image, release_image
-
     if not job.get("images"):
         yield None
         return
@@ -155,9 +157,6 @@ def hold_image(job: dict, node_id: str):
 
 
 def record_unavailable_here(job: dict, path: Path, reason: str) -> dict:
-    from harness import exceptions as ex
-    from harness.agent.trajectory import Trajectory, now
-
     header = {"instance_id": job["row"]["instance_id"], "model_name_or_path": job["model_name"], **job["header"]}
     Trajectory(path, header).save(exit_status=ex.IMAGE_UNAVAILABLE, cost=0.0, steps=0, tokens_in=0, tokens_out=0,
                                   exit_detail=reason, patch="", patch_label=None, patch_dropped=[], finished_at=now())
@@ -167,8 +166,7 @@ def record_unavailable_here(job: dict, path: Path, reason: str) -> dict:
 def list_local_images(variables: list[str]) -> tuple[str, list[str], list[str]]:
     """(this node's id, the tags of its Docker images, which of `variables` are unset here); run on each node
     at start. Only whether a variable is set leaves the node, never its value."""
-    import docker
-    import ray
+    import ray  # lazy: Ray is an optional extra, imported only on a cluster's nodes
 
     client = docker.from_env()
     tags = [tag for image in client.images.list() for tag in image.tags]

@@ -39,7 +39,7 @@ PASSED_VARIABLES = ("LITELLM_LOCAL_MODEL_COST_MAP",)
 
 
 def get_node_failures():
-    import ray.exceptions as rex
+    import ray.exceptions as rex  # lazy: Ray is an optional extra
 
     return (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError, rex.OwnerDiedError,
             rex.LocalRayletDiedError, rex.TaskUnschedulableError, rex.RaySystemError)
@@ -53,7 +53,7 @@ class RayExecutor:
     kind = "ray"
 
     def __init__(self, config, provider_concurrency: dict[str, int]):
-        import ray
+        import ray  # lazy: Ray is an optional extra
 
         self.ray = ray
         self.owns_connection = not ray.is_initialized()
@@ -79,7 +79,7 @@ class RayExecutor:
 
     def pin_here(self):
         """Keeps the coordinator on this process's node: it lives and dies with the pipeline, not with a worker."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # lazy: Ray is an optional extra
 
         return NodeAffinitySchedulingStrategy(self.ray.get_runtime_context().get_node_id(), soft=False)
 
@@ -94,7 +94,7 @@ class RayExecutor:
 
     def check_cluster(self, images: list[str], variables: list[str]) -> None:
         """Refuses to start if an image is on no node; names nodes where a key variable is unset."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # lazy: Ray is an optional extra
 
         task = self.ray.remote(num_cpus=0)(list_local_images)
         refs = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(variables)
@@ -116,7 +116,7 @@ class RayExecutor:
 
     def place(self, image: str):
         """(scheduling options, node chosen or None): any node when all have the image, else the least busy."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # lazy: Ray is an optional extra
 
         with self.lock:
             holders = [node for node in self.nodes if has_image(self.images.get(node, set()), image)]
@@ -174,7 +174,7 @@ class RayExecutor:
             self.ray.get(self.coordinator.forget.remote(holder))
 
     def wait(self, ref, holder: str, callbacks: dict, stop):
-        from ray.exceptions import TaskCancelledError
+        from ray.exceptions import TaskCancelledError  # lazy: Ray is an optional extra
 
         cancelled = False
         while True:
