@@ -255,3 +255,50 @@ def test_the_late_import_check_names_all_but_marked_heavy_dependencies(tmp_path,
     assert "imports torch late, in a function or under TYPE_CHECKING (no `# lazy: <why>` comment)" in problems[1]
     assert "imports docker late, in a function or under TYPE_CHECKING (not a heavy optional dependency)" in problems[2]
     assert "harness.tasks.images" in problems[3] and "import it at the top of the module" in problems[3]
+
+
+# ---------------------------------------------------------------- names and sizes
+
+SHARED_ROLES = {"commands.py": "commands.py", "config.py": "config.py"}
+"""Module names that several packages may each have, for the same role in parallel stages: every package that
+has one says so in its docstring (by naming the module)."""
+LONG_MODULE = 300
+MAX_LONG_MODULES = 3
+
+
+def test_no_two_modules_share_a_name_unless_they_have_the_same_role():
+    by_name: dict[str, list[Path]] = {}
+    for path in list_modules():
+        if path.name != "__init__.py":
+            by_name.setdefault(path.name, []).append(path)
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert set(shared) <= set(SHARED_ROLES), f"modules of the same name: {sorted(shared)}"
+    for name, paths in shared.items():
+        for path in paths:
+            docstring = ast.get_docstring(ast.parse((path.parent / "__init__.py").read_text())) or ""
+            assert SHARED_ROLES[name] in docstring, f"{path.parent}/__init__.py must say what its {name} is for"
+
+
+def test_at_most_three_long_modules_each_saying_why_it_stays_whole():
+    long = [path for path in list_modules() if len(path.read_text().splitlines()) > LONG_MODULE]
+    assert len(long) <= MAX_LONG_MODULES, f"over {LONG_MODULE} lines: {long}"
+    for path in long:
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert "stays whole" in docstring, f"{path}: say in its docstring why it stays whole, or split it"
+
+
+def test_the_agent_is_in_seams_and_the_demo_in_three():
+    for seam in ("model", "environment", "tools", "integrity"):
+        assert (HARNESS / "agent" / seam / "__init__.py").is_file(), f"missing seam harness/agent/{seam}"
+    assert (HARNESS / "scripted" / "server.py").is_file() and (HARNESS / "tasks" / "images.py").is_file()
+    demo = {path.name for path in (HARNESS / "demo").glob("*.py")}
+    assert demo <= {"__init__.py", "commands.py", "models.py", "scenario.py"}, f"demo holds more than the demo: {demo}"
+
+
+def test_cli_is_main_and_the_stages():
+    """Argparse lives in cli.py and the stages' commands.py (and in scoring's stand-in for the official harness's
+    own command line, `scoring/isolated.py`, which mimics it); cli.py defines no sub-command of its own."""
+    users = sorted(str(path.relative_to(HARNESS)) for path in list_modules() if "argparse" in path.read_text())
+    allowed = {"cli.py", "scoring/isolated.py"} | {str(p.relative_to(HARNESS)) for p in HARNESS.glob("*/commands.py")}
+    assert set(users) <= allowed, f"argparse outside the commands modules: {set(users) - allowed}"
+    assert "add_parser(\"" not in (HARNESS / "cli.py").read_text()

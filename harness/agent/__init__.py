@@ -7,6 +7,8 @@
 - here: the loop and its breakers (`loop`, `stuck`, `compaction`), the trajectory, prompts, the run's config,
   the run of one instance (`attempt`) and the replay of a recorded one (`playback`).
 
+`config.py` is the agent run's configuration, the same role as `pipeline/config.py` for a pipeline.
+
 May import only the top-level leaves (`exceptions`, `fileio`, `secrets`, `resources`, ...). `loop` itself
 imports neither litellm nor docker: the model and the tool box are handed to it.
 """
