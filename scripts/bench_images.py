@@ -26,7 +26,7 @@ from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.pipeline.pipelinekit import FaultProxy, Registry, list_local, push_variants, remove_local  # noqa: E402
+from tests.pipeline.pipelinekit import FaultProxy, Registry, push_variants, remove_local  # noqa: E402
 
 from harness.tasks.images import build_images  # noqa: E402
 from harness.scripted.server import ScriptedServer  # noqa: E402

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from tests.pipeline.pipelinekit import DATASET, make_config, write_config
 from tests.select.selectkit import write_run
 
@@ -25,7 +24,6 @@ from harness.route.profile import Profile
 from harness.route.store import save_profile
 from harness.select.pool import read_run_folder
 from harness.select.stage import make_stage_checks, run_select_stage
-from harness.workflow import chains
 from harness.workflow.chains import evaluate_then_refresh, run_then_select, select_after_run
 
 SYSTEMS = {"iter_1/fixer": 1.0, "iter_1/breaker": 0.0, "iter_1/tripper": 0.0, "iter_2/merger": 0.5,
@@ -114,30 +112,6 @@ def test_a_select_stage_with_execute_drops_a_pick_that_breaks_passing_tests(bund
     assert checked == {"iter_1/breaker": (True, True), "iter_1/fixer": (False, False)}
     [pick] = read_jsonl(combined / "preds.jsonl")
     assert "patchmix_demo_missing_module" not in pick["model_patch"] and pick["model_patch"].strip()
-
-
-@pytest.mark.docker
-def test_patchmix_run_reads_its_config_once_for_the_runs_and_the_select_stage(bundled_rows, tmp_path, monkeypatch):
-    """The workflow loads the config and hands it to the pipeline and to the select stage: with the file gone
-    once it is loaded, both still run; `--workers` reaches the run folder's config.yaml, not the loaded one."""
-    loaded = []
-
-    def load_then_remove(path):
-        loaded.append(load_pipeline_config(path))
-        path.unlink()
-        return loaded[-1]
-
-    monkeypatch.setattr(chains, "load_pipeline_config", load_then_remove)
-    rows = [bundled_rows["patchmix__unitconv-1"]]
-    with ScriptedServer(make_demo_script(rows)) as server:
-        config = make_config(server.api_base, name="once", instances={"ids": ["patchmix__unitconv-1"]},
-                             iterations=[{"models": ["fixer"]}], select={})
-        path = write_config(tmp_path / "pipeline.yaml", config)
-        assert run_then_select(path, runs_dir=tmp_path / "runs", workers=1, progress=Progress(live=False)) == 0
-    run_dir = tmp_path / "runs" / "once"
-    assert len(loaded) == 1 and not path.exists() and loaded[0].workers == 2
-    assert read_jsonl(run_dir / "selected" / "last" / "preds.jsonl")[0]["instance_id"] == "patchmix__unitconv-1"
-    assert yaml.safe_load((run_dir / "config.yaml").read_text())["workers"] == 1
 
 
 def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):

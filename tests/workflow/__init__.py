@@ -1,0 +1,1 @@
+"""Tests of harness/workflow: the commands that chain stages."""
