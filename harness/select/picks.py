@@ -22,6 +22,7 @@ from harness.select.pool import Candidate, is_scored, load_pool
 from harness.select.priors import Reliability
 from harness.select.selector import Pick, Selector, fit_selector, make_views, pick
 from harness.select.scorecard import format_summaries, plot_summaries, summarise
+from harness.select.stated import use_priors
 
 
 def parse_top_k(value: str) -> int | None:
@@ -76,7 +77,7 @@ def save_selector(selector: Selector, path: Path) -> None:
         "counts": [[s, r, *c] for (s, r), c in reliability.counts.items()],
         "cluster_counts": [[s, k, *c] for (s, k), c in reliability.cluster_counts.items()]},
         "clusters": selector.clusters.to_json() if selector.clusters else None,
-        "combiner": selector.combiner.to_json()})
+        "combiner": selector.combiner.to_json(), **({"anchor": selector.anchor} if selector.anchor else {})})
 
 
 def load_selector(path: Path) -> Selector:
@@ -86,7 +87,8 @@ def load_selector(path: Path) -> Selector:
                   for name in ("counts", "cluster_counts")]
         reliability = Reliability(data["reliability"]["base"], data["reliability"]["systems"], *levels)
         clusters = IssueClusters.from_json(data["clusters"]) if data.get("clusters") else None
-        return Selector(reliability, data["systems"], Combiner.from_json(data["combiner"]), clusters)
+        return Selector(reliability, data["systems"], Combiner.from_json(data["combiner"]), clusters,
+                        data.get("anchor", 0.0))
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise PatchmixError(f"{path}: not a selector written by `patchmix select` ({error}); fit one again") from error
 
@@ -175,10 +177,11 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
 
 def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selector_file: Path | None,
                   top_k: int | None, checks: Checks | None = None, clusters: Path | None = None,
-                  issues: str | None = None) -> str:
+                  issues: str | None = None, priors: dict[str, float] | None = None) -> str:
     """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`. With
     `clusters` (a routing profile) and `issues`, the fitted selector weighs the per-cluster prior too; a loaded
-    selector that was fitted so places this pool's issues the same way."""
+    selector that was fitted so places this pool's issues the same way. `priors` (model label or system ->
+    published resolve rate, `harness.select.stated`) are the reliability priors of the pool's systems."""
     pool = load_pool(sources)
     if selector_file:
         if clusters:
@@ -202,6 +205,7 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     systems = sorted({c.system for v in views.values() for c in v.candidates})
     if not set(selector.systems) & set(systems):  # fitted on other systems: pick among this pool's
         selector.systems = selector.reliability.rank(systems)[:top_k or None]
+    unknown = use_priors(selector, priors, systems, top_k)
     picks = [p for p in (pick(selector, view, i) for i, view in views.items()) if p is not None]
     costs = {}
     if checks:
@@ -214,9 +218,12 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     write_json_atomic(out / "summary.json", {"picked": len(picks), "scored": len(resolved),
                                              "resolved": sum(resolved), "selector": origin,
                                              "executed": bool(checks and checks.execute),
-                                             "judged": bool(checks and checks.judge), "cost": costs})
+                                             "judged": bool(checks and checks.judge), "cost": costs,
+                                             **({"priors": len(priors)} if priors else {}),
+                                             **({"unknown_systems": unknown} if unknown else {})})
     verdict = f"; {sum(resolved)} of {len(resolved)} scored picks resolve" if resolved else ""
     verdict += "".join(f"; {name} cost ${cost:.4f}" for name, cost in costs.items() if cost)
+    note = f"\n{unknown}" if unknown else ""
     return (f"{len(picks)} instances picked among {len(selector.systems)} systems, selector {origin}{verdict}"
-            f"{placed}\n"
+            f"{placed}{note}\n"
             f"predictions {out / 'preds.jsonl'}, reasons {out / 'reasons.jsonl'}, selector {out / 'selector.json'}")

@@ -32,6 +32,7 @@ class Selector:
     systems: list[str]  # the systems picked among, most reliable first
     combiner: Combiner
     clusters: IssueClusters | None = None  # how issues were placed for the per-cluster prior (None: not asked)
+    anchor: float = 0.0  # added to the score of the most reliable system's change (stated priors; 0: none)
 
 
 @dataclass
@@ -102,8 +103,20 @@ def pick(selector: Selector, view: InstanceView, instance_id: str) -> Pick | Non
         return None
     rows = get_features(view, selector.reliability)
     scores = selector.combiner.score(rows)
+    if selector.anchor:
+        scores = anchor_scores(view, selector.reliability, scores, selector.anchor)
     reasons = [list_flag_reasons(c.patch) for c in view.candidates]
     extra = {c.system: {"integrity": list(r)} for c, r in zip(view.candidates, reasons) if r}
     chosen = choose_index(scores, [bool(r) for r in reasons])
     return Pick(instance_id, view.candidates[chosen], view.candidates, rows, scores, extra=extra,
                 keys=[profile.key for profile in view.profiles])
+
+
+def anchor_scores(view: InstanceView, reliability: Reliability, scores: np.ndarray, anchor: float) -> np.ndarray:
+    """The scores with `anchor` added to the most reliable system's candidate among those that made a change:
+    another candidate is picked over it only when the combiner scores it higher by more than `anchor`."""
+    changed = [c.system for c, p in zip(view.candidates, view.profiles) if not p.empty]
+    if not changed:
+        return scores
+    top = reliability.rank(changed)[0]
+    return scores + np.array([anchor if c.system == top else 0.0 for c in view.candidates])
