@@ -129,6 +129,7 @@ def cmd_analyze(args) -> int:
 def cmd_select(args) -> int:
     from harness.select.picks import make_checks, parse_top_k, run_evaluation, run_selection
     from harness.select.rules import format_selection, select_patches
+    from harness.select.stated import read_priors
 
     sources = args.sources
     clusters, issues = (Path(args.clusters) if args.clusters else None), args.issues or args.dataset
@@ -147,9 +148,10 @@ def cmd_select(args) -> int:
     out = Path(args.out) if args.out else (run / "selected" / "combined" if is_run else Path("selected"))
     top_k = parse_top_k(args.top_k[0]) if args.top_k else None
     checks = make_checks(args.dataset, args.models, args.reproduce, args.judge, args.judge_budget)
+    priors = read_priors(Path(args.priors)) if args.priors else None
     try:
         print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
-                            checks, clusters, issues))
+                            checks, clusters, issues, priors))
     except PatchmixError as error:
         if not is_run:
             raise
@@ -302,6 +304,8 @@ def make_parser() -> argparse.ArgumentParser:
     select.add_argument("--issues", metavar="DATASET", help="with --clusters: the issues' texts (.jsonl or .json "
                         "with instance_id, repo, problem_statement; default: --dataset)")
     select.add_argument("--judge-budget", type=float, metavar="USD", help="stop asking the judge once this is spent")
+    select.add_argument("--priors", metavar="FILE", help="a YAML/JSON file mapping model label or system to its "
+                        "published resolve rate (0 to 1): the reliability prior of systems without scored history")
     select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
                                       "runs/select-<pool> with --evaluate)")
     select.set_defaults(func=cmd_select)

@@ -203,8 +203,6 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
         selector.clusters = issue_clusters
         origin = "fitted on " + (", ".join(fit_on) if fit_on else "this pool's own verdicts (in sample)")
     systems = sorted({c.system for v in views.values() for c in v.candidates})
-    if not set(selector.systems) & set(systems):  # fitted on other systems: pick among this pool's
-        selector.systems = selector.reliability.rank(systems)[:top_k or None]
     unknown = use_priors(selector, priors, systems, top_k)
     picks = [p for p in (pick(selector, view, i) for i, view in views.items()) if p is not None]
     costs = {}

@@ -18,9 +18,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
-from harness.exceptions import PatchmixError
+from harness.pipeline.load import read_priors_file
 from harness.select.priors import SHRINK, Reliability
 from harness.select.selector import Selector
 
@@ -31,28 +29,8 @@ to be the resolving candidate for the selector to pick it over that change."""
 
 
 def read_priors(path: Path) -> dict[str, float]:
-    """A YAML or JSON mapping `model label or system: published resolve rate` (a share between 0 and 1)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        first = str(error).splitlines()[0]
-        raise PatchmixError(f"{path}: cannot read the priors ({first}); give a YAML or JSON file mapping each model "
-                            "label or system to its published resolve rate, e.g. `gpt: 0.62`") from None
-    return check_priors(data, str(path))
-
-
-def check_priors(data, where: str) -> dict[str, float]:
-    """The mapping as label -> rate, or one line saying what to fix."""
-    if not isinstance(data, dict) or not data:
-        raise PatchmixError(f"{where}: the priors must be a non-empty mapping of model label or system to its "
-                            "published resolve rate, e.g. `gpt: 0.62`")
-    priors = {}
-    for key, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            hint = f" ({value}% is {value / 100:g})" if isinstance(value, (int, float)) and 1 < value <= 100 else ""
-            raise PatchmixError(f"{where}: the prior of {key!r} is {value!r}; give a share between 0 and 1{hint}")
-        priors[str(key)] = float(value)
-    return priors
+    """`patchmix select --priors FILE`: a YAML or JSON mapping `model label or system: published resolve rate`."""
+    return read_priors_file(Path(path), "--priors")
 
 
 def find_prior(priors: dict[str, float], system: str) -> float | None:
@@ -80,14 +58,15 @@ def apply_priors(reliability: Reliability, priors: dict[str, float], systems: li
 def use_priors(selector: Selector, priors: dict[str, float] | None, systems: list[str],
                top_k: int | None = None) -> str:
     """Give `selector` the stated priors of the pool's `systems` and let it pick among the `top_k` most reliable
-    of them (anchored to the stated-best change when one of those has no scored history); returns the line to
+    of them (as it does without priors when it was fitted on other systems only; anchored to the stated-best change when one of those has no scored history); returns the line to
     print when none of the systems picked among has history or a stated prior ("" otherwise)."""
+    history = set(selector.reliability.systems)
     if priors:
-        history = set(selector.reliability.systems)
         selector.reliability = apply_priors(selector.reliability, priors, systems)
+    if priors or not set(selector.systems) & set(systems):  # fitted on other systems: pick among the pool's
         selector.systems = selector.reliability.rank(systems)[:top_k or None]
-        if any(s not in history for s in selector.systems):
-            selector.anchor = ANCHOR
+    if priors and any(s not in history for s in selector.systems):
+        selector.anchor = ANCHOR
     return describe_unknown(selector.reliability, selector.systems)
 
 
