@@ -31,8 +31,9 @@ from harness.select.pool import load_pool
 from harness.select.selector import fit_selector, make_views, pick
 from harness.select.stated import ANCHOR, use_priors
 
-METHODS = ("best (hindsight)", "best (stated)", "fallback (stated)", "selector (no priors)",
-           "combiner (priors, no anchor)", "selector (priors)", "selector top-5 (priors)", "oracle")
+METHODS = ("best (hindsight)", "best (stated)", "fallback (stated)", "fallback (no priors)",
+           "selector (no priors)", "combiner (priors, no anchor)", "selector (priors)", "selector top-5 (priors)",
+           "oracle")
 
 ANCHORS = (0.0, 0.5, 1.0, 1.5, 2.0, ANCHOR, 3.0)  # the anchor's effect, all instances
 
@@ -93,6 +94,7 @@ def score_apply(fitted, views_new: dict, test: list[str], priors: dict[str, floa
         totals["best (hindsight)"] += bool(by_system[hindsight].resolved)
         totals["best (stated)"] += bool(by_system[stated_best].resolved)
         totals["fallback (stated)"] += fallback(view, reliability)
+        totals["fallback (no priors)"] += fallback(view, fitted.reliability)
         totals["oracle"] += any(c.resolved for c in view.candidates)
     return {"totals": totals, "stated_best": stated_best, "unknown_line": lines["selector (no priors)"],
             "line_with_priors": lines["selector (priors)"], "anchor_sweep": sweep}

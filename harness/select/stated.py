@@ -58,8 +58,9 @@ def apply_priors(reliability: Reliability, priors: dict[str, float], systems: li
 def use_priors(selector: Selector, priors: dict[str, float] | None, systems: list[str],
                top_k: int | None = None) -> str:
     """Give `selector` the stated priors of the pool's `systems` and let it pick among the `top_k` most reliable
-    of them (as it does without priors when it was fitted on other systems only; anchored to the stated-best change when one of those has no scored history); returns the line to
-    print when none of the systems picked among has history or a stated prior ("" otherwise)."""
+    of them (as it does without priors when it was fitted on other systems only), anchored to the stated-best
+    change when one of those has no scored history; returns the line to print when none of the systems picked
+    among has history or a stated prior ("" otherwise)."""
     history = set(selector.reliability.systems)
     if priors:
         selector.reliability = apply_priors(selector.reliability, priors, systems)
@@ -74,6 +75,7 @@ def describe_unknown(reliability: Reliability, systems: list[str]) -> str:
     """One line when none of `systems` has scored history or a stated prior ("" otherwise)."""
     if not systems or any(s in reliability.systems for s in systems):
         return ""
-    return (f"none of the {len(systems)} systems picked among has scored history or a stated prior: the picks are "
-            f"no better than the fallback rule ({FALLBACK_RULE}); state each model's published resolve rate "
+    return (f"none of the {len(systems)} systems picked among has scored history or a stated prior: nothing tells "
+            f"the selector which is reliable, so its picks are no better than its fallback rule ({FALLBACK_RULE}) "
+            "beyond what agreement between changes adds; state each model's published resolve rate "
             "(select.priors, or patchmix select --priors FILE)")

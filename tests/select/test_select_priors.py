@@ -57,7 +57,7 @@ def test_stated_priors_make_the_stated_best_models_changes_the_picks(tmp_path, p
     said = run_selection([str(tmp_path / "run")], tmp_path / "out", [str(tmp_path / "pool.jsonl")], None, None,
                          priors=priors)
     assert chosen_models(tmp_path / "out") == {expected}
-    assert "no better than the fallback rule" not in said
+    assert "no better than its fallback rule" not in said
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["priors"] == 2 and "unknown_systems" not in summary
     saved = json.loads((tmp_path / "out" / "selector.json").read_text())
@@ -70,7 +70,7 @@ def test_with_neither_history_nor_priors_the_selection_says_its_picks_are_its_fa
     said = run_selection([str(tmp_path / "run")], tmp_path / "out", [str(tmp_path / "pool.jsonl")], None, None)
     [line] = [line for line in said.splitlines() if "fallback rule" in line]
     assert line.startswith("none of the 2 systems picked among has scored history or a stated prior") and \
-        f"no better than the fallback rule ({FALLBACK_RULE})" in line
+        f"no better than its fallback rule ({FALLBACK_RULE})" in line
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["unknown_systems"] == line
     assert chosen_models(tmp_path / "out") == {"iter_1/breaker"}, "the first system by name that made a change"
 
@@ -79,7 +79,8 @@ def test_the_line_is_not_said_when_the_systems_have_history_or_one_has_a_prior(t
     write_fit_pool(tmp_path / "pool.jsonl")
     write_unscored_run(tmp_path / "run")
     said = run_selection([str(tmp_path / "pool.jsonl")], tmp_path / "in-sample", None, None, None)
-    assert "fallback rule" not in said and "unknown_systems" not in (tmp_path / "in-sample" / "summary.json").read_text()
+    assert "fallback rule" not in said
+    assert "unknown_systems" not in (tmp_path / "in-sample" / "summary.json").read_text()
     said = run_selection([str(tmp_path / "run")], tmp_path / "one", [str(tmp_path / "pool.jsonl")], None, None,
                          priors={"fixer": 0.9})  # above the fitting pool's rate, which the breaker keeps
     assert "fallback rule" not in said and chosen_models(tmp_path / "one") == {"iter_1/fixer"}
@@ -182,7 +183,7 @@ def test_on_real_candidates_the_stated_priors_do_at_least_as_well_as_the_best_ne
     applied = {i: v.restrict(new) for i, v in views.items()}
     best_single = max(sum(bool(c.resolved) for v in applied.values() for c in v.candidates if c.system == s)
                       for s in new)
-    assert "no better than the fallback rule" in use_priors(bare, None, sorted(new))
+    assert "no better than its fallback rule" in use_priors(bare, None, sorted(new))
     assert use_priors(selector, {s: published[s] for s in new}, sorted(new)) == ""
     picked = sum(bool(pick(selector, applied[i], i).chosen.resolved) for i in ids)
     assert picked >= best_single
