@@ -140,6 +140,7 @@ def cmd_select(args) -> int:
         print(run_evaluation(sources, top_ks, args.seeds, args.folds, args.leave_systems_out, Path(out),
                              clusters, issues))
         return 0
+    priors = read_priors(Path(args.priors)) if args.priors else None
     run = Path(sources[0])
     is_run = len(sources) == 1 and run.is_dir()
     if is_run:
@@ -148,7 +149,6 @@ def cmd_select(args) -> int:
     out = Path(args.out) if args.out else (run / "selected" / "combined" if is_run else Path("selected"))
     top_k = parse_top_k(args.top_k[0]) if args.top_k else None
     checks = make_checks(args.dataset, args.models, args.reproduce, args.judge, args.judge_budget)
-    priors = read_priors(Path(args.priors)) if args.priors else None
     try:
         print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
                             checks, clusters, issues, priors))

@@ -188,3 +188,19 @@ def test_on_real_candidates_the_stated_priors_do_at_least_as_well_as_the_best_ne
     picked = sum(bool(pick(selector, applied[i], i).chosen.resolved) for i in ids)
     assert picked >= best_single
     assert picked >= sum(fallback(applied[i].restrict(selector.systems), selector.reliability) for i in ids) - 1
+
+
+def test_patchmix_select_takes_priors_from_a_file_and_refuses_a_bad_one_before_picking(tmp_path, capsys):
+    from harness.cli import main
+
+    write_fit_pool(tmp_path / "pool.jsonl")
+    write_unscored_run(tmp_path / "run")
+    (tmp_path / "priors.json").write_text('{"fixer": 0.2, "breaker": 0.6}')
+    (tmp_path / "bad.yaml").write_text("fixer: 62\n")
+    args = ["select", str(tmp_path / "run"), "--fit-on", str(tmp_path / "pool.jsonl")]
+    assert main(args + ["--priors", str(tmp_path / "bad.yaml")]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("\n") == 1 and "fixer: Input should be less than" in printed.err
+    assert main(args + ["--priors", str(tmp_path / "priors.json")]) == 0
+    assert "fallback rule" not in capsys.readouterr().out
+    assert chosen_models(tmp_path / "run" / "selected" / "combined") == {"iter_1/breaker"}
