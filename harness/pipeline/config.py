@@ -5,9 +5,9 @@ Unknown keys are refused (`extra="forbid"`), so a typo in a YAML file fails at s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.agent.config import AgentConfig, ContainerConfig, LimitsConfig, ModelConfig, Strict
 
@@ -144,6 +144,9 @@ class ExecutorConfig(Strict):
     """The Ray cluster to join, e.g. `10.0.0.1:6379`; none: `auto`, the cluster this machine belongs to."""
 
 
+Rate = Annotated[float, Field(ge=0, le=1)]
+
+
 class SelectConfig(Strict):
     """The pipeline's last stage: one patch per instance among the patches of every finished run (see
     `harness.select`), written to `runs/<name>/selected/` and shown by `patchmix report` beside the iterations and
@@ -171,6 +174,20 @@ class SelectConfig(Strict):
     or abstain."""
     judge_budget: float | None = Field(None, gt=0)
     """Dollars the judge may spend over the stage (None: no cap)."""
+    priors: dict[str, Rate] | str | None = None
+    """What you know of models without scored history: each one's published resolve rate (a share between 0 and
+    1) by model label (or system), inline or as a YAML/JSON file relative to the config file's folder. The fitted
+    selector takes it as the model's reliability prior in place of the fitting pool's default and falls back to
+    the stated-best model's change unless its other signals clearly say otherwise (`harness.select.stated`)."""
+
+    @field_validator("priors", mode="before")
+    @classmethod
+    def check_rates(cls, value):
+        """An inline mapping's rates, each named in the message (the union's own message would not be read)."""
+        for key, rate in (value.items() if isinstance(value, dict) else ()):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+                raise ValueError(f"the prior of {key!r} is {rate!r}; give a share between 0 and 1 (e.g. {key}: 0.62)")
+        return value
 
 
 class PipelineConfig(Strict):

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from harness.pipeline.routing import resolve_route_files
-from harness.pipeline.config import PipelineConfig
+from harness.pipeline.config import PipelineConfig, Rate
 from harness.pipeline.dataset import LOCAL_SUFFIXES
 from harness.exceptions import ConfigError
 from harness.agent.prompts import find_template, get_search_path
@@ -18,7 +18,7 @@ from harness.secrets import watch_variable
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 LOCATION_KEYS = {"name", "path", "split", "prompts_dir", "selector", "clusters", "profile", "fit_on", "label",
-                 "pro_scripts_dir"}
+                 "pro_scripts_dir", "priors"}
 """Settings that hold a file location or a name, never a credential: ${NAME} expanded into them is not masked."""
 
 
@@ -109,6 +109,12 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
             raise ConfigError(f"config key {key}: {value} does not exist (looked at {candidate}); give {what}")
         return str(candidate)
 
+    if stage.priors is not None and not (stage.selector or stage.fit_on):
+        raise ConfigError("config key select.priors: the priors weigh the fitted selector's systems; give "
+                          "select.fit_on (a scored pool) or select.selector as well")
+    if isinstance(stage.priors, str):
+        stage.priors = read_priors_file(Path(resolve("select.priors", stage.priors, "a YAML or JSON file mapping "
+                                                     "each model label to its published resolve rate")))
     if stage.selector:
         stage.selector = resolve("select.selector", stage.selector)
     stage.fit_on = [resolve(f"select.fit_on.{n}", pool) for n, pool in enumerate(stage.fit_on)]
@@ -117,6 +123,24 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
         if not config.dataset.path.endswith((".json", ".jsonl")):
             raise ConfigError("config key select.clusters: the issue texts come from the dataset, so dataset.path "
                               f"must be a local .json or .jsonl file, not {config.dataset.path!r}")
+
+
+def read_priors_file(path: Path, key: str = "config key select.priors") -> dict[str, float]:
+    """A priors file's mapping (model label or system -> resolve rate between 0 and 1), or one line saying what to
+    fix (starting with `key`, where the file was given)."""
+    fix = "give a YAML or JSON mapping of each model label to its published resolve rate, a share between 0 and 1 " \
+          "(e.g. `gpt: 0.62`)"
+    try:
+        data = yaml.safe_load(path.read_text())
+        return TypeAdapter(dict[str, Rate]).validate_python(data)
+    except OSError as error:
+        raise ConfigError(f"{key}: cannot read {path} ({error.strerror}); {fix}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{key}: {path} is not valid YAML or JSON ({describe_yaml_error(error)}); {fix}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise ConfigError(f"{key}: {path}: {where}: {first['msg']}; {fix}") from None
 
 
 def resolve_dataset_path(config: PipelineConfig, base: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from harness.exceptions import PatchmixError
 from harness.select.picks import make_checks, parse_top_k, run_evaluation, run_selection
 from harness.select.rules import format_selection, select_patches
+from harness.select.stated import read_priors
 
 
 def add_parser(subparsers) -> None:
@@ -37,6 +38,8 @@ def add_parser(subparsers) -> None:
     select.add_argument("--issues", metavar="DATASET", help="with --clusters: the issues' texts (.jsonl or .json "
                         "with instance_id, repo, problem_statement; default: --dataset)")
     select.add_argument("--judge-budget", type=float, metavar="USD", help="stop asking the judge once this is spent")
+    select.add_argument("--priors", metavar="FILE", help="a YAML/JSON file mapping model label or system to its "
+                        "published resolve rate (0 to 1): the reliability prior of systems without scored history")
     select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
                                       "runs/select-<pool> with --evaluate)")
     select.set_defaults(func=cmd_select)
@@ -52,6 +55,7 @@ def cmd_select(args) -> int:
         print(run_evaluation(sources, top_ks, args.seeds, args.folds, args.leave_systems_out, Path(out),
                              clusters, issues))
         return 0
+    priors = read_priors(Path(args.priors)) if args.priors else None
     run = Path(sources[0])
     is_run = len(sources) == 1 and run.is_dir()
     if is_run:
@@ -62,7 +66,7 @@ def cmd_select(args) -> int:
     checks = make_checks(args.dataset, args.models, args.reproduce, args.judge, args.judge_budget)
     try:
         print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
-                            checks, clusters, issues))
+                            checks, clusters, issues, priors))
     except PatchmixError as error:
         if not is_run:
             raise

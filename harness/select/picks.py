@@ -25,6 +25,7 @@ from harness.select.pool import Candidate, is_scored, load_pool
 from harness.select.reproduce import write_reproduction
 from harness.select.selector import Pick, Selector, fit_selector, make_views, pick
 from harness.select.scorecard import format_summaries, plot_summaries, summarise
+from harness.select.stated import use_priors
 
 
 def parse_top_k(value: str) -> int | None:
@@ -150,10 +151,11 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
 
 def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selector_file: Path | None,
                   top_k: int | None, checks: Checks | None = None, clusters: Path | None = None,
-                  issues: str | None = None) -> str:
+                  issues: str | None = None, priors: dict[str, float] | None = None) -> str:
     """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`. With
     `clusters` (a routing profile) and `issues`, the fitted selector weighs the per-cluster prior too; a loaded
-    selector that was fitted so places this pool's issues the same way."""
+    selector that was fitted so places this pool's issues the same way. `priors` (model label or system ->
+    published resolve rate, `harness.select.stated`) are the reliability priors of the pool's systems."""
     pool = load_pool(sources)
     if selector_file:
         if clusters:
@@ -175,8 +177,7 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
         selector.clusters = issue_clusters
         origin = "fitted on " + (", ".join(fit_on) if fit_on else "this pool's own verdicts (in sample)")
     systems = sorted({c.system for v in views.values() for c in v.candidates})
-    if not set(selector.systems) & set(systems):  # fitted on other systems: pick among this pool's
-        selector.systems = selector.reliability.rank(systems)[:top_k or None]
+    unknown = use_priors(selector, priors, systems, top_k)
     picks = [p for p in (pick(selector, view, i) for i, view in views.items()) if p is not None]
     costs = {}
     if checks:
@@ -189,9 +190,12 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     write_json_atomic(out / "summary.json", {"picked": len(picks), "scored": len(resolved),
                                              "resolved": sum(resolved), "selector": origin,
                                              "executed": bool(checks and checks.execute),
-                                             "judged": bool(checks and checks.judge), "cost": costs})
+                                             "judged": bool(checks and checks.judge), "cost": costs,
+                                             **({"priors": len(priors)} if priors else {}),
+                                             **({"unknown_systems": unknown} if unknown else {})})
     verdict = f"; {sum(resolved)} of {len(resolved)} scored picks resolve" if resolved else ""
     verdict += "".join(f"; {name} cost ${cost:.4f}" for name, cost in costs.items() if cost)
+    note = f"\n{unknown}" if unknown else ""
     return (f"{len(picks)} instances picked among {len(selector.systems)} systems, selector {origin}{verdict}"
-            f"{placed}\n"
+            f"{placed}{note}\n"
             f"predictions {out / 'preds.jsonl'}, reasons {out / 'reasons.jsonl'}, selector {out / 'selector.json'}")

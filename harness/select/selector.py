@@ -35,16 +35,18 @@ class Selector:
     systems: list[str]  # the systems picked among, most reliable first
     combiner: Combiner
     clusters: IssueClusters | None = None  # how issues were placed for the per-cluster prior (None: not asked)
+    anchor: float = 0.0  # added to the score of the most reliable system's change (stated priors; 0: none)
 
     def to_json(self) -> dict:
         return {"systems": self.systems, "reliability": self.reliability.to_json(),
-                "clusters": self.clusters.to_json() if self.clusters else None, "combiner": self.combiner.to_json()}
+                "clusters": self.clusters.to_json() if self.clusters else None, "combiner": self.combiner.to_json(),
+                **({"anchor": self.anchor} if self.anchor else {})}
 
     @classmethod
     def from_json(cls, data: dict) -> "Selector":
         clusters = IssueClusters.from_json(data["clusters"]) if data.get("clusters") else None
         return cls(Reliability.from_json(data["reliability"]), data["systems"], Combiner.from_json(data["combiner"]),
-                   clusters)
+                   clusters, data.get("anchor", 0.0))
 
     def save(self, path: Path) -> None:
         """`selector.json`, which `Selector.load` (and `patchmix select --selector FILE`) reads back."""
@@ -127,8 +129,20 @@ def pick(selector: Selector, view: InstanceView, instance_id: str) -> Pick | Non
         return None
     rows = get_features(view, selector.reliability)
     scores = selector.combiner.score(rows)
+    if selector.anchor:
+        scores = anchor_scores(view, selector.reliability, scores, selector.anchor)
     reasons = [list_flag_reasons(c.patch) for c in view.candidates]
     extra = {c.system: {"integrity": list(r)} for c, r in zip(view.candidates, reasons) if r}
     chosen = choose_index(scores, [bool(r) for r in reasons])
     return Pick(instance_id, view.candidates[chosen], view.candidates, rows, scores, extra=extra,
                 keys=[profile.key for profile in view.profiles])
+
+
+def anchor_scores(view: InstanceView, reliability: Reliability, scores: np.ndarray, anchor: float) -> np.ndarray:
+    """The scores with `anchor` added to the most reliable system's candidate among those that made a change:
+    another candidate is picked over it only when the combiner scores it higher by more than `anchor`."""
+    changed = [c.system for c, p in zip(view.candidates, view.profiles) if not p.empty]
+    if not changed:
+        return scores
+    top = reliability.rank(changed)[0]
+    return scores + np.array([anchor if c.system == top else 0.0 for c in view.candidates])

@@ -28,7 +28,8 @@ def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
         lines.append(run_selection([str(run_dir)], run_dir / COMBINED, stage.fit_on or None,
                                    Path(stage.selector) if stage.selector else None, stage.top_k,
                                    make_stage_checks(config, run_dir),
-                                   Path(stage.clusters) if stage.clusters else None, config.dataset.path))
+                                   Path(stage.clusters) if stage.clusters else None, config.dataset.path,
+                                   stage.priors))
     return "\n".join(lines)
 
 
