@@ -29,7 +29,9 @@ from pathlib import Path
 DATA = Path("/work/shared/data/candidates-2024")
 SYSTEMS_CSV = DATA / "systems.csv"
 CANDIDATES = DATA / "candidates.jsonl.gz"
-EMPTY, RESOLVED, UNRESOLVED, ERROR = "empty", "resolved", "unresolved", "error"
+EMPTY, RESOLVED, UNRESOLVED, ERROR, NOT_RUN = "empty", "resolved", "unresolved", "error", "not_run"
+"""A candidate's verdict here; NOT_RUN: the harness had not graded it (a run stopped for time), left out of
+the shares."""
 
 
 def read_rows(paths: list[Path]) -> dict[str, dict]:
@@ -98,8 +100,9 @@ def read_verdict(scratch: Path, system: str, instance_id: str) -> dict:
     folder = scratch / "logs" / "run_evaluation" / get_run_id(system) / system / instance_id
     report_path = folder / "report.json"
     if not report_path.is_file():
-        return {"verdict": ERROR, "log": str(folder / "run_instance.log"),
-                "reason": read_error_reason(folder / "run_instance.log")}
+        reason = read_error_reason(folder / "run_instance.log")
+        return {"verdict": NOT_RUN if reason is None else ERROR, "log": str(folder / "run_instance.log"),
+                "reason": reason or "not graded (the run was stopped before it)"}
     report = json.loads(report_path.read_text())[instance_id]
     status = report.get("tests_status", {})
     facts = {"verdict": RESOLVED if report["resolved"] else UNRESOLVED,
@@ -110,14 +113,15 @@ def read_verdict(scratch: Path, system: str, instance_id: str) -> dict:
     return facts
 
 
-def read_error_reason(log_path: Path) -> str:
+def read_error_reason(log_path: Path) -> str | None:
+    """Why the harness gave no verdict, from its instance log; None when it had not finished (or started)."""
     if not log_path.is_file():
-        return "the harness wrote no instance log"
+        return None
     text = log_path.read_text(errors="replace")
-    for marker in ("Patch Apply Failed", "Test timed out", "Error building image", "not found"):
+    for marker in ("Patch Apply Failed", "Test timed out", "Error building image", "not found", "Traceback"):
         if marker in text:
             return marker
-    return "evaluation error: " + (text.strip().splitlines() or [""])[-1][:200]
+    return None
 
 
 def compare(systems: list[str], candidates: dict, scratch: Path, notes: dict[str, str]) -> list[dict]:
@@ -131,26 +135,30 @@ def compare(systems: list[str], candidates: dict, scratch: Path, notes: dict[str
                 facts = {"verdict": EMPTY}
             ours = facts["verdict"] == RESOLVED
             result = {"instance_id": instance_id, "system": system, "published_resolved": published, **facts,
-                      "reproduced": facts["verdict"] != ERROR and ours == published}
-            if not result["reproduced"]:
+                      "reproduced": facts["verdict"] not in (ERROR, NOT_RUN) and ours == published}
+            if facts["verdict"] != NOT_RUN and not result["reproduced"]:
                 result["explanation"] = notes.get(f"{instance_id}|{system}", "not yet explained")
             results.append(result)
     return results
 
 
 def summarise(results: list[dict], rows: dict, systems: list[str], runs: dict) -> dict:
+    not_run = [r for r in results if r["verdict"] == NOT_RUN]
+    results = [r for r in results if r["verdict"] != NOT_RUN]
     run = [r for r in results if r["verdict"] != EMPTY]
     per_system = {}
     for system in systems:
         mine = [r for r in results if r["system"] == system]
         per_system[system] = {
-            "candidates": len(mine), "empty": sum(r["verdict"] == EMPTY for r in mine),
+            "candidates": len(mine), "not_run": sum(r["system"] == system for r in not_run),
+            "empty": sum(r["verdict"] == EMPTY for r in mine),
             "published_resolved": sum(r["published_resolved"] for r in mine),
             "resolved_here": sum(r["verdict"] == RESOLVED for r in mine),
             "reproduced": sum(r["reproduced"] for r in mine), **runs.get(system, {})}
     return {
         "instances": len(rows), "systems": systems,
-        "candidates": len(results), "empty": len(results) - len(run), "scored": len(run),
+        "candidates": len(results), "not_run": [(r["instance_id"], r["system"]) for r in not_run],
+        "empty": len(results) - len(run), "scored": len(run),
         "errors": sum(r["verdict"] == ERROR for r in results),
         "reproduced": sum(r["reproduced"] for r in results),
         "reproduced_share": round(sum(r["reproduced"] for r in results) / max(len(results), 1), 4),
@@ -158,18 +166,21 @@ def summarise(results: list[dict], rows: dict, systems: list[str], runs: dict) -
         "reproduced_scored_share": round(sum(r["reproduced"] for r in run) / max(len(run), 1), 4),
         "per_system": per_system,
         "disagreements": [r for r in results if not r["reproduced"]],
+        "published_empty_resolved": sum(r["verdict"] == EMPTY and r["published_resolved"] for r in results),
         "per_candidate": results,
     }
 
 
 def format_summary(summary: dict) -> str:
     lines = [f"{summary['instances']} instances, {len(summary['systems'])} systems: {summary['candidates']} "
-             f"candidates ({summary['empty']} empty, {summary['scored']} scored, {summary['errors']} errors)",
+             f"candidates graded ({summary['empty']} empty, {summary['scored']} scored, {summary['errors']} errors; "
+             f"{len(summary['not_run'])} not run)",
              f"published verdicts reproduced: {summary['reproduced']} of {summary['candidates']} "
              f"({100 * summary['reproduced_share']:.1f}%); of the scored: {summary['reproduced_scored']} of "
              f"{summary['scored']} ({100 * summary['reproduced_scored_share']:.1f}%)"]
     for system, figures in summary["per_system"].items():
-        lines.append(f"  {system}: {figures['reproduced']}/{figures['candidates']} reproduced, resolved here "
+        lines.append(f"  {system}: {figures['reproduced']}/{figures['candidates']} reproduced ({figures['not_run']} "
+                     f"not run), resolved here "
                      f"{figures['resolved_here']} (published {figures['published_resolved']}), "
                      f"{figures.get('seconds', '-')} s")
     for r in summary["disagreements"]:
