@@ -8,6 +8,14 @@ the history (a branch, a remote-tracking ref, the later tags) after it, then a s
 round, a container's start-to-ready with the scrub (as patchmix runs) and without it (no base commit given),
 and the patch of a one-line edit at the end. Prints a table and writes the figures as JSON. Needs Docker and
 the base images (scripts/setup.sh).
+
+    python scripts/bench_scrub.py --rows ROWS.jsonl --instance ID [--mirror MIRROR.git] [--rounds 3]
+
+On a real image of `scripts/build_real_images.py` instead: start-to-ready with and without the scrub, the patch
+of a one-line edit, then each step alone in a plain container (`time_steps`: the scrub and the snapshot, seconds
+and bytes: .git before and after, the snapshot's store). With `--mirror`, the same steps on the host on a full
+clone of the repository reset to the base commit with its remote removed (the layout of the published images
+built before SWE-bench pruned later tags: every later commit still reachable from a tag), the scrub's worst case.
 """
 
 from __future__ import annotations
@@ -22,9 +30,13 @@ import time
 from pathlib import Path
 
 import docker
+import uuid
 
 from harness.agent.config import ContainerConfig
+from harness.agent.environment.container_options import KEEP_ALIVE
 from harness.agent.environment.docker_environment import Environment
+from harness.agent.environment.prepare import SCRUB_HISTORY
+from harness.agent.environment.snapshot import SNAPSHOT
 from harness.tasks.baseimages import PYTHON_IMAGE, build_from_context, image_exists
 
 WORDS = ("self value return import from class def none true false if else for while with as try except raise "
@@ -110,6 +122,111 @@ def time_start(client, image: str, base: str | None, edit: str) -> dict:
     return {"ready": ready, "patch": patch, "tags_left": len(tags.split())}
 
 
+SIZES = r"""
+cd "$1"; printf '%s %s %s\n' "$(du -sb .git | cut -f1)" "$(git -c safe.directory='*' rev-list --all | wc -l)" \
+  "$(git -c safe.directory='*' tag | wc -l)"
+"""
+"""Bytes of .git, commits reachable from any ref, tags: one line."""
+
+
+def read_row(rows: str, instance_id: str) -> dict:
+    for line in Path(rows).read_text().splitlines():
+        if line.strip() and json.loads(line)["instance_id"] == instance_id:
+            return json.loads(line)
+    raise SystemExit(f"{instance_id} is not in {rows}; pass a rows file of scripts/build_real_images.py that has it")
+
+
+def time_steps(run, workdir: str, base: str, store: str) -> dict:
+    """The scrub and the snapshot, each alone, with `run(argv) -> (code, output)` in the repository's place."""
+    def step(script: str, *args: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        code, output = run(["bash", "-c", script, "step", *args])
+        if code != 0:
+            raise RuntimeError(f"a step failed with code {code}: {output[-500:]}")
+        return time.perf_counter() - started, output
+
+    def sizes() -> dict:
+        git_bytes, commits, tags = step(SIZES, workdir)[1].split()[-3:]
+        return {"git_bytes": int(git_bytes), "commits": int(commits), "tags": int(tags)}
+
+    before = sizes()
+    scrub, _ = step(SCRUB_HISTORY, workdir, base)
+    after = sizes()
+    snapshot, _ = step(SNAPSHOT, workdir, store)
+    store_bytes = int(run(["du", "-sb", store])[1].split()[0])
+    return {"before": before, "after_scrub": after, "scrub_seconds": scrub, "snapshot_seconds": snapshot,
+            "snapshot_store_bytes": store_bytes}
+
+
+def time_steps_in_container(client, image: str, base: str) -> dict:
+    container = client.containers.run(image, KEEP_ALIVE, detach=True, network_mode="none",
+                                      name=f"patchmix-bench-{uuid.uuid4().hex[:12]}", labels={"patchmix": "bench"})
+    try:
+        def run(argv):
+            result = container.exec_run(argv)
+            return result.exit_code, result.output.decode(errors="replace")
+        return time_steps(run, "/testbed", base, "/tmp/patchmix-snapshot")
+    finally:
+        container.remove(force=True)
+
+
+def time_steps_on_clone(mirror: str, base: str) -> dict:
+    """A full clone reset to the base commit, its remote removed (the older published layout), on the host."""
+    with tempfile.TemporaryDirectory(prefix="patchmix-bench-clone-") as tmp:
+        repo = Path(tmp) / "testbed"
+        started = time.perf_counter()
+        subprocess.run(["git", "clone", "-q", "-o", "origin", mirror, str(repo)], check=True)
+        subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", base], check=True)
+        subprocess.run(["git", "-C", str(repo), "remote", "remove", "origin"], check=True)
+        clone_seconds = time.perf_counter() - started
+
+        def run(argv):
+            done = subprocess.run(argv, capture_output=True, text=True)
+            return done.returncode, done.stdout + done.stderr
+        return {"clone_seconds": clone_seconds, **time_steps(run, str(repo), base, str(Path(tmp) / "store"))}
+
+
+def run_real(args) -> None:
+    row = read_row(args.rows, args.instance)
+    client = docker.from_env(timeout=600)
+    edit = "setup.py"
+    starts = {"scrubbed": [], "not scrubbed": []}
+    steps = {"image": [], "clone": []}
+    for _ in range(args.rounds):
+        starts["scrubbed"].append(time_start(client, row["image"], row["base_commit"], edit))
+        starts["not scrubbed"].append(time_start(client, row["image"], None, edit))
+        steps["image"].append(time_steps_in_container(client, row["image"], row["base_commit"]))
+        if args.mirror:
+            steps["clone"].append(time_steps_on_clone(args.mirror, row["base_commit"]))
+    print(f"\n{row['instance_id']} ({row['image']}); {args.rounds} rounds, medians")
+    print(f"{'start':<14}{'ready (s)':>10}{'patch (s)':>10}{'tags left':>10}")
+    summary = {"starts": {}, "steps": {}}
+    for label, runs in starts.items():
+        summary["starts"][label] = {key: statistics.median(run[key] for run in runs)
+                                    for key in ("ready", "patch", "tags_left")}
+        figures = summary["starts"][label]
+        print(f"{label:<14}{figures['ready']:>10.2f}{figures['patch']:>10.2f}{figures['tags_left']:>10.0f}")
+    print(f"\n{'repository':<10}{'.git before':>13}{'commits':>9}{'tags':>6}{'scrub (s)':>11}{'.git after':>12}"
+          f"{'commits':>9}{'tags':>6}{'snapshot (s)':>14}{'store':>12}")
+    for label, runs in steps.items():
+        if not runs:
+            continue
+        median = lambda key: statistics.median(run[key] for run in runs)  # noqa: E731
+        last = runs[-1]
+        summary["steps"][label] = {"scrub_seconds": median("scrub_seconds"),
+                                   "snapshot_seconds": median("snapshot_seconds"),
+                                   "snapshot_store_bytes": last["snapshot_store_bytes"],
+                                   "before": last["before"], "after_scrub": last["after_scrub"]}
+        b, a = last["before"], last["after_scrub"]
+        print(f"{label:<10}{b['git_bytes']:>13,}{b['commits']:>9}{b['tags']:>6}{median('scrub_seconds'):>11.2f}"
+              f"{a['git_bytes']:>12,}{a['commits']:>9}{a['tags']:>6}{median('snapshot_seconds'):>14.2f}"
+              f"{last['snapshot_store_bytes']:>12,}")
+    Path(args.json).write_text(json.dumps({"instance_id": row["instance_id"], "image": row["image"],
+                                           "mirror": args.mirror, "rounds": args.rounds, "medians": summary,
+                                           "raw": {"starts": starts, "steps": steps}}, indent=2))
+    print(f"figures in {args.json}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=6800)
@@ -117,7 +234,14 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default="bench_scrub.json")
+    parser.add_argument("--rows", help="a rows file of scripts/build_real_images.py (with --instance)")
+    parser.add_argument("--instance", help="the instance whose real image is measured")
+    parser.add_argument("--mirror", help="with --rows: also measure on a full clone of this mirror")
     args = parser.parse_args()
+    if args.rows or args.instance:
+        if not (args.rows and args.instance):
+            raise SystemExit("--rows and --instance go together: the rows file and the instance to measure")
+        return run_real(args)
     client = docker.from_env(timeout=600)
     image, base, edit = ensure_image(client, args.files, args.commits, args.tags)
     rows = {"scrubbed": [], "not scrubbed": []}

@@ -3,7 +3,7 @@
 Each repository is set up the way SWE-bench's image builder sets up /testbed (clone `--single-branch`, reset to
 the base commit, `git remote remove origin`, deletion of the tags after the base commit, `gc --prune=now`),
 which leaves `refs/remotes/origin/HEAD` dangling, and then given one more state: packed refs, a detached HEAD,
-a `.keep` pack, an alternates file, a linked worktree, a ref to a pruned object, a symbolic ref to a later tag.
+a `.keep` pack, a promisor pack, an alternates file, a linked worktree, a ref to a pruned object, a symbolic ref to a later tag.
 The scripts run with the real git, as they run in the container (`bash -c SCRIPT name ARGS`); the last test
 starts a real container from an image built that way."""
 
@@ -92,6 +92,15 @@ def keep_a_pack(repo, root, upstream):
     pack.with_suffix(".keep").write_text("kept by the image\n")
 
 
+def mark_a_promisor_pack(repo, root, upstream):
+    """A repository cloned from a partial clone: its packs are promisor packs, whose objects `git repack -a -d`
+    keeps, reachable or not (a clone of a partial-clone mirror, e.g. one brought in by `fetch`, is such)."""
+    git(repo, "fetch", "-q", upstream["upstream"], "feature:refs/heads/feature", "v1.0:refs/tags/v1.0")
+    git(repo, "repack", "-a", "-d", "-q")
+    pack = next((repo / ".git/objects/pack").glob("pack-*.pack"))
+    pack.with_suffix(".promisor").write_text("")
+
+
 def borrow_from_alternates(repo, root, upstream):
     objects = Path(upstream["upstream"]) / ".git/objects"
     (repo / ".git/objects/info/alternates").write_text(f"{objects}\n")
@@ -115,7 +124,7 @@ def point_a_symref_at_a_later_tag(repo, root, upstream):
 
 
 STATES = {"as_built": None, "packed_refs": add_packed_refs, "detached_head": detach_head,
-          "keep_pack": keep_a_pack, "alternates": borrow_from_alternates, "linked_worktree": link_a_worktree,
+          "keep_pack": keep_a_pack, "promisor_pack": mark_a_promisor_pack, "alternates": borrow_from_alternates, "linked_worktree": link_a_worktree,
           "ref_to_pruned_object": point_a_ref_at_a_pruned_object, "symref_to_later_tag": point_a_symref_at_a_later_tag}
 
 

@@ -85,8 +85,11 @@ for dir in "$own" "$common"; do
 done
 rm -rf "$tmp"
 # Objects only the deleted refs reached go. Kept packs are repacked too, and objects borrowed from alternates
-# are copied in, so that the alternates (which may hold anything) can be cut off.
-rm -f "$common"/objects/pack/*.keep
+# are copied in, so that the alternates (which may hold anything) can be cut off. Promisor packs (a clone of a
+# partial clone) lose their mark: `repack -a` keeps every object of a promisor pack, reachable or not. A
+# repository that really lacks objects then fails here, never starts with its later history.
+rm -f "$common"/objects/pack/*.keep "$common"/objects/pack/*.promisor
+git config --unset-all extensions.partialclone 2>/dev/null || true
 git repack -a -d -q
 rm -f "$common/objects/info/alternates" "$common/objects/info/http-alternates"
 git prune --expire=now
