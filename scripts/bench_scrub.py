@@ -37,6 +37,7 @@ from harness.agent.environment.container_options import KEEP_ALIVE
 from harness.agent.environment.docker_environment import Environment
 from harness.agent.environment.prepare import SCRUB_HISTORY
 from harness.agent.environment.snapshot import SNAPSHOT
+from harness.pipeline.dataset import load_rows, select_rows
 from harness.tasks.baseimages import PYTHON_IMAGE, build_from_context, image_exists
 
 WORDS = ("self value return import from class def none true false if else for while with as try except raise "
@@ -130,10 +131,8 @@ cd "$1"; printf '%s %s %s\n' "$(du -sb .git | cut -f1)" "$(git -c safe.directory
 
 
 def read_row(rows: str, instance_id: str) -> dict:
-    for line in Path(rows).read_text().splitlines():
-        if line.strip() and json.loads(line)["instance_id"] == instance_id:
-            return json.loads(line)
-    raise SystemExit(f"{instance_id} is not in {rows}; pass a rows file of scripts/build_real_images.py that has it")
+    """The instance's row, read as patchmix reads a dataset (a wrong id is refused in one line)."""
+    return select_rows(load_rows(rows), ids=[instance_id])[0]
 
 
 def time_steps(run, workdir: str, base: str, store: str) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
+from harness.pipeline.dataset import load_rows, select_rows
 
 VENV = Path("/tmp/patchmix-bench-mini")
 MINI_PACKAGES = ["mini-swe-agent", "litellm==1.106.2"]  # litellm pinned: never the compromised 1.107.0
@@ -113,10 +114,8 @@ def time_patchmix(image: str, calls: int) -> tuple[float, list[float]]:
 
 
 def read_row(rows: str, instance_id: str) -> dict:
-    for line in Path(rows).read_text().splitlines():
-        if line.strip() and json.loads(line)["instance_id"] == instance_id:
-            return json.loads(line)
-    raise SystemExit(f"{instance_id} is not in {rows}; pass a rows file of scripts/build_real_images.py that has it")
+    """The instance's row, read as patchmix reads a dataset (a wrong id is refused in one line)."""
+    return select_rows(load_rows(rows), ids=[instance_id])[0]
 
 
 def get_actions(row: dict) -> dict[str, str]:

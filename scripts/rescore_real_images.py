@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+from harness.scoring.logs import INSTANCE_REPORT, RUN_EVALUATION_LOG_DIR, TEST_OUTPUT
+from harness.scoring.official import OFFICIAL, EvaluationFailed, evaluate_predictions
+
 DATA = Path("/work/shared/data/candidates-2024")
 SYSTEMS_CSV = DATA / "systems.csv"
 CANDIDATES = DATA / "candidates.jsonl.gz"
@@ -72,8 +75,6 @@ def get_run_id(system: str) -> str:
 def score_system(system: str, candidates: dict[str, dict], dataset: Path, scratch: Path, workers: int,
                  log) -> dict:
     """Runs the official harness on the system's non-empty candidates; returns run facts (seconds, failures)."""
-    from harness.scoring.official import OFFICIAL, EvaluationFailed, evaluate_predictions
-
     preds = [{"instance_id": i, "model_name_or_path": system, "model_patch": c["model_patch"]}
              for i, c in sorted(candidates.items()) if (c["model_patch"] or "").strip()]
     if not preds:
@@ -97,8 +98,8 @@ def score_system(system: str, candidates: dict[str, dict], dataset: Path, scratc
 
 def read_verdict(scratch: Path, system: str, instance_id: str) -> dict:
     """What the harness found for one candidate: resolved or not, and the tests that failed."""
-    folder = scratch / "logs" / "run_evaluation" / get_run_id(system) / system / instance_id
-    report_path = folder / "report.json"
+    folder = scratch / RUN_EVALUATION_LOG_DIR / get_run_id(system) / system / instance_id
+    report_path = folder / INSTANCE_REPORT
     if not report_path.is_file():
         reason = read_error_reason(folder / "run_instance.log")
         return {"verdict": NOT_RUN if reason is None else ERROR, "log": str(folder / "run_instance.log"),
@@ -109,7 +110,7 @@ def read_verdict(scratch: Path, system: str, instance_id: str) -> dict:
              "patch_applied": report.get("patch_successfully_applied"),
              "fail_to_pass_failed": status.get("FAIL_TO_PASS", {}).get("failure", []),
              "pass_to_pass_failed": status.get("PASS_TO_PASS", {}).get("failure", []),
-             "log": str(folder / "test_output.txt")}
+             "log": str(folder / TEST_OUTPUT)}
     return facts
 
 
