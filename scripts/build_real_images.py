@@ -102,7 +102,7 @@ def get_spec(specs: dict, row: dict) -> dict:
 
 def list_pip_packages(spec: dict) -> list[str]:
     """The spec's packages for pip: conda `packages` named as plain words, then the pinned `pip_packages`."""
-    words = spec.get("packages", "")
+    words = spec.get("packages") or ""
     conda = [] if words in ("", "requirements.txt", "environment.yml") else words.split()
     pinned = list(spec.get("pip_packages", []))
     pinned_names = {re.split(r"[=<>!\[]", name)[0].lower() for name in pinned}
@@ -220,7 +220,7 @@ def build_instance_image(row: dict, spec: dict, env_image: str, mirror: Path) ->
         shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
         (Path(tmp) / "Dockerfile").write_text(INSTANCE_DOCKERFILE.format(
             env_image=env_image, env=ENV_DIR, recipe=RECIPE, install=spec["install"], base_commit=row["base_commit"],
-            pre_install="".join(f"{command} && " for command in spec.get("pre_install", []))))
+            pre_install="".join(f"( {command} ) && " for command in spec.get("pre_install", []))))
         run(["docker", "build", "-q", "-t", name, tmp])
     return name
 
@@ -229,8 +229,11 @@ def build_instance_image(row: dict, spec: dict, env_image: str, mirror: Path) ->
 
 
 def validate(rows: list[dict], dataset: Path, out: Path) -> dict:
-    """Gold must resolve and an empty (no-op) patch must not, through the official harness."""
+    """Gold must resolve and an empty (no-op) patch must not, through the official harness in its own containers
+    (they have a network, as the published images' eval runs have: sphinx's eval script reinstalls the
+    repository with `pip install -e .[test]`, whose build environment comes from PyPI)."""
     from harness.analysis.replay import score_twice
+    from harness.scoring.official import OFFICIAL
 
     verdicts = {}
     for kind in ("gold", "noop"):
@@ -239,7 +242,7 @@ def validate(rows: list[dict], dataset: Path, out: Path) -> dict:
         path = out / f"{kind}-preds.jsonl"
         path.write_text("".join(json.dumps(p) + "\n" for p in preds))
         report = score_twice(path, str(dataset), f"real-{kind}-{len(rows)}", out / "scratch",
-                             [r["instance_id"] for r in rows])
+                             [r["instance_id"] for r in rows], containers=OFFICIAL)
         verdicts[kind] = report
     return summarise_validation(rows, verdicts)
 

@@ -18,7 +18,7 @@ from harness.agent.playback import replay_recording
 from harness.exceptions import InfraError, PatchmixError
 from harness.fileio import write_json_atomic, write_jsonl_atomic
 from harness.pipeline.dataset import check_rows_evaluable, load_rows
-from harness.scoring.official import EvaluationFailed, evaluate_predictions
+from harness.scoring.official import ISOLATED, EvaluationFailed, evaluate_predictions
 
 
 def replay_files(paths: list[str], dataset: str, out: Path, ids: list[str] | None = None,
@@ -107,14 +107,18 @@ def add_verdicts(summary: dict, dataset: str, out: Path, recorded: set[str] | No
         summary["same_verdict"] = sum(r.get("same_verdict", False) for r in results)
 
 
-def score_twice(preds: Path, dataset: str, run_id: str, scratch: Path, ids: list[str], workers: int = 2) -> dict:
+def score_twice(preds: Path, dataset: str, run_id: str, scratch: Path, ids: list[str], workers: int = 2,
+                containers: str = ISOLATED) -> dict:
     """The official harness's report; a harness that fails once is run again with the same run id, which grades
     only what it had not (its final report lists every container and image, and fails when another process
-    removes one meanwhile)."""
+    removes one meanwhile). `containers`: the isolated scoring containers, or the harness's own (OFFICIAL:
+    with a network, for eval scripts that reinstall the repository from PyPI)."""
     try:
-        return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids)
+        return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids,
+                                    containers=containers)
     except EvaluationFailed:
-        return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids)
+        return evaluate_predictions(preds, dataset, run_id, scratch, workers=workers, instance_ids=ids,
+                                    containers=containers)
 
 
 def format_replay(summary: dict) -> str:

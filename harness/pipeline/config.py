@@ -158,6 +158,10 @@ class SelectConfig(Strict):
     fit_on: list[str] = Field(default_factory=list)
     """Scored pools to fit the selector on: run folders, predictions files or candidates files (relative to the
     config file's folder), e.g. an earlier evaluated run of the same models."""
+    execution: list[str] = Field(default_factory=list)
+    """Execution results of the `fit_on` pools' candidates: `execution.jsonl` files, written beside an earlier
+    selection's picks when it ran with `execute` (relative to the config file's folder). Their test results become
+    features of the fitted selector, which then weighs this run's own results (with `execute`) the same way."""
     top_k: int | None = Field(None, ge=1)
     """Pick among the `top_k` most reliable systems (None: all)."""
     clusters: str | None = None

@@ -18,7 +18,7 @@ from harness.secrets import watch_variable
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 LOCATION_KEYS = {"name", "path", "split", "prompts_dir", "selector", "clusters", "profile", "fit_on", "label",
-                 "pro_scripts_dir", "priors"}
+                 "pro_scripts_dir", "priors", "execution"}
 """Settings that hold a file location or a name, never a credential: ${NAME} expanded into them is not masked."""
 
 
@@ -118,6 +118,11 @@ def resolve_select_paths(config: PipelineConfig, base: Path) -> None:
     if stage.selector:
         stage.selector = resolve("select.selector", stage.selector)
     stage.fit_on = [resolve(f"select.fit_on.{n}", pool) for n, pool in enumerate(stage.fit_on)]
+    if stage.execution and not stage.fit_on:
+        raise ConfigError("config key select.execution: it holds the test results of the select.fit_on pools' "
+                          "candidates; give select.fit_on as well")
+    stage.execution = [resolve(f"select.execution.{n}", path, "an execution.jsonl written beside an earlier "
+                               "selection's picks") for n, path in enumerate(stage.execution)]
     if stage.clusters:
         stage.clusters = resolve("select.clusters", stage.clusters, "a routing profile from `patchmix route fit`")
         if not config.dataset.path.endswith((".json", ".jsonl")):

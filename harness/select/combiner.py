@@ -26,7 +26,8 @@ CHOICE_FOLDS = 3
 
 @dataclass
 class Combiner:
-    """score(x) = sum(weights * x / scale)."""
+    """score(x) = sum(weights * x / scale). A combiner fitted before later FEATURES existed (the execution
+    signals) has fewer weights: those columns get none, and it saves as it was loaded."""
 
     weights: np.ndarray
     scale: np.ndarray
@@ -34,6 +35,7 @@ class Combiner:
     strength: float | None = None  # the regularisation chosen when fitting (None: not fitted)
 
     def score(self, rows: np.ndarray) -> np.ndarray:
+        rows = rows[:, :len(self.weights)]
         return (rows / self.scale) @ self.weights
 
     def to_json(self) -> dict:
@@ -42,11 +44,11 @@ class Combiner:
 
     @classmethod
     def from_json(cls, data: dict) -> "Combiner":
-        if tuple(data["features"]) != FEATURES:
+        names = tuple(data["features"])
+        if names != FEATURES[:len(names)]:
             raise ValueError(f"the combiner was fitted on features {data['features']}, this version computes "
                              f"{list(FEATURES)}: fit it again with `patchmix select --fit-on POOL`")
-        return cls(np.array(data["weights"]), np.array(data["scale"]), tuple(data["features"]),
-                   data.get("strength"))
+        return cls(np.array(data["weights"]), np.array(data["scale"]), names, data.get("strength"))
 
 
 @dataclass

@@ -40,6 +40,9 @@ def add_parser(subparsers) -> None:
     select.add_argument("--judge-budget", type=float, metavar="USD", help="stop asking the judge once this is spent")
     select.add_argument("--priors", metavar="FILE", help="a YAML/JSON file mapping model label or system to its "
                         "published resolve rate (0 to 1): the reliability prior of systems without scored history")
+    select.add_argument("--execution", nargs="+", metavar="FILE", help="execution.jsonl files written by earlier "
+                        "selections with --dataset: the candidates' test results become features of the fitted "
+                        "selector")
     select.add_argument("--out", help="output folder (default RUN/selected/combined, ./selected, or "
                                       "runs/select-<pool> with --evaluate)")
     select.set_defaults(func=cmd_select)
@@ -66,7 +69,8 @@ def cmd_select(args) -> int:
     checks = make_checks(args.dataset, args.models, args.reproduce, args.judge, args.judge_budget)
     try:
         print(run_selection(sources, out, args.fit_on, Path(args.selector) if args.selector else None, top_k,
-                            checks, clusters, issues, priors))
+                            checks, clusters, issues, priors,
+                            [Path(p) for p in args.execution] if args.execution else None))
     except PatchmixError as error:
         if not is_run:
             raise

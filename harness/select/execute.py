@@ -1,4 +1,5 @@
-"""Picking with the execution signals: the combiner's ranking, minus the candidates that do not apply or break a
+"""Picking with the execution signals: the combiner's ranking (with the signals as its features: a combiner
+fitted on a pool with execution results weighs them), minus the candidates that do not apply or break a
 test that passed on the original code (harness.select.regression); when a reproduction script was kept (it fails
 on the original code), the survivors it passes on come first. When every candidate is dropped, the combiner's
 pick stands (there is nothing better to submit)."""
@@ -10,11 +11,13 @@ from dataclasses import replace
 import numpy as np
 
 from harness.agent.config import ContainerConfig
+from harness.select.combiner import Combiner
+from harness.select.features import FEATURES, get_execution_columns
 from harness.select.flagged import choose_index
 from harness.select.regression import RegressionResult, check_regressions
 from harness.select.selector import Pick
 
-ROW_KEYS = ("instance_id", "image", "base_commit")
+ROW_KEYS = ("instance_id", "repo", "image", "base_commit")
 
 
 def describe_candidate(result: RegressionResult, system: str) -> dict:
@@ -26,13 +29,33 @@ def describe_candidate(result: RegressionResult, system: str) -> dict:
     return extra
 
 
+def rescore(chosen: Pick, result: RegressionResult, combiner: Combiner) -> Pick:
+    """The pick's candidates with their execution signals, and the scores the combiner gives them now (a
+    combiner fitted with execution features weighs them; what was added to the scores before, the stated
+    priors' anchor, stays)."""
+    candidates = [replace(c, execution={"applies": result.applies.get(c.system, False),
+                                        "broken": result.broken.get(c.system, [])})
+                  if c.system in result.applies else c for c in chosen.candidates]
+    rows = chosen.rows.copy()
+    columns = get_execution_columns(candidates)
+    for name, values in columns.items():
+        rows[:, FEATURES.index(name)] = values
+    scores = combiner.score(rows) + (chosen.scores - combiner.score(chosen.rows))
+    flagged = [bool(chosen.extra.get(c.system, {}).get("integrity")) for c in candidates]
+    return replace(chosen, chosen=candidates[choose_index(scores, flagged)], candidates=candidates, rows=rows,
+                   scores=scores)
+
+
 def pick_with_regressions(chosen: Pick, row: dict, config: ContainerConfig | None = None, client=None,
-                          script: str = "") -> Pick:
+                          script: str = "", combiner: Combiner | None = None) -> Pick:
     """The best-scoring candidate that survives the regression check (and, with a kept reproduction `script`,
-    passes it when any survivor does), with each candidate's result in extra."""
+    passes it when any survivor does), with each candidate's result in extra. With the selector's `combiner`,
+    the candidates are scored again with their execution signals as features first."""
     patches = {c.system: c.patch for c in chosen.candidates if c.patch.strip()}
     row = {key: row[key] for key in ROW_KEYS if key in row}  # the answer key never goes further
     result = check_regressions(row, patches, config, client, script) if patches else None
+    if result and combiner is not None:
+        chosen = rescore(chosen, result, combiner)
     extra = {system: {**chosen.extra.get(system, {}), **describe_candidate(result, system)}
              for system in patches} if result else {}
     systems = [c.system for c in chosen.candidates]

@@ -9,6 +9,7 @@ or worse the system does there than overall, so without clusters the column is 0
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +19,13 @@ from harness.select.pool import Candidate
 from harness.select.priors import Reliability
 from harness.select.static import PatchProfile
 
-FEATURES = (
+STATIC_FEATURES = (
     "empty", "malformed", "prior", "prior_repo", "prior_cluster", "group_share", "group_weight", "group_best_other",
     "similarity", "similarity_strong", "touches_tests", "leaves_scratch", "log_files", "log_lines",
     "size_spread", "top_nonempty",
 )
+EXECUTION_FEATURES = ("exec_not_applied", "exec_breaks", "exec_broken_log")
+FEATURES = STATIC_FEATURES + EXECUTION_FEATURES
 
 
 @dataclass
@@ -72,5 +75,20 @@ def get_features(view: InstanceView, reliability: Reliability) -> np.ndarray:
         "log_files": [math.log1p(len(p.files)) for p in profiles], "log_lines": [p.log_lines for p in profiles],
         "size_spread": [0.0 if p.empty else abs(p.log_lines - median) for p in profiles],
         "top_nonempty": [c.system == top for c in cands],
+        **get_execution_columns(cands),
     }
     return np.column_stack([np.asarray(columns[name], dtype=float) for name in FEATURES])
+
+
+def get_execution_columns(candidates: list[Candidate]) -> dict[str, list[float]]:
+    """The execution signals of each candidate (`Candidate.execution`; 0 for one that was not checked). A test
+    that most of the instance's applying candidates break (at least three of them) is taken as one the issue
+    asks to change, not as a regression: only the others count."""
+    runs = [c.execution or {} for c in candidates]
+    applying = [run for run in runs if run.get("applies")]
+    shared = Counter(test for run in applying for test in set(run.get("broken", [])))
+    common = {test for test, count in shared.items() if len(applying) >= 3 and count > len(applying) / 2}
+    broken = [[test for test in run.get("broken", []) if test not in common] for run in runs]
+    return {"exec_not_applied": [float(bool(run) and not run.get("applies", False)) for run in runs],
+            "exec_breaks": [float(bool(tests)) for tests in broken],
+            "exec_broken_log": [math.log1p(len(tests)) for tests in broken]}

@@ -19,6 +19,8 @@ from harness.pipeline.load import expand_env
 from harness.fileio import write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.select.clusters import IssueClusters, place_issues, read_issue_clusters
 from harness.select.crossfit import evaluate
+from harness.select.combiner import Combiner
+from harness.select.execresults import EXECUTION_FILE, attach_execution, list_execution
 from harness.select.execute import pick_with_regressions
 from harness.select.judge import Judge, judge_pick
 from harness.select.pool import Candidate, is_scored, load_pool
@@ -116,8 +118,10 @@ def make_checks(dataset: str | None, models_file: str | None = None, reproduce: 
                   judge_budget)
 
 
-def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick], dict]:
-    """Each pick re-made with the execution signals and the judge; returns the picks and what they cost."""
+def check_picks(picks: list[Pick], checks: Checks, out: Path, combiner: Combiner | None = None
+                ) -> tuple[list[Pick], dict]:
+    """Each pick re-made with the execution signals (scored again by `combiner` with them as features) and the
+    judge; returns the picks and what they cost."""
     rows = {row["instance_id"]: row for row in load_rows(checks.dataset)}
     missing = [p.instance_id for p in picks if p.instance_id not in rows]
     if missing:
@@ -141,7 +145,7 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
                 label=checks.reproduce.model.label, instance=row["instance_id"]))
             script, costs["reproduce"] = reproduction.script, costs["reproduce"] + reproduction.cost
         if checks.execute:
-            chosen = pick_with_regressions(chosen, row, checks.container, script=script)
+            chosen = pick_with_regressions(chosen, row, checks.container, script=script, combiner=combiner)
         if judge:
             chosen = judge_pick(chosen, row, judge)
         checked.append(chosen)
@@ -151,12 +155,17 @@ def check_picks(picks: list[Pick], checks: Checks, out: Path) -> tuple[list[Pick
 
 def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selector_file: Path | None,
                   top_k: int | None, checks: Checks | None = None, clusters: Path | None = None,
-                  issues: str | None = None, priors: dict[str, float] | None = None) -> str:
+                  issues: str | None = None, priors: dict[str, float] | None = None,
+                  execution: list[Path] | None = None) -> str:
     """Pick one candidate per instance; write preds.jsonl, reasons.jsonl and selector.json into `out`. With
     `clusters` (a routing profile) and `issues`, the fitted selector weighs the per-cluster prior too; a loaded
     selector that was fitted so places this pool's issues the same way. `priors` (model label or system ->
-    published resolve rate, `harness.select.stated`) are the reliability priors of the pool's systems."""
+    published resolve rate, `harness.select.stated`) are the reliability priors of the pool's systems.
+    `execution` (files written by an earlier selection with checks) gives candidates their execution signals,
+    so that the selector is fitted with them as features."""
     pool = load_pool(sources)
+    if execution:
+        attach_execution(pool, execution)
     if selector_file:
         if clusters:
             raise PatchmixError("--clusters is for fitting a selector; a --selector FILE places issues with the "
@@ -169,6 +178,8 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
             raise PatchmixError("the pool is not scored: give --fit-on SCORED_POOL (or --selector FILE) to fit "
                                 "the selector on verdicts, or `patchmix evaluate RUN` first")
         fit_pool = load_pool(fit_on) if fit_on else pool
+        if execution and fit_on:
+            attach_execution(fit_pool, execution)
         issue_clusters = read_issue_clusters(clusters) if clusters else None
         placed = place_clusters([pool, fit_pool], issue_clusters, issues)
         views = make_views(pool)
@@ -181,7 +192,8 @@ def run_selection(sources: list[str], out: Path, fit_on: list[str] | None, selec
     picks = [p for p in (pick(selector, view, i) for i, view in views.items()) if p is not None]
     costs = {}
     if checks:
-        picks, costs = check_picks(picks, checks, out)
+        picks, costs = check_picks(picks, checks, out, selector.combiner)
+        write_jsonl_atomic(out / EXECUTION_FILE, list_execution(picks))
     write_jsonl_atomic(out / "preds.jsonl", [{"instance_id": p.instance_id, "model_name_or_path": "select",
                                                "model_patch": p.chosen.patch} for p in picks])
     write_jsonl_atomic(out / "reasons.jsonl", [p.get_reasons() for p in picks])

@@ -34,6 +34,7 @@ class Candidate:
     exit_status: str | None = None  # how the run that made it ended, when known
     summary: str = ""  # the run's own summary of its attempt, when it wrote one (shown to the judge)
     cluster: int | None = None  # the cluster (harness.select.clusters), when clusters were asked for
+    execution: dict | None = None  # the execution signals when run: {"applies": bool, "broken": [test, ...]}
 
     @property
     def repo(self) -> str:

@@ -3,6 +3,7 @@ on the original code and on each candidate. A candidate that breaks a test that 
 With a reproduction script (harness.select.reproduce), the same container runs it on the original code: it is
 kept only if it fails there, and then each candidate is marked by whether the script passes with it applied.
 
+The test runner is the repository's own (`datasets/test_commands.yaml`: pytest unless listed, sympy's `bin/test`).
 The tests are found from the source tree (tracked test files named after a changed module, else every test
 file), never from the instance's answer key: only the row's `image`, `base_commit` and the candidates' patches
 are used. Every command sent to the container is kept in `commands`, so what reached it can be checked.
@@ -10,17 +11,17 @@ are used. Every command sent to the container is kept in `commands`, so what rea
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from harness import diffs
 from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
+from harness.select.testcommands import get_test_command, read_passed
 
-PASSED = re.compile(r"^PASSED (\S+)", re.M)
 MAX_TEST_FILES = 20
 TEST_TIMEOUT = 600.0
+MAX_TEST_OUTPUT = 5_000_000  # characters of a test run read whole: a cut in the middle would hide passing tests
 SCRIPT_TIMEOUT = 120.0
 SCRIPT_PATH = ".patchmix_reproduce.py"  # in the work tree, so that the repository imports as from the agent's shell
 
@@ -45,9 +46,11 @@ class RegressionCheck:
     """One container of the instance's image, the tests found once, then each candidate in turn."""
 
     def __init__(self, row: dict, config: ContainerConfig | None = None, client=None):
-        self.env = Environment(row["image"], config or ContainerConfig(), {"patchmix.role": "select"}, client,
+        config = (config or ContainerConfig()).model_copy(update={"max_output_chars": MAX_TEST_OUTPUT})
+        self.env = Environment(row["image"], config, {"patchmix.role": "select"}, client,
                                base_commit=row.get("base_commit"))
         self.result = RegressionResult()
+        self.test_command = get_test_command(row.get("repo"))
 
     def run(self, argv: list[str], stdin: str | None = None, timeout: float = 120) -> tuple[int, str]:
         self.result.commands.append(" ".join(argv) + (f"\n<stdin>\n{stdin}" if stdin else ""))
@@ -55,10 +58,10 @@ class RegressionCheck:
         return code, output.decode("utf-8", "replace")
 
     def run_tests(self) -> set[str]:
-        command = "python -m pytest -q -rA -p no:cacheprovider " + " ".join(self.result.tests)
+        command = f"{self.test_command.command} " + " ".join(self.result.tests)
         self.result.commands.append(command)
         output = self.env.execute(command, timeout=TEST_TIMEOUT).output
-        return set(PASSED.findall(output))
+        return read_passed(self.test_command, output)
 
     def find_tests(self, patches: list[str]) -> list[str]:
         """Tracked test files named after a changed module (test_core.py for core.py), else all test files."""

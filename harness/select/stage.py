@@ -29,7 +29,7 @@ def run_select_stage(run_dir: Path, config: PipelineConfig) -> str:
                                    Path(stage.selector) if stage.selector else None, stage.top_k,
                                    make_stage_checks(config, run_dir),
                                    Path(stage.clusters) if stage.clusters else None, config.dataset.path,
-                                   stage.priors))
+                                   stage.priors, [Path(p) for p in stage.execution] or None))
     return "\n".join(lines)
 
 

@@ -48,3 +48,30 @@ def test_the_pick_falls_to_the_best_candidate_that_survives_the_tests(bundled_ro
     reasons = checked.get_reasons()["candidates"]
     assert {r["system"]: (r["dropped"], r["broken_tests"] > 0) for r in reasons} == {
         "breaker": (True, True), "gold": (False, False)}
+
+
+@pytest.mark.docker
+def test_a_combiner_fitted_with_execution_features_scores_the_candidates_again_with_their_results(bundled_rows):
+    from harness.select.combiner import Combiner
+    from harness.select.execute import pick_with_regressions
+    from harness.select.features import FEATURES
+    from harness.select.pool import Candidate
+    from harness.select.selector import Pick
+
+    row = bundled_rows["patchmix__daterange-1"]
+    candidates = [Candidate(row["instance_id"], "breaker", BREAKS_COUNT), Candidate(row["instance_id"], "gold",
+                                                                                    row["patch"])]
+    rows = np.zeros((2, len(FEATURES)))
+    rows[:, FEATURES.index("prior")] = [2.0, 1.0]
+    weights = np.zeros(len(FEATURES))
+    weights[FEATURES.index("prior")], weights[FEATURES.index("exec_breaks")] = 1.0, -5.0
+    combiner = Combiner(weights, np.ones(len(FEATURES)))
+    anchored = combiner.score(rows) + np.array([0.5, 0.0])  # what stated priors add stays added
+    checked = pick_with_regressions(Pick(row["instance_id"], candidates[0], candidates, rows, anchored), row,
+                                    combiner=combiner)
+    assert checked.chosen.system == "gold"
+    assert checked.scores.tolist() == [2.0 + 0.5 - 5.0, 1.0]
+    by_system = {c.system: c.execution for c in checked.candidates}
+    assert by_system["gold"] == {"applies": True, "broken": []} and by_system["breaker"]["broken"]
+    reasons = {r["system"]: r for r in checked.get_reasons()["candidates"]}
+    assert reasons["breaker"]["exec_breaks"] == 1 and reasons["gold"]["exec_breaks"] == 0

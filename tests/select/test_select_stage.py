@@ -112,6 +112,20 @@ def test_a_select_stage_with_execute_drops_a_pick_that_breaks_passing_tests(bund
     assert checked == {"iter_1/breaker": (True, True), "iter_1/fixer": (False, False)}
     [pick] = read_jsonl(combined / "preds.jsonl")
     assert "patchmix_demo_missing_module" not in pick["model_patch"] and pick["model_patch"].strip()
+    executed = {line["system"]: line for line in read_jsonl(combined / "execution.jsonl")}
+    assert executed["iter_1/breaker"]["broken"] and executed["iter_1/fixer"] == {
+        "instance_id": "patchmix__daterange-1", "system": "iter_1/fixer", "applies": True, "broken": []}
+
+
+def test_select_execution_files_need_a_pool_to_fit_on_and_must_exist(tmp_path):
+    (tmp_path / "pool.jsonl").write_text("")
+    for select, expected in (({"execution": ["execution.jsonl"]}, "give select.fit_on as well"),
+                             ({"fit_on": ["pool.jsonl"], "execution": ["nowhere.jsonl"]},
+                              "config key select.execution.0: nowhere.jsonl does not exist")):
+        config = make_config("http://127.0.0.1:9/v1", select=select)
+        with pytest.raises(ConfigError) as error:
+            load_pipeline_config(write_config(tmp_path / "pipeline.yaml", config))
+        assert expected in str(error.value) and "\n" not in str(error.value)
 
 
 def test_a_select_stage_naming_a_missing_selector_is_refused_at_start(tmp_path):
