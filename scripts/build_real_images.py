@@ -55,19 +55,37 @@ FROM {base}
 COPY host-ca.crt /tmp/host-ca.crt
 RUN python3 -m venv {env} && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt -U "pip<24" setuptools wheel \\
  && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt {packages} && rm /tmp/host-ca.crt \\
- && echo 'source {env}/bin/activate' >> /root/.bashrc
+ && echo 'source {env}/bin/activate' >> /root/.bashrc{extra}
 STOPSIGNAL SIGKILL
 """
+TOX_PTH = ('import os, site, sys; os.environ.get("VIRTUAL_ENV") == "{env}" and sys.prefix != "{env}" and '
+           'site.addsitedir("{env}/lib/python3.9/site-packages")')
+"""For specs that run their tests with `tox --current-env`: tox-current-env links the environment's python into
+.tox/, which for a conda environment (the published images) is that environment, but for a venv is the bare
+system python (a venv is found next to the path it is started by). While the testbed venv is activated, this
+`.pth` of the system python adds the venv's packages, so the linked python is the testbed environment too."""
+RESOLVED_BEFORE = "2024-06-01T00:00:00Z"
+"""For tox specs (sphinx), whose `install` leaves every dependency but a few unpinned: the dependencies are first
+resolved among the releases uploaded before this date (pip's `--uploaded-prior-to`, with a recent pip run from
+a throwaway venv against the testbed environment), as the published images resolved them when they were built
+(SWE-bench Verified: mid-2024); the spec's own `install` then finds them satisfied. Without it, today's Pygments
+renders highlighted HTML differently and PASS_TO_PASS tests of the published images fail."""
+DATED_INSTALL = ("python3 -m venv /tmp/newpip && /tmp/newpip/bin/pip install -q --cert /tmp/host-ca.crt 'pip>=25.3' "
+                 "&& /tmp/newpip/bin/pip --python {env}/bin/python install -q --cert /tmp/host-ca.crt "
+                 "--uploaded-prior-to {date} {args} && rm -rf /tmp/newpip && ")
+PIP_CONF = "[global]\ncert = /etc/ssl/certs/patchmix-host-ca.crt\n"
+"""For the environments built for tox specs (sphinx): the eval script's `pip install -e .[test]` builds in an
+isolated environment fetched from PyPI, which here is reached through a proxy whose CA only the host trusts."""
 
 INSTANCE_DOCKERFILE = """\
 FROM {env_image}
 COPY testbed /testbed
 COPY host-ca.crt /tmp/host-ca.crt
 WORKDIR /testbed
-RUN . {env}/bin/activate && export PIP_CERT=/tmp/host-ca.crt && {pre_install}{install} && rm /tmp/host-ca.crt \
+RUN . {env}/bin/activate && export PIP_CERT=/tmp/host-ca.crt && {pre_install}{dated}{install} && rm /tmp/host-ca.crt \
  && git config --global user.email setup@swebench.config && git config --global user.name SWE-bench \
  && git commit --allow-empty -qam SWE-bench
-LABEL patchmix.real={recipe} patchmix.base_commit={base_commit}
+LABEL patchmix.real={recipe} patchmix.base_commit={base_commit} patchmix.env={env_image}
 STOPSIGNAL SIGKILL
 """
 
@@ -165,11 +183,15 @@ def run(command: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def image_exists(name: str, recipe: str | None = None) -> bool:
-    """Whether the image is here (and, given `recipe`, built by this recipe of the builder)."""
-    done = subprocess.run(["docker", "image", "inspect", "-f", '{{index .Config.Labels "patchmix.real"}}', name],
-                          capture_output=True, text=True)
-    return done.returncode == 0 and (recipe is None or done.stdout.strip() == recipe)
+def image_exists(name: str, recipe: str | None = None, env_image: str | None = None) -> bool:
+    """Whether the image is here (and, given `recipe`, built by this recipe of the builder; given `env_image`, on
+    that environment, when the image names the one it was built on)."""
+    labels = '{{index .Config.Labels "patchmix.real"}} {{index .Config.Labels "patchmix.env"}}'
+    done = subprocess.run(["docker", "image", "inspect", "-f", labels, name], capture_output=True, text=True)
+    found_recipe, _, found_env = done.stdout.strip().partition(" ")
+    found_env = found_env.strip().replace("<no value>", "")
+    return done.returncode == 0 and (recipe is None or found_recipe == recipe) and \
+        (env_image is None or not found_env or found_env == env_image)
 
 
 def ensure_base_image() -> None:
@@ -181,9 +203,23 @@ def ensure_base_image() -> None:
         run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {BASE_IMAGE}"])
 
 
+def make_dated_install(spec: dict) -> str:
+    """The date-bounded resolution of the spec's install for tox specs (RESOLVED_BEFORE), else nothing."""
+    prefix = "python -m pip install "
+    if not uses_tox(spec) or not spec["install"].startswith(prefix):
+        return ""
+    args = spec["install"][len(prefix):].replace(".[", "'.[").replace("]", "]'")
+    return DATED_INSTALL.format(env=ENV_DIR, date=RESOLVED_BEFORE, args=args)
+
+
+def uses_tox(spec: dict) -> bool:
+    return spec["test_cmd"].startswith("tox")
+
+
 def get_env_image(row: dict, spec: dict) -> tuple[str, list[str]]:
     packages = list_pip_packages(spec)
-    digest = hashlib.sha256(json.dumps([spec["python"], packages]).encode()).hexdigest()[:10]
+    variant = [spec["python"], packages] + (["tox-pth", "pip-conf"] if uses_tox(spec) else [])
+    digest = hashlib.sha256(json.dumps(variant).encode()).hexdigest()[:10]
     return f"patchmix-real/env.{row['repo'].replace('/', '__')}:{digest}", packages
 
 
@@ -194,7 +230,14 @@ def ensure_env_image(row: dict, spec: dict) -> str:
     with tempfile.TemporaryDirectory(prefix="patchmix-real-env-") as tmp:
         shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
         quoted = " ".join(f"'{name}'" for name in packages)
-        (Path(tmp) / "Dockerfile").write_text(ENV_DOCKERFILE.format(base=BASE_IMAGE, env=ENV_DIR, packages=quoted))
+        extra = ""
+        if uses_tox(spec):
+            (Path(tmp) / "testbed.pth").write_text(TOX_PTH.format(env=ENV_DIR) + "\n")
+            (Path(tmp) / "pip.conf").write_text(PIP_CONF)
+            extra = ("\nCOPY testbed.pth /usr/lib/python3/dist-packages/zz_patchmix_testbed.pth"
+                     "\nCOPY pip.conf /etc/pip.conf\nCOPY host-ca.crt /etc/ssl/certs/patchmix-host-ca.crt")
+        (Path(tmp) / "Dockerfile").write_text(ENV_DOCKERFILE.format(base=BASE_IMAGE, env=ENV_DIR, packages=quoted,
+                                                                    extra=extra))
         run(["docker", "build", "-q", "-t", name, tmp])
     return name
 
@@ -213,14 +256,16 @@ def make_testbed(mirror: Path, base_commit: str, dest: Path) -> None:
 
 def build_instance_image(row: dict, spec: dict, env_image: str, mirror: Path) -> str:
     name = get_image_name(row["instance_id"])
-    if image_exists(name, RECIPE):
+    recipe = RECIPE + ("-dated" if make_dated_install(spec) else "")
+    if image_exists(name, recipe, env_image):
         return name
     with tempfile.TemporaryDirectory(prefix="patchmix-real-inst-") as tmp:
         make_testbed(mirror, row["base_commit"], Path(tmp) / "testbed")
         shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
         (Path(tmp) / "Dockerfile").write_text(INSTANCE_DOCKERFILE.format(
-            env_image=env_image, env=ENV_DIR, recipe=RECIPE, install=spec["install"], base_commit=row["base_commit"],
-            pre_install="".join(f"( {command} ) && " for command in spec.get("pre_install", []))))
+            env_image=env_image, env=ENV_DIR, recipe=recipe, install=spec["install"], base_commit=row["base_commit"],
+            pre_install="".join(f"( {command} ) && " for command in spec.get("pre_install", [])),
+            dated=make_dated_install(spec)))
         run(["docker", "build", "-q", "-t", name, tmp])
     return name
 

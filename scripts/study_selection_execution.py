@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 from harness.select.crossfit import fallback  # noqa: E402
 from harness.select.features import EXECUTION_FEATURES, get_execution_columns  # noqa: E402
 from harness.select.pool import Candidate  # noqa: E402
+from harness.select import regression  # noqa: E402
 from harness.select.regression import check_regressions  # noqa: E402
 from harness.select.selector import fit_selector, make_views, pick  # noqa: E402
 
@@ -51,6 +52,11 @@ def read_top_systems(count: int) -> list[str]:
     with open(DATA / "systems.csv", newline="") as handle:
         systems = sorted(csv.DictReader(handle), key=lambda s: -int(s["n_resolved"]))
     return [s["system"] for s in systems[:count]]
+
+
+def read_verified_ids() -> list[str]:
+    with gzip.open(DATA / "candidates.jsonl.gz", "rt") as handle:
+        return sorted({json.loads(line)["instance_id"] for line in handle})
 
 
 def read_candidates(ids: set[str], systems: list[str]) -> dict[str, dict[str, dict]]:
@@ -103,19 +109,19 @@ def get_runs(by_system: dict[str, dict], record: dict) -> dict[str, dict]:
 def make_pool(candidates: dict[str, dict[str, dict]], executed: dict[str, dict], with_execution: bool) -> list:
     pool = []
     for instance, by_system in sorted(candidates.items()):
-        runs = get_runs(by_system, executed[instance])
+        runs = get_runs(by_system, executed[instance]) if instance in executed else {}
         for system, candidate in sorted(by_system.items()):
             pool.append(Candidate(instance, system, candidate["patch"], candidate["resolved"],
                                   execution=runs.get(system) if with_execution else None))
     return pool
 
 
-def pick_filtered(chosen, view, unshared: bool = False) -> int:
-    """The filter after the combiner (harness.select.execute): its ranking minus candidates that do not apply
-    or break a test (with `unshared`, a test most candidates do not break); its own pick when every one is
-    dropped. 1 if the pick resolves."""
-    breaks = get_execution_columns(chosen.candidates)["exec_breaks"] if unshared else \
-        [bool(c.execution and c.execution["broken"]) for c in chosen.candidates]
+def pick_filtered(chosen, any_break: bool = False) -> int:
+    """The filter after the combiner (harness.select.execute): its ranking minus candidates that do not apply or
+    break a test that most candidates do not (with `any_break`, any test: the filter before this study); its own
+    pick when every one is dropped. 1 if the pick resolves."""
+    breaks = [bool(c.execution and c.execution["broken"]) for c in chosen.candidates] if any_break else \
+        get_execution_columns(chosen.candidates)["exec_breaks"]
     kept = [i for i in np.argsort(-chosen.scores, kind="stable")
             if (run := chosen.candidates[i].execution) and run["applies"] and not breaks[i]]
     return int(bool(chosen.candidates[kept[0]].resolved if kept else chosen.chosen.resolved))
@@ -145,23 +151,31 @@ def score_fold(static: dict, executed: dict, train: list[str], test: list[str], 
         results[instance] = {
             "best_single": int(bool(best and best.resolved)),
             "fallback": fallback(view, fitted["static"].reliability),
-            "selector": int(bool(plain.chosen.resolved)), "selector_filter": pick_filtered(plain, view),
-            "selector_filter_unshared": pick_filtered(plain, view, unshared=True),
-            "selector_exec": int(bool(fed.chosen.resolved)), "selector_exec_filter": pick_filtered(fed, view),
+            "selector": int(bool(plain.chosen.resolved)), "selector_filter_any": pick_filtered(plain, True),
+            "selector_filter": pick_filtered(plain),
+            "selector_exec": int(bool(fed.chosen.resolved)), "selector_exec_filter": pick_filtered(fed),
             "oracle": int(any(c.resolved for c in view.candidates))}
     return results
 
 
-METHODS = ["best_single", "fallback", "selector", "selector_filter", "selector_filter_unshared", "selector_exec", "selector_exec_filter",
-           "oracle"]
+METHODS = ["best_single", "fallback", "selector", "selector_filter_any", "selector_filter", "selector_exec",
+           "selector_exec_filter", "oracle"]
+"""selector: static signals only; _filter_any: then drop a pick that breaks any test (the filter before this
+study); _filter: drop one that breaks a test most candidates do not (harness.select.execute now); selector_exec:
+the execution signals as features of the fitted combiner; _exec_filter: both (what `execute: true` does now)."""
 
 
-def evaluate_all(candidates: dict, executed: dict, top_k: int, seeds: int, folds: int) -> dict:
-    """Every method held out, k-fold (picks among the top_k) and leave-systems-out (each fold also holds out a
-    random half of the systems: the combiner is fitted on the others' candidates), as crossfit.evaluate does."""
+def evaluate_all(candidates: dict, executed: dict, top_k: int, seeds: int, folds: int,
+                 fit_beyond: bool) -> dict:
+    """Every method held out on the executed instances, k-fold (picks among the top_k) and leave-systems-out (each
+    fold also holds out a random half of the systems: the combiner is fitted on the others' candidates), as
+    crossfit.evaluate does. With `fit_beyond`, each fold is fitted on every other instance of candidates-2024 (the
+    execution signals where they were run, 0 elsewhere: a column that is constant within an instance teaches the
+    listwise fit nothing, so only executed instances shape their weights); else on the other executed ones."""
     static = make_views(make_pool(candidates, executed, False))
     with_exec = make_views(make_pool(candidates, executed, True))
-    instances = sorted(static)
+    instances = sorted(executed)
+    others = sorted(set(static) - set(executed)) if fit_beyond else []
     systems = sorted({c.system for v in static.values() for c in v.candidates})
     figures, per_instance = {}, {}
     for name, lso in (("k-fold", False), ("leave-systems-out", True)):
@@ -174,16 +188,16 @@ def evaluate_all(candidates: dict, executed: dict, top_k: int, seeds: int, folds
             for fold in range(folds):
                 test = order[fold::folds]
                 held = set(rng.sample(systems, max(1, len(systems) // 2))) if lso else None
-                results.update(score_fold(static, with_exec, [i for i in order if i not in set(test)], test,
-                                          None if lso else top_k, seed, held))
+                train = [i for i in order if i not in set(test)] + others
+                results.update(score_fold(static, with_exec, train, test, None if lso else top_k, seed, held))
             for method in METHODS:
                 totals[method].append(sum(r[method] for r in results.values()))
             for instance, row in results.items():
-                wins.setdefault(instance, []).append(row["selector_exec"] - row["selector"])
+                wins.setdefault(instance, []).append(row["selector_exec_filter"] - row["selector"])
         figures[name] = {m: {"mean": round(statistics.mean(v), 2), "min": min(v), "max": max(v)}
                          for m, v in totals.items()}
         per_instance[name] = {i: round(statistics.mean(v), 2) for i, v in wins.items() if any(v)}
-    return {"figures": figures, "exec_minus_static_by_instance": per_instance}
+    return {"figures": figures, "exec_filter_minus_static_by_instance": per_instance}
 
 
 def main() -> int:
@@ -194,10 +208,15 @@ def main() -> int:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--run", action="store_true", help="run the regression checks not cached yet")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--max-test-files", type=int, default=regression.MAX_TEST_FILES,
+                        help="test files run per instance (the check's own cap by default; lower is faster)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--results", type=Path)
+    parser.add_argument("--fit-beyond", action="store_true", help="fit each fold on every other instance of "
+                        "candidates-2024 too (the executed ones held out in turn), not only the other executed ones")
     args = parser.parse_args()
+    regression.MAX_TEST_FILES = args.max_test_files
     rows = {}
     for path in args.rows:
         for line in path.read_text().splitlines():
@@ -222,8 +241,10 @@ def main() -> int:
     missing = sorted(set(rows) - set(executed))
     if missing:
         print(f"{len(missing)} instances not executed yet (left out of the figures): {', '.join(missing[:5])}...")
+    everywhere = read_candidates(set(read_verified_ids()), systems) if args.fit_beyond else {
+        i: c for i, c in candidates.items() if i in executed}
     candidates = {i: c for i, c in candidates.items() if i in executed}
-    evaluated = evaluate_all(candidates, executed, args.top_k, args.seeds, args.folds)
+    evaluated = evaluate_all(everywhere, executed, args.top_k, args.seeds, args.folds, args.fit_beyond)
     figures = evaluated["figures"]
     signal = describe_signal(candidates, executed)
     for name, methods in figures.items():
@@ -234,8 +255,9 @@ def main() -> int:
         args.results.write_text(json.dumps({"instances": len(candidates), "systems": systems, "top_k": args.top_k,
                                             "seeds": args.seeds, "folds": args.folds, "figures": figures,
                                             "signal": signal, "features": list(EXECUTION_FEATURES),
-                                            "exec_minus_static_by_instance":
-                                                evaluated["exec_minus_static_by_instance"]}, indent=1))
+                                            "exec_filter_minus_static_by_instance":
+                                                evaluated["exec_filter_minus_static_by_instance"],
+                                            "fit_beyond": args.fit_beyond}, indent=1))
     return 0
 
 

@@ -9,12 +9,12 @@ or worse the system does there than overall, so without clusters the column is 0
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from harness.select.agreement import get_similarity, get_support
+from harness.select.breaks import find_common_breaks
 from harness.select.pool import Candidate
 from harness.select.priors import Reliability
 from harness.select.static import PatchProfile
@@ -81,13 +81,10 @@ def get_features(view: InstanceView, reliability: Reliability) -> np.ndarray:
 
 
 def get_execution_columns(candidates: list[Candidate]) -> dict[str, list[float]]:
-    """The execution signals of each candidate (`Candidate.execution`; 0 for one that was not checked). A test
-    that most of the instance's applying candidates break (at least three of them) is taken as one the issue
-    asks to change, not as a regression: only the others count."""
+    """The execution signals of each candidate (`Candidate.execution`; 0 for one that was not checked); the
+    broken tests that count are those most candidates do not break (harness.select.breaks)."""
     runs = [c.execution or {} for c in candidates]
-    applying = [run for run in runs if run.get("applies")]
-    shared = Counter(test for run in applying for test in set(run.get("broken", [])))
-    common = {test for test, count in shared.items() if len(applying) >= 3 and count > len(applying) / 2}
+    common = find_common_breaks([run.get("broken", []) for run in runs if run.get("applies")])
     broken = [[test for test in run.get("broken", []) if test not in common] for run in runs]
     return {"exec_not_applied": [float(bool(run) and not run.get("applies", False)) for run in runs],
             "exec_breaks": [float(bool(tests)) for tests in broken],

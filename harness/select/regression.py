@@ -1,5 +1,6 @@
 """Execution signals: the repository's own existing tests of the changed modules, run in the instance's container
-on the original code and on each candidate. A candidate that breaks a test that passed before is dropped.
+on the original code and on each candidate. A candidate that breaks a test that passed before is dropped, unless
+most candidates break it too (harness.select.breaks: then the issue asks for the change).
 With a reproduction script (harness.select.reproduce), the same container runs it on the original code: it is
 kept only if it fails there, and then each candidate is marked by whether the script passes with it applied.
 
@@ -17,6 +18,7 @@ from pathlib import PurePosixPath
 from harness import diffs
 from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
+from harness.select.breaks import find_common_breaks
 from harness.select.testcommands import get_test_command, read_passed
 
 MAX_TEST_FILES = 20
@@ -39,7 +41,9 @@ class RegressionResult:
     reproduces: dict[str, bool] = field(default_factory=dict)  # the kept script passes with the candidate
 
     def is_dropped(self, system: str) -> bool:
-        return not self.applies.get(system, False) or bool(self.broken.get(system))
+        """It does not apply, or it breaks a test that most candidates do not (harness.select.breaks)."""
+        common = find_common_breaks([self.broken.get(s, []) for s, applied in self.applies.items() if applied])
+        return not self.applies.get(system, False) or bool(set(self.broken.get(system, [])) - common)
 
 
 class RegressionCheck:
