@@ -74,6 +74,18 @@ def read_candidates(ids: set[str], systems: list[str]) -> dict[str, dict[str, di
     return found
 
 
+UNINFORMATIVE = {"tests": [], "passed_before": 0, "distinct_patches": 0, "seconds": 0.0, "applies": {},
+                 "broken_tests": {}, "not_run": True}
+"""An instance whose candidates all resolve or all fail: every method picks the same verdict there and the
+listwise fit learns nothing from it, so its check is not run; its candidates count as checked with no signal."""
+
+
+def is_informative(by_system: dict[str, dict]) -> bool:
+    """Whether the candidates' verdicts differ (an empty patch counts as failing). Deciding what to run from the
+    verdicts is the study's economy, not the selector's: no pick reads it."""
+    return len({bool(c["resolved"]) and bool(c["patch"].strip()) for c in by_system.values()}) > 1
+
+
 def run_instance(row: dict, candidates: dict[str, dict], cache: Path) -> dict:
     """The regression check of the instance's distinct non-empty patches, cached as JSON."""
     path = cache / f"{row['instance_id']}.json"
@@ -101,6 +113,9 @@ def get_runs(by_system: dict[str, dict], record: dict) -> dict[str, dict]:
     for system, candidate in sorted(by_system.items()):
         if candidate["patch"].strip():
             checked = first.setdefault(candidate["patch"], system)
+            if record.get("not_run"):
+                runs[system] = {"applies": True, "broken": []}
+                continue
             applies = record["applies"][checked] if "applies" in record else record["systems"][checked]["applies"]
             runs[system] = {"applies": applies, "broken": record["broken_tests"].get(checked, [])}
     return runs
@@ -234,10 +249,14 @@ def main() -> int:
             except Exception as error:  # one instance's failure is reported, the others go on
                 print(f"{instance}: FAILED {type(error).__name__}: {error}", flush=True)
 
+        todo = [i for i in sorted(rows) if is_informative(candidates[i])]
+        print(f"{len(todo)} of {len(rows)} instances have both resolving and failing candidates: only they are "
+              "run (on the others every pick has the same verdict, and the fit learns nothing from them)")
         with ThreadPoolExecutor(args.workers) as pool:
-            list(pool.map(run_one, sorted(rows)))
+            list(pool.map(run_one, todo))
     executed = {i: json.loads((args.cache / f"{i}.json").read_text()) for i in rows
                 if (args.cache / f"{i}.json").is_file()}
+    executed.update({i: UNINFORMATIVE for i in rows if i not in executed and not is_informative(candidates[i])})
     missing = sorted(set(rows) - set(executed))
     if missing:
         print(f"{len(missing)} instances not executed yet (left out of the figures): {', '.join(missing[:5])}...")
@@ -268,6 +287,9 @@ def describe_signal(candidates: dict, executed: dict) -> dict:
     counts.update(not_applied=0, instances_with_tests=0)
     for instance, by_system in candidates.items():
         counts["instances_with_tests"] += bool(executed[instance]["passed_before"])
+        counts["not_run_uninformative"] = counts.get("not_run_uninformative", 0) + bool(executed[instance].get("not_run"))
+        if executed[instance].get("not_run"):
+            continue
         pool = [c for c in make_pool({instance: by_system}, executed, True) if c.execution]
         unshared = get_execution_columns(pool)["exec_breaks"]
         for candidate, alone in zip(pool, unshared):

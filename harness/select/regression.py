@@ -55,6 +55,7 @@ class RegressionCheck:
                                base_commit=row.get("base_commit"))
         self.result = RegressionResult()
         self.test_command = get_test_command(row.get("repo"))
+        self.untracked_before: set[str] = set()
 
     def run(self, argv: list[str], stdin: str | None = None, timeout: float = 120) -> tuple[int, str]:
         self.result.commands.append(" ".join(argv) + (f"\n<stdin>\n{stdin}" if stdin else ""))
@@ -92,23 +93,46 @@ class RegressionCheck:
                 path = f"{self.env.config.workdir}/{SCRIPT_PATH}"
                 written, _ = self.run(["sh", "-c", f"cat > {path}"], script)
                 self.result.reproduction_kept = written == 0 and not self.run_script()
+            self.untracked_before = self.list_untracked()
             for system, patch in patches.items():
                 self.check_one(system, patch, before)
         return self.result
 
-    def check_one(self, system: str, patch: str, before: set[str]) -> None:
+    def apply(self, patch: str) -> bool:
+        """Apply as the official harness does: `git apply`, else `patch --fuzz=5` (a patch whose context moved a
+        little still applies there, and resolves)."""
         workdir = self.env.config.workdir
         code, _ = self.run(["git", "-C", workdir, "apply", "--whitespace=nowarn", "-"], patch)
-        self.result.applies[system] = code == 0
         if code != 0:
+            code, _ = self.run(["patch", "--batch", "--fuzz=5", "-p1", "-d", workdir, "-i", "/dev/stdin"], patch)
+        return code == 0
+
+    def list_untracked(self) -> set[str]:
+        _, listing = self.run(["git", "-C", self.env.config.workdir, "ls-files", "-z", "--others",
+                               "--exclude-standard"])
+        return set(filter(None, listing.split("\0")))
+
+    def revert(self, system: str) -> None:
+        """The work tree back to the original code: tracked files restored, and the files that were not there
+        before the candidate (the patch's, or a half-applied patch's leftovers) removed."""
+        workdir = self.env.config.workdir
+        code, output = self.run(["git", "-C", workdir, "checkout", "-q", "--", "."])
+        added = sorted(self.list_untracked() - self.untracked_before)
+        if code == 0 and added:
+            code, output = self.run(["xargs", "-0", "rm", "-rf", "--"], "".join(f"{workdir}/{p}\0" for p in added))
+        if code != 0:
+            raise RuntimeError(f"cannot revert {system}'s patch in {self.env.name}: {output.strip()}")
+
+    def check_one(self, system: str, patch: str, before: set[str]) -> None:
+        self.result.applies[system] = self.apply(patch)
+        if not self.result.applies[system]:
+            self.revert(system)  # a patch that failed half-way may have left files behind
             return
         after = self.run_tests() if self.result.tests else set()
         self.result.broken[system] = sorted(before - after)
         if self.result.reproduction_kept:
             self.result.reproduces[system] = self.run_script()
-        code, output = self.run(["git", "-C", workdir, "apply", "-R", "--whitespace=nowarn", "-"], patch)
-        if code != 0:
-            raise RuntimeError(f"cannot revert {system}'s patch in {self.env.name}: {output.strip()}")
+        self.revert(system)
 
 
 def check_regressions(row: dict, patches: dict[str, str], config: ContainerConfig | None = None,

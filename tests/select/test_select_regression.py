@@ -75,3 +75,20 @@ def test_a_combiner_fitted_with_execution_features_scores_the_candidates_again_w
     assert by_system["gold"] == {"applies": True, "broken": []} and by_system["breaker"]["broken"]
     reasons = {r["system"]: r for r in checked.get_reasons()["candidates"]}
     assert reasons["breaker"]["exec_breaks"] == 1 and reasons["gold"]["exec_breaks"] == 0
+
+
+@pytest.mark.docker
+def test_a_patch_whose_context_moved_applies_with_fuzz_as_in_the_harness_and_is_reverted_whole(bundled_rows):
+    """`git apply` refuses a patch whose first context line differs; the official harness then applies it with
+    `patch --fuzz=5`, and so does the check. Each candidate is undone before the next: the gold patch, checked
+    after it, applies cleanly, and the new file a candidate adds is gone before the next runs."""
+    row = bundled_rows["patchmix__daterange-1"]
+    fuzzy = BREAKS_COUNT.replace('raise ValueError("step_days must be at least 1")',
+                                 'raise ValueError("step_days must be positive")')
+    adds_file = ("diff --git a/daterange/extra.py b/daterange/extra.py\nnew file mode 100644\n--- /dev/null\n"
+                 "+++ b/daterange/extra.py\n@@ -0,0 +1 @@\n+VALUE = 1\n")
+    result = check_regressions(row, {"fuzzy": fuzzy, "adds_file": adds_file, "again": adds_file, "gold": row["patch"]})
+    assert result.applies == {"fuzzy": True, "adds_file": True, "again": True, "gold": True}
+    assert "tests/test_core.py::test_count_days_of_reversed_range_is_zero" in result.broken["fuzzy"]
+    assert result.broken["gold"] == [] and result.broken["again"] == []
+    assert any(command.startswith("patch --batch --fuzz=5") for command in result.commands)
