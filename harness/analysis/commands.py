@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.analysis.replay import format_replay, replay_files
-from harness.analysis.report import write_report
-from harness.analysis.show import show_run
-from harness.analysis.sources import analyze_sources, render_analysis
 from harness.pipeline.commands import DATASET_HELP
 
 
@@ -56,6 +52,7 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_report(args) -> int:
+    from harness.analysis.report import write_report  # lazy: command
     summary = write_report(Path(args.run))
     print(summary.read_text())
     print(f"report written to {summary.parent}; run browser: {summary.parent / 'site' / 'index.html'}")
@@ -63,12 +60,14 @@ def cmd_report(args) -> int:
 
 
 def cmd_show(args) -> int:
+    from harness.analysis.show import show_run  # lazy: command
     show_run(Path(args.run), args.instance, iteration=args.iteration, model=args.model, full=args.full,
              pager=False if args.no_pager else None)
     return 0
 
 
 def cmd_analyze(args) -> int:
+    from harness.analysis.sources import analyze_sources, render_analysis  # lazy: command
     result = analyze_sources(args.sources, Path(args.out) if args.out else None, total=args.total,
                              dataset=args.dataset)
     print(render_analysis(result))
@@ -76,6 +75,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    from harness.analysis.replay import format_replay, replay_files  # lazy: command
     out = Path(args.out)
     summary = replay_files(args.trajectories, args.dataset, out, ids=args.ids, predictions=args.predictions,
                            resolved=args.resolved, evaluate=args.evaluate or bool(args.resolved))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.demo.scenario import run_demo
-
 
 def add_parser(subparsers) -> None:
     demo = subparsers.add_parser("demo", help="the key-free demo: scripted models, three iterations, scoring, report")
@@ -17,6 +15,7 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_demo(args) -> int:
+    from harness.demo.scenario import run_demo  # lazy: command
     summary = run_demo(Path(args.runs_dir), workers=args.workers, multilingual=args.multilingual)
     print(summary.read_text())
     print(f"demo report: {summary} (charts beside it); the models in this demo are scripted, see the README")

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.agent.attempt import run_instance
-from harness.agent.config import AgentConfig
-from harness.agent.environment.removal import remove_leftover_containers
 from harness.exceptions import PatchmixError
-from harness.pipeline import imagecommands
-from harness.pipeline.benchmarks import format_benchmarks
-from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows
-from harness.pipeline.outcomes import EXIT_RUNS_LEFT
-from harness.pipeline.single import make_single_config, save_prediction
 
 DATASET_HELP = ("a benchmark's name (`patchmix datasets` lists them), a .json/.jsonl(.gz)/.parquet file or a "
                 "Hugging Face id")
@@ -53,12 +45,19 @@ def load_yaml(path: str) -> dict:
 
 
 def cmd_datasets(args) -> int:
+    from harness.pipeline.benchmarks import format_benchmarks  # lazy: command
     print(format_benchmarks())
     return 0
 
 
 def cmd_run_one(args) -> int:
-    config: AgentConfig = make_single_config(load_yaml(args.config) if args.config else {}, args)
+    # lazy: command
+    from harness.agent.attempt import run_instance
+    from harness.agent.environment.removal import remove_leftover_containers  # lazy: command
+    from harness.pipeline.dataset import check_rows_evaluable, load_rows, select_rows  # lazy: command
+    from harness.pipeline.outcomes import EXIT_RUNS_LEFT  # lazy: command
+    from harness.pipeline.single import make_single_config, save_prediction  # lazy: command
+    config = make_single_config(load_yaml(args.config) if args.config else {}, args)
     rows = select_rows(load_rows(args.dataset), ids=[args.instance])
     check_rows_evaluable(rows)
     remove_leftover_containers()
@@ -75,6 +74,7 @@ def cmd_run_one(args) -> int:
 
 
 def cmd_images(args) -> int:
+    from harness.pipeline import imagecommands  # lazy: command
     target, runs = Path(args.target), Path(args.runs_dir)
     if args.action == "list":
         return imagecommands.list_images(target, runs)

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from harness.exceptions import ConfigError
 from harness.fileio import write_json_atomic
-from harness.route import apply, data, heldout, pick, profile as prof, store
-from harness.route.embed import embed_texts
 
-# The embedding model (torch) loads when a route command embeds, inside harness/route/embed.py, not with the CLI.
+# The route modules (numpy, sklearn, litellm; torch for the embedding model) load when a route command runs, not
+# with the CLI: each handler imports what it uses.
 KS, SHRINK, SEEDS, FOLDS, LOCAL = (8, 16, 32), 50.0, 5, 5, "local"
 
 
@@ -52,14 +51,10 @@ def add_inputs(parser) -> None:
     parser.add_argument("--cache", help="embedding cache folder (default ~/.cache/patchmix/embeddings)")
 
 
-def load_inputs(args):
-    results, issues = data.align(data.read_results(args.results), data.read_issues(Path(args.dataset)))
-    vectors = embed_texts([data.issue_text(i) for i in issues], args.embedder, args.cache and Path(args.cache))
-    return results, vectors
-
-
 def cmd_fit(args) -> int:
-    results, vectors = load_inputs(args)
+    from harness.route import data, profile as prof, store  # lazy: command
+    results, vectors = data.load_inputs(args.results, Path(args.dataset), args.embedder,
+                                        args.cache and Path(args.cache))
     fitted = prof.fit(vectors, results.matrix, results.models, results.ids, args.embedder, args.k, args.shrink)
     store.save_profile(fitted, Path(args.out))
     scores = ", ".join(f"K={k}: {v:.3f}" for k, v in fitted.k_scores.items())
@@ -69,6 +64,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_apply(args) -> int:
+    from harness.route import apply, data, store  # lazy: command
     fitted = store.load_profile(Path(args.profile))
     issues = data.read_issues(Path(args.dataset))
     missing = [i for i in args.ids or [] if i not in issues]
@@ -84,7 +80,9 @@ def cmd_apply(args) -> int:
 
 
 def cmd_pick(args) -> int:
-    results, vectors = load_inputs(args)
+    from harness.route import data, heldout, pick, profile as prof, store  # lazy: command
+    results, vectors = data.load_inputs(args.results, Path(args.dataset), args.embedder,
+                                        args.cache and Path(args.cache))
     if not 1 <= args.models <= len(results.models):
         raise ConfigError(f"--models {args.models}: give a number from 1 to {len(results.models)}")
     fitted = store.load_profile(Path(args.profile)) if args.profile else prof.fit(
@@ -101,7 +99,9 @@ def cmd_pick(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    results, vectors = load_inputs(args)
+    from harness.route import data, heldout  # lazy: command
+    results, vectors = data.load_inputs(args.results, Path(args.dataset), args.embedder,
+                                        args.cache and Path(args.cache))
     found = heldout.evaluate(vectors, results.matrix, seeds=tuple(range(args.seeds)), folds=args.folds)
     out = Path(args.out)
     write_json_atomic(out / "heldout.json", {"summary": found.summary(), "per_seed": found.figures,

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.analysis.sourcefiles import load_sources
 from harness.exceptions import ConfigError
+from harness.route.embed import embed_texts
 
 ISSUE_FIELDS = ("instance_id", "repo", "problem_statement")
 
@@ -82,3 +83,9 @@ def align(results: Results, issues: dict[str, Issue]) -> tuple[Results, list[Iss
 def issue_text(issue: Issue) -> str:
     """What gets embedded: the repository and the problem statement."""
     return f"{issue.repo}\n{issue.problem_statement}"
+
+
+def load_inputs(sources: list[str], dataset: Path, embedder: str, cache: Path | None) -> tuple[Results, np.ndarray]:
+    """The results of the instances the dataset has, and one embedding of each one's issue, in the same order."""
+    results, issues = align(read_results(sources), read_issues(dataset))
+    return results, embed_texts([issue_text(issue) for issue in issues], embedder, cache)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.pipeline.commands import DATASET_HELP
-from harness.scoring.goldcheck import format_gold_summary, validate_gold
-from harness.scoring.official import ISOLATED, OFFICIAL
+from harness.scoring.containers import ISOLATED, OFFICIAL, OFFICIAL_CONTAINERS_FLAG
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +25,7 @@ def add_parser(subparsers) -> None:
 
 
 def add_containers_flag(parser) -> None:
-    parser.add_argument("--official-containers", action="store_true",
+    parser.add_argument(OFFICIAL_CONTAINERS_FLAG, action="store_true",
                         help="score in the official harness's own containers (default network, SYS_ADMIN added) "
                              "instead of patchmix's isolated ones, to match it exactly")
 
@@ -37,6 +36,7 @@ def get_containers(args) -> str:
 
 
 def cmd_validate_gold(args) -> int:
+    from harness.scoring.goldcheck import format_gold_summary, validate_gold  # lazy: command
     out = Path(args.out) if args.out else Path("runs") / "gold-check" / Path(args.dataset).stem.replace("/", "_")
     summary = validate_gold(args.dataset, out, split=args.split, ids=args.ids, pattern=args.filter,
                             workers=args.workers, timeout=args.timeout, containers=get_containers(args),

@@ -19,16 +19,13 @@ from harness.exceptions import PatchmixError
 from harness.fileio import write_text_atomic
 from harness.pipeline.benchmarks import find_benchmark
 from harness.pipeline.dataset import load_rows
+from harness.scoring.containers import ISOLATED, OFFICIAL, OFFICIAL_CONTAINERS_FLAG
 from swebench.harness.constants import (APPLY_PATCH_FAIL, END_TEST_OUTPUT, LOG_INSTANCE, LOG_REPORT,
     RUN_EVALUATION_LOG_DIR, START_TEST_OUTPUT)
 
 HARNESS_MODULE = "swebench.harness.run_evaluation"
 ISOLATED_MODULE = "harness.scoring.isolated"
-ISOLATED, OFFICIAL = "isolated", "official"
-"""Where the candidate's code runs while it is scored: patchmix's hardened containers (no network, capabilities
-dropped, limits), or the harness's own (default network, SYS_ADMIN added), for those who must match it exactly."""
 MODULES = {ISOLATED: ISOLATED_MODULE, OFFICIAL: HARNESS_MODULE}
-OFFICIAL_CONTAINERS_FLAG = "--official-containers"
 LIMIT_KEYS = ("mem_limit", "pids_limit", "cpus")
 """The container settings of a run's config (`defaults.container`) that its isolated scoring containers take."""
 NEEDS_NETWORK = "the eval script failed for want of network, which the isolated scoring container does not have"

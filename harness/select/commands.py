@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.exceptions import PatchmixError
-from harness.select.picks import make_checks, parse_top_k, run_evaluation, run_selection
-from harness.select.rules import format_selection, select_patches
-from harness.select.stated import read_priors
 
 
 def add_parser(subparsers) -> None:
@@ -49,6 +46,9 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_select(args) -> int:
+    from harness.select.picks import make_checks, parse_top_k, run_evaluation, run_selection  # lazy: command
+    from harness.select.rules import format_selection, select_patches  # lazy: command
+    from harness.select.stated import read_priors  # lazy: command
     sources = args.sources
     clusters, issues = (Path(args.clusters) if args.clusters else None), args.issues or args.dataset
     if args.evaluate:

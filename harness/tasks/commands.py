@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.resources import get_bundled_dir
-from harness.tasks.images import build_images
-from harness.tasks.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
-from harness.tasks.proimages import ROWS_FILE, build_pro_images
 
 
 def add_parser(subparsers) -> None:
@@ -20,6 +17,10 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_build_images(args) -> int:
+    from harness.tasks.images import build_images  # lazy: command
+    # lazy: command
+    from harness.tasks.multilingual import MULTILINGUAL_DIR, MULTILINGUAL_ROWS, build_multilingual_images
+    from harness.tasks.proimages import ROWS_FILE, build_pro_images  # lazy: command
     rows = build_images(Path(args.tasks), force=args.force)
     print(f"{len(rows)} task images ready; dataset rows in {Path(args.tasks) / 'bundled.jsonl'}")
     if not args.python_only and (Path(args.tasks) / MULTILINGUAL_DIR).is_dir():

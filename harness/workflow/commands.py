@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.scoring.commands import add_containers_flag, get_containers
-from harness.workflow.chains import evaluate_then_refresh, run_then_select
 
 
 def add_parser(subparsers) -> None:
@@ -35,11 +34,13 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_run(args) -> int:
+    from harness.workflow.chains import run_then_select  # lazy: command
     return run_then_select(Path(args.config), runs_dir=Path(args.runs_dir), iteration=args.iteration,
                            workers=args.workers, executor=args.executor)
 
 
 def cmd_evaluate(args) -> int:
+    from harness.workflow.chains import evaluate_then_refresh  # lazy: command
     evaluate_then_refresh(Path(args.run), workers=args.workers, repeat=args.repeat, timeout=args.timeout,
                           max_retries=args.max_retries, executor=args.executor, address=args.address,
                           containers=get_containers(args))
