@@ -4,7 +4,8 @@
         --out runs/real-images [--limit N] [--ids ID ...] [--validate]
 
 Layers, each built only when missing:
-    patchmix-real/debian:bullseye-py39   debootstrap bullseye (python 3.9, git), `docker import`
+    patchmix-real/debian:bullseye-py39   debootstrap bullseye (python 3.9, git), `docker import`; bookworm-py311
+                                         from bookworm for specs on python 3.11 (flask)
     patchmix-real/env.<repo>:<spec hash> a venv /opt/testbed with the spec's pinned packages, activated from
                                          /root/.bashrc (one image per distinct spec: all sympy versions share one)
     swebench/sweb.eval.x86_64.<id>       the published name: /testbed at the base commit with the later history
@@ -15,7 +16,9 @@ commit and its ancestors are fetched from the mirror (`git fetch <mirror> <base_
 tag or object is present; the fetched pack holds only reachable objects, so `gc --prune=now` has nothing to
 remove and is skipped), the tags that point into that history are kept, there is no remote; after the spec's
 `pre_install` and `install`, the setup commit `git commit --allow-empty -am SWE-bench` as swebench makes it. The specs (`python`, `packages`, `pip_packages`, `pre_install`, `install`, `test_cmd`) are swebench's own:
-swebench 5.x no longer ships them, so they are read from the swebench 4.1.0 wheel, downloaded with pip.
+swebench 5.x no longer ships them, so they are read from the swebench 4.1.0 wheel, downloaded with pip; a spec
+that installs `requirements.txt` (pylint) installs the repository's requirements file at the environment-setup
+commit, read from the mirror as swebench reads it from GitHub.
 Each row is written in swebench 5.x form (`image`, `eval_script` like swebench's own, `log_parser`,
 `eval_type`) to `<out>/<repo>.jsonl`, so that the official harness grades it with no pull. `--validate` scores
 gold and empty patches with the official harness and writes `<out>/<repo>-validation.json`.
@@ -37,7 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BASE_IMAGE = "patchmix-real/debian:bullseye-py39"
+BASE_IMAGES = {"3.9": ("bullseye", "patchmix-real/debian:bullseye-py39"),
+               "3.11": ("bookworm", "patchmix-real/debian:bookworm-py311")}
+"""The Debian suite whose python3 is each spec python, and the base image made from it."""
 BASE_PACKAGES = "python3,python3-venv,git,ca-certificates,patch,procps"
 SPECS_WHEEL = "swebench==4.1.0"
 SPECS_CACHE = Path.home() / ".cache" / "patchmix" / "swebench-4.1.0"
@@ -47,19 +52,18 @@ HEREDOC = "EOF_114329324912"
 RECIPE = "2"
 """Bump when the instance recipe changes: images of another recipe are rebuilt."""
 NON_TEST_EXTS = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
-SUPPORTED_PYTHON = {"3.9"}
-"""Python versions a Debian suite gives here (bullseye: 3.9); other specs are left out, with the reason."""
+SUPPORTED_PYTHON = set(BASE_IMAGES)
+"""Python versions a Debian suite gives here; other specs are left out, with the reason."""
 
 ENV_DOCKERFILE = """\
 FROM {base}
 COPY host-ca.crt /tmp/host-ca.crt
-RUN python3 -m venv {env} && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt -U "pip<24" setuptools wheel \\
- && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt {packages} && rm /tmp/host-ca.crt \\
- && echo 'source {env}/bin/activate' >> /root/.bashrc{extra}
+{copy_requirements}RUN python3 -m venv {env} && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt -U "pip<24" setuptools wheel \\
+ {installs}&& rm /tmp/host-ca.crt && echo 'source {env}/bin/activate' >> /root/.bashrc{extra}
 STOPSIGNAL SIGKILL
 """
 TOX_PTH = ('import os, site, sys; os.environ.get("VIRTUAL_ENV") == "{env}" and sys.prefix != "{env}" and '
-           'site.addsitedir("{env}/lib/python3.9/site-packages")')
+           'site.addsitedir("{env}/lib/python{python}/site-packages")')
 """For specs that run their tests with `tox --current-env`: tox-current-env links the environment's python into
 .tox/, which for a conda environment (the published images) is that environment, but for a venv is the bare
 system python (a venv is found next to the path it is started by). While the testbed venv is activated, this
@@ -71,11 +75,17 @@ a throwaway venv against the testbed environment), as the published images resol
 (SWE-bench Verified: mid-2024); the spec's own `install` then finds them satisfied. Without it, today's Pygments
 renders highlighted HTML differently and PASS_TO_PASS tests of the published images fail."""
 DATED_INSTALL = ("python3 -m venv /tmp/newpip && /tmp/newpip/bin/pip install -q --cert /tmp/host-ca.crt 'pip>=25.3' "
-                 "&& /tmp/newpip/bin/pip --python {env}/bin/python install -q --cert /tmp/host-ca.crt "
-                 "--uploaded-prior-to {date} {args} && rm -rf /tmp/newpip && ")
+                 "&& {installs} && rm -rf /tmp/newpip && ")
+DATED_PIP = "/tmp/newpip/bin/pip --python {env}/bin/python install -q --cert /tmp/host-ca.crt --uploaded-prior-to {date} "
+"""An editable install whose build backend has no PEP 660 hook (setuptools < 64, pinned by pylint 2.15's
+pyproject.toml) fails with a recent pip: the dated resolution then installs the project as a wheel, which the
+spec's own `pip install -e .` (pip < 24, which falls back to `setup.py develop`) replaces."""
+REQUIREMENTS_EXCLUDED = ("-e .", "#", ".[test")
+"""Lines swebench leaves out of a repository's requirements file (editable self-installs, comments)."""
 PIP_CONF = "[global]\ncert = /etc/ssl/certs/patchmix-host-ca.crt\n"
-"""For the environments built for tox specs (sphinx): the eval script's `pip install -e .[test]` builds in an
-isolated environment fetched from PyPI, which here is reached through a proxy whose CA only the host trusts."""
+"""For the environments built for tox and requirements specs (sphinx, pylint, flask): the eval script's
+`pip install -e .[test]` builds in an isolated environment fetched from PyPI (and installs what a patch adds to
+the dependencies), which here is reached through a proxy whose CA only the host trusts."""
 
 INSTANCE_DOCKERFILE = """\
 FROM {env_image}
@@ -93,14 +103,38 @@ STOPSIGNAL SIGKILL
 # ------------------------------------------------------------------------------------------------ specs
 
 
-def load_specs() -> dict:
-    """swebench's MAP_REPO_VERSION_TO_SPECS_PY and its test-directive rules, read from the 4.1.0 wheel."""
+def load_constants() -> dict:
+    """swebench 4.1.0's harness/constants/python.py (specs, requirements paths), downloaded once with pip."""
     module = SPECS_CACHE / "swebench" / "harness" / "constants" / "python.py"
     if not module.is_file():
         download_specs()
     namespace: dict = {}
     exec(compile(module.read_text(), str(module), "exec"), namespace)  # noqa: S102 - swebench's own constants
-    return namespace["MAP_REPO_VERSION_TO_SPECS_PY"]
+    return namespace
+
+
+def read_requirements(row: dict, mirror: Path, paths: list[str]) -> str:
+    """The requirements file swebench installs for `packages: requirements.txt`, read from the mirror at the
+    environment-setup commit instead of GitHub: the first of the repository's paths that exists, its `-r` includes
+    first, without editable self-installs and comments, the yanked `types-pkg_resources` as `types-setuptools`."""
+    commit = row.get("environment_setup_commit") or row["base_commit"]
+    for path in paths:
+        done = subprocess.run(["git", "-C", str(mirror), "show", f"{commit}:{path}"], capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+    else:
+        raise RuntimeError(f"none of {paths} exists at {commit} in {mirror}; is the mirror up to date?")
+    folder = path.rpartition("/")[0]
+    own, included = [], []
+    for line in done.stdout.split("\n"):
+        if line.strip().startswith("-r"):
+            name = "/".join(filter(None, [folder, line.strip()[2:].strip()]))
+            text = run(["git", "-C", str(mirror), "show", f"{commit}:{name}"])
+            included += [extra for extra in text.split("\n") if not extra.strip().startswith(REQUIREMENTS_EXCLUDED)]
+        elif not line.strip().startswith(REQUIREMENTS_EXCLUDED):
+            own.append(line)
+    text = "\n".join(included + ["\n".join(own)])
+    return re.sub(r"^types-pkg_resources([<>=!~]=?.*|$)", "types-setuptools", text, flags=re.MULTILINE)
 
 
 def download_specs() -> None:
@@ -131,8 +165,8 @@ def check_buildable(spec: dict) -> str | None:
     """Why this spec cannot be built here, or None."""
     if spec["python"] not in SUPPORTED_PYTHON:
         return f"needs python {spec['python']} (this builder has {', '.join(sorted(SUPPORTED_PYTHON))})"
-    if spec.get("packages") in ("requirements.txt", "environment.yml"):
-        return f"installs from {spec['packages']} (not supported by this builder yet)"
+    if spec.get("packages") == "environment.yml":
+        return "installs from environment.yml (not supported by this builder yet)"
     return None
 
 
@@ -194,22 +228,27 @@ def image_exists(name: str, recipe: str | None = None, env_image: str | None = N
         (env_image is None or not found_env or found_env == env_image)
 
 
-def ensure_base_image() -> None:
-    if image_exists(BASE_IMAGE):
-        return
+def ensure_base_image(python: str) -> str:
+    suite, name = BASE_IMAGES[python]
+    if image_exists(name):
+        return name
     with tempfile.TemporaryDirectory(prefix="patchmix-real-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bullseye", str(rootfs)])
-        run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {BASE_IMAGE}"])
+        run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", suite, str(rootfs)])
+        run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {name}"])
+    return name
 
 
 def make_dated_install(spec: dict) -> str:
-    """The date-bounded resolution of the spec's install for tox specs (RESOLVED_BEFORE), else nothing."""
+    """The date-bounded resolution of the spec's install for tox and requirements specs (RESOLVED_BEFORE), else
+    nothing."""
     prefix = "python -m pip install "
-    if not uses_tox(spec) or not spec["install"].startswith(prefix):
+    if not (uses_tox(spec) or "requirements" in spec) or not spec["install"].startswith(prefix):
         return ""
     args = spec["install"][len(prefix):].replace(".[", "'.[").replace("]", "]'")
-    return DATED_INSTALL.format(env=ENV_DIR, date=RESOLVED_BEFORE, args=args)
+    pip = DATED_PIP.format(env=ENV_DIR, date=RESOLVED_BEFORE)
+    installs = f"( {pip}{args} || {pip}{args.replace('-e ', '', 1)} )" if args.startswith("-e ") else pip + args
+    return DATED_INSTALL.format(installs=installs)
 
 
 def uses_tox(spec: dict) -> bool:
@@ -218,7 +257,8 @@ def uses_tox(spec: dict) -> bool:
 
 def get_env_image(row: dict, spec: dict) -> tuple[str, list[str]]:
     packages = list_pip_packages(spec)
-    variant = [spec["python"], packages] + (["tox-pth", "pip-conf"] if uses_tox(spec) else [])
+    variant = [spec["python"], packages] + (["tox-pth", "pip-conf"] if uses_tox(spec) else []) + \
+        ([spec["requirements"], "dated", "pip-conf"] if "requirements" in spec else [])
     digest = hashlib.sha256(json.dumps(variant).encode()).hexdigest()[:10]
     return f"patchmix-real/env.{row['repo'].replace('/', '__')}:{digest}", packages
 
@@ -229,15 +269,26 @@ def ensure_env_image(row: dict, spec: dict) -> str:
         return name
     with tempfile.TemporaryDirectory(prefix="patchmix-real-env-") as tmp:
         shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", Path(tmp) / "host-ca.crt")
-        quoted = " ".join(f"'{name}'" for name in packages)
+        commands, copy_requirements = [], ""
+        if "requirements" in spec:  # resolved as of RESOLVED_BEFORE, as for the instance's install
+            (Path(tmp) / "requirements.txt").write_text(spec["requirements"] + "\n")
+            copy_requirements = "COPY requirements.txt /tmp/requirements.txt\n"
+            pip = DATED_PIP.format(env=ENV_DIR, date=RESOLVED_BEFORE)
+            dated = DATED_INSTALL.format(installs=f"{pip}-r /tmp/requirements.txt")
+            commands.append(dated.rstrip().removesuffix("&&").rstrip())
+        if packages:  # then the spec's pinned packages, as swebench installs them after the requirements
+            quoted = " ".join(f"'{name}'" for name in packages)
+            commands.append(f"{ENV_DIR}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt {quoted}")
+        installs = "".join(f"&& {command} " for command in commands)
         extra = ""
         if uses_tox(spec):
-            (Path(tmp) / "testbed.pth").write_text(TOX_PTH.format(env=ENV_DIR) + "\n")
+            (Path(tmp) / "testbed.pth").write_text(TOX_PTH.format(env=ENV_DIR, python=spec["python"]) + "\n")
+            extra += "\nCOPY testbed.pth /usr/lib/python3/dist-packages/zz_patchmix_testbed.pth"
+        if uses_tox(spec) or "requirements" in spec:
             (Path(tmp) / "pip.conf").write_text(PIP_CONF)
-            extra = ("\nCOPY testbed.pth /usr/lib/python3/dist-packages/zz_patchmix_testbed.pth"
-                     "\nCOPY pip.conf /etc/pip.conf\nCOPY host-ca.crt /etc/ssl/certs/patchmix-host-ca.crt")
-        (Path(tmp) / "Dockerfile").write_text(ENV_DOCKERFILE.format(base=BASE_IMAGE, env=ENV_DIR, packages=quoted,
-                                                                    extra=extra))
+            extra += "\nCOPY pip.conf /etc/pip.conf\nCOPY host-ca.crt /etc/ssl/certs/patchmix-host-ca.crt"
+        (Path(tmp) / "Dockerfile").write_text(ENV_DOCKERFILE.format(base=ensure_base_image(spec["python"]), env=ENV_DIR, installs=installs,
+                                                                    copy_requirements=copy_requirements, extra=extra))
         run(["docker", "build", "-q", "-t", name, tmp])
     return name
 
@@ -315,16 +366,18 @@ def select_rows(repo: str, ids: list[str] | None, limit: int | None) -> list[dic
     return rows[:limit] if limit else rows
 
 
-def build_all(rows: list[dict], specs: dict, mirror: Path, log) -> tuple[list[dict], dict]:
+def build_all(rows: list[dict], constants: dict, mirror: Path, log) -> tuple[list[dict], dict]:
     built, left_out = [], {}
-    ensure_base_image()
     for row in rows:
-        spec = get_spec(specs, row)
+        spec = get_spec(constants["MAP_REPO_VERSION_TO_SPECS_PY"], row)
         reason = check_buildable(spec)
         if reason:
             left_out[row["instance_id"]] = reason
             continue
         try:
+            if spec.get("packages") == "requirements.txt":
+                paths = constants["MAP_REPO_TO_REQS_PATHS"][row["repo"]]
+                spec = {**spec, "requirements": read_requirements(row, mirror, paths)}
             build_instance_image(row, spec, ensure_env_image(row, spec), mirror)
         except RuntimeError as error:
             left_out[row["instance_id"]] = f"build failed: {error}"
@@ -347,7 +400,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = lambda text: print(text, flush=True)  # noqa: E731
-    rows, left_out = build_all(select_rows(args.repo, args.ids, args.limit), load_specs(), Path(args.mirror), log)
+    rows, left_out = build_all(select_rows(args.repo, args.ids, args.limit), load_constants(), Path(args.mirror), log)
     dataset = out / f"{args.repo.replace('/', '__')}.jsonl"
     dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (out / f"{args.repo.replace('/', '__')}-left-out.json").write_text(json.dumps(left_out, indent=1))

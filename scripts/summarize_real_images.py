@@ -17,7 +17,8 @@ from pathlib import Path
 def read_folder(folder: Path) -> dict:
     validations = [json.loads(p.read_text()) for p in folder.glob("*-validation.json")]
     left_out = {k: v for p in folder.glob("*-left-out.json") for k, v in json.loads(p.read_text()).items()}
-    replay_path = folder / "replay" / "replay.json"
+    replay_path = next((p for p in (folder / "replay" / "replay.json", folder / "replay.json") if p.is_file()),
+                       folder / "replay.json")
     replay = json.loads(replay_path.read_text()) if replay_path.is_file() else {"results": []}
     return {"validations": validations, "left_out": left_out, "replay": replay}
 
@@ -25,10 +26,45 @@ def read_folder(folder: Path) -> dict:
 def summarise_replay(results: list[dict]) -> dict:
     rows = [{"instance_id": r["instance_id"], "match": r["match"], "resolved": r.get("resolved"),
              "same_verdict": r.get("same_verdict"), "actions": r.get("actions"),
-             "timed_out": sum(1 for o in r.get("outcomes", []) if o.get("timed_out"))} for r in results]
+             "timed_out": sum(1 for o in r.get("outcomes", []) if o.get("timed_out")),
+             "difference": describe_difference(r.get("patch") or "", r.get("recorded_patch") or "")}
+            for r in results]
     return {"replayed": len(rows), "same_patch": sum(r["match"] == "same" for r in rows),
             "same_patch_normalised": sum(r["match"] in ("same", "same_normalised") for r in rows),
             "same_verdict": sum(bool(r["same_verdict"]) for r in rows), "per_instance": rows}
+
+
+def describe_difference(replayed: str, recorded: str) -> str:
+    """What differs between the replayed and the recorded patch, in a few words ("" when nothing does)."""
+    if replayed == recorded:
+        return ""
+    mine, theirs = replayed.splitlines(), recorded.splitlines()
+    if len(mine) == len(theirs):
+        differing = [(a, b) for a, b in zip(mine, theirs) if a != b]
+        if all(a.startswith("index ") and b.startswith("index ") for a, b in differing):
+            # `git diff` abbreviates blob ids to a length that grows with the number of objects in the repository
+            return "only the abbreviated blob ids of `index` lines (a repository with fewer objects)"
+        if all(a.rstrip() == b.rstrip() for a, b in differing):
+            return "trailing whitespace only"
+    mine_files, theirs_files = split_files(replayed), split_files(recorded)
+    same = [path for path in mine_files if theirs_files.get(path) == mine_files[path]]
+    if len(same) == len(mine_files) and len(theirs_files) > len(mine_files):
+        extra = sorted(set(theirs_files) - set(mine_files))
+        return f"the recorded patch also changes {', '.join(extra)}; the files the replay changed are the same"
+    return f"{len(set(mine) ^ set(theirs))} lines differ"
+
+
+def split_files(patch: str) -> dict[str, list[str]]:
+    """A patch's per-file blocks by path, without `index` lines (their blob ids' abbreviation varies)."""
+    blocks: dict[str, list[str]] = {}
+    path = None
+    for line in patch.splitlines():
+        if line.startswith("diff --git "):
+            path = line.split(" b/", 1)[-1]
+            blocks[path] = []
+        elif path is not None and not line.startswith("index "):
+            blocks[path].append(line)
+    return blocks
 
 
 def collect(folders: list[Path]) -> dict:

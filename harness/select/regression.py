@@ -73,8 +73,8 @@ class RegressionCheck:
         _, listing = self.run(["git", "-C", self.env.config.workdir, "ls-files", "*.py"])
         tests = [path for path in listing.split() if diffs.is_test_path(path)
                  and PurePosixPath(path).name.startswith("test")]
-        stems = {PurePosixPath(c.path).stem for p in patches for c in diffs.source_changes(p)} - {"__init__"}
-        named = [path for path in tests if any(stem in PurePosixPath(path).stem for stem in stems)]
+        names = get_module_names(patches)
+        named = [path for path in tests if any(name in PurePosixPath(path).stem for name in names)]
         return sorted(named or tests)[:MAX_TEST_FILES]
 
     def run_script(self) -> bool:
@@ -133,6 +133,17 @@ class RegressionCheck:
         if self.result.reproduction_kept:
             self.result.reproduces[system] = self.run_script()
         self.revert(system)
+
+
+def get_module_names(patches: list[str]) -> set[str]:
+    """The names the changed modules' test files carry: a module's stem (`core` for core.py), or its package's name
+    for a package's `__init__.py` (`autodoc` for sphinx/ext/autodoc/__init__.py, tested in test_ext_autodoc.py)."""
+    names = set()
+    for patch in patches:
+        for change in diffs.source_changes(patch):
+            path = PurePosixPath(change.path)
+            names.add(path.parent.name if path.stem == "__init__" else path.stem)
+    return names - {""}
 
 
 def check_regressions(row: dict, patches: dict[str, str], config: ContainerConfig | None = None,

@@ -500,3 +500,20 @@ def test_the_python_probe_names_declared_distributions_that_are_missing(tmp_path
     assert info["missing"] == ["patchmix-absent-dist"] and info["declared_in"] == ["pyproject.toml", "setup.cfg"]
     with pytest.raises(InfraError, match="lacks patchmix-absent-dist declared in pyproject.toml and setup.cfg"):
         check_python_env({**info, "path": sys.executable}, str(tmp_path))
+
+
+def test_the_python_probe_reads_a_marker_quoted_inside_a_dependency_as_part_of_it(tmp_path):
+    """sphinx 7's pyproject.toml: a platform marker in single quotes inside a double-quoted dependency is that
+    dependency's marker (skipped), not a distribution called `win32` that the environment lacks."""
+    import subprocess
+    import sys
+
+    from harness.agent.environment.prepare import PROBE_CODE, PROBE_MARKER
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = [\n    "PyYAML>=5",\n'
+        '    "importlib-metadata>=4.8; python_version < \'3.10\'",\n'
+        '    "colorama>=0.4.5; sys_platform == \'win32\'",\n    \'typing-extensions\',\n]\n')
+    output = subprocess.run([sys.executable, "-c", PROBE_CODE], cwd=tmp_path, capture_output=True, text=True).stdout
+    info = json.loads(output.split(PROBE_MARKER, 1)[1])
+    assert info["checked"] == ["PyYAML", "typing-extensions"] and info["missing"] == []

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.select.regression import check_regressions
+from harness.select.regression import check_regressions, get_module_names
 from tests.select.selectkit import BREAKS_COUNT
 
 DOES_NOT_APPLY = BREAKS_COUNT.replace("-    while current < end:", "-    while current != end:")
@@ -92,3 +92,12 @@ def test_a_patch_whose_context_moved_applies_with_fuzz_as_in_the_harness_and_is_
     assert "tests/test_core.py::test_count_days_of_reversed_range_is_zero" in result.broken["fuzzy"]
     assert result.broken["gold"] == [] and result.broken["again"] == []
     assert any(command.startswith("patch --batch --fuzz=5") for command in result.commands)
+
+
+def test_the_tests_of_a_changed_package_init_are_found_by_the_package_name():
+    patch = ("diff --git a/sphinx/ext/autodoc/__init__.py b/sphinx/ext/autodoc/__init__.py\n"
+             "--- a/sphinx/ext/autodoc/__init__.py\n+++ b/sphinx/ext/autodoc/__init__.py\n"
+             "@@ -1 +1 @@\n-a = 1\n+a = 2\n"
+             "diff --git a/sympy/core/basic.py b/sympy/core/basic.py\n"
+             "--- a/sympy/core/basic.py\n+++ b/sympy/core/basic.py\n@@ -1 +1 @@\n-b = 1\n+b = 2\n")
+    assert get_module_names([patch]) == {"autodoc", "basic"}

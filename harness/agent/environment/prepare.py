@@ -109,7 +109,8 @@ def declared():
         project = re.search(r"(?ms)^\[project\][ \t]*$(.*?)(?=^\[|\Z)", text)
         deps = project and re.search(r"(?ms)^dependencies\s*=\s*\[(.*?)\]", project.group(1))
         if deps:
-            found += re.findall(r"[\"']([^\"']+)[\"']", deps.group(1)); sources.append("pyproject.toml")
+            strings = re.findall(r"\"([^\"]*)\"|'([^']*)'", deps.group(1))  # a marker quotes inside the other quote
+            found += [double or single for double, single in strings]; sources.append("pyproject.toml")
     if os.path.isfile("setup.cfg"):
         try:
             import configparser
