@@ -15,7 +15,8 @@ The repository state is made on the host as SWE-bench's builder makes it, with t
 commit and its ancestors are fetched from the mirror (`git fetch <mirror> <base_commit>`, so no later commit,
 tag or object is present; the fetched pack holds only reachable objects, so `gc --prune=now` has nothing to
 remove and is skipped), the tags that point into that history are kept, there is no remote; after the spec's
-`pre_install` and `install`, the setup commit `git commit --allow-empty -am SWE-bench` as swebench makes it. The specs (`python`, `packages`, `pip_packages`, `pre_install`, `install`, `test_cmd`) are swebench's own:
+`pre_install` and `install`, the setup commit `git commit --allow-empty -am SWE-bench` as swebench makes it. The
+specs (`python`, `packages`, `pip_packages`, `pre_install`, `install`, `test_cmd`) are swebench's own:
 swebench 5.x no longer ships them, so they are read from the swebench 4.1.0 wheel, downloaded with pip; a spec
 that installs `requirements.txt` (pylint) installs the repository's requirements file at the environment-setup
 commit, read from the mirror as swebench reads it from GitHub.
@@ -58,7 +59,7 @@ SUPPORTED_PYTHON = set(BASE_IMAGES)
 ENV_DOCKERFILE = """\
 FROM {base}
 COPY host-ca.crt /tmp/host-ca.crt
-{copy_requirements}RUN python3 -m venv {env} && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt -U "pip<24" setuptools wheel \\
+{copy_requirements}RUN python3 -m venv {env} && {env}/bin/pip install --no-cache-dir --cert /tmp/host-ca.crt -U "pip<24" {setuptools} wheel \\
  {installs}&& rm /tmp/host-ca.crt && echo 'source {env}/bin/activate' >> /root/.bashrc{extra}
 STOPSIGNAL SIGKILL
 """
@@ -76,10 +77,16 @@ a throwaway venv against the testbed environment), as the published images resol
 renders highlighted HTML differently and PASS_TO_PASS tests of the published images fail."""
 DATED_INSTALL = ("python3 -m venv /tmp/newpip && /tmp/newpip/bin/pip install -q --cert /tmp/host-ca.crt 'pip>=25.3' "
                  "&& {installs} && rm -rf /tmp/newpip && ")
-DATED_PIP = "/tmp/newpip/bin/pip --python {env}/bin/python install -q --cert /tmp/host-ca.crt --uploaded-prior-to {date} "
+DATED_PIP = ("/tmp/newpip/bin/pip --python {env}/bin/python install -q --cert /tmp/host-ca.crt "
+             "--uploaded-prior-to {date} ")
 """An editable install whose build backend has no PEP 660 hook (setuptools < 64, pinned by pylint 2.15's
 pyproject.toml) fails with a recent pip: the dated resolution then installs the project as a wheel, which the
 spec's own `pip install -e .` (pip < 24, which falls back to `setup.py develop`) replaces."""
+DATED_SETUPTOOLS = "'setuptools<=70.0.0'"
+"""The environment's setuptools for requirements specs: the newest of RESOLVED_BEFORE. From setuptools 80,
+`setup.py develop` (what pip < 24 runs for `pip install -e .` without a pyproject.toml: pylint 2.x) installs through
+an import finder instead of adding /testbed to sys.path, and pylint's checkers, loaded by file path, are then not
+found when the tests run from the `pytest` script."""
 REQUIREMENTS_EXCLUDED = ("-e .", "#", ".[test")
 """Lines swebench leaves out of a repository's requirements file (editable self-installs, comments)."""
 PIP_CONF = "[global]\ncert = /etc/ssl/certs/patchmix-host-ca.crt\n"
@@ -258,7 +265,7 @@ def uses_tox(spec: dict) -> bool:
 def get_env_image(row: dict, spec: dict) -> tuple[str, list[str]]:
     packages = list_pip_packages(spec)
     variant = [spec["python"], packages] + (["tox-pth", "pip-conf"] if uses_tox(spec) else []) + \
-        ([spec["requirements"], "dated", "pip-conf"] if "requirements" in spec else [])
+        ([spec["requirements"], "dated", "pip-conf", DATED_SETUPTOOLS] if "requirements" in spec else [])
     digest = hashlib.sha256(json.dumps(variant).encode()).hexdigest()[:10]
     return f"patchmix-real/env.{row['repo'].replace('/', '__')}:{digest}", packages
 
@@ -287,8 +294,11 @@ def ensure_env_image(row: dict, spec: dict) -> str:
         if uses_tox(spec) or "requirements" in spec:
             (Path(tmp) / "pip.conf").write_text(PIP_CONF)
             extra += "\nCOPY pip.conf /etc/pip.conf\nCOPY host-ca.crt /etc/ssl/certs/patchmix-host-ca.crt"
-        (Path(tmp) / "Dockerfile").write_text(ENV_DOCKERFILE.format(base=ensure_base_image(spec["python"]), env=ENV_DIR, installs=installs,
-                                                                    copy_requirements=copy_requirements, extra=extra))
+        dockerfile = ENV_DOCKERFILE.format(
+            base=ensure_base_image(spec["python"]), env=ENV_DIR, installs=installs, extra=extra,
+            setuptools=DATED_SETUPTOOLS if "requirements" in spec else "setuptools",
+            copy_requirements=copy_requirements)
+        (Path(tmp) / "Dockerfile").write_text(dockerfile)
         run(["docker", "build", "-q", "-t", name, tmp])
     return name
 

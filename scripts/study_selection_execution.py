@@ -26,6 +26,7 @@ import csv
 import gzip
 import json
 import random
+import signal
 import statistics
 import sys
 import time
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from harness.cli import raise_interrupt  # noqa: E402
 from harness.select.crossfit import fallback  # noqa: E402
 from harness.select.features import EXECUTION_FEATURES, get_execution_columns  # noqa: E402
 from harness.select.pool import Candidate  # noqa: E402
@@ -216,6 +218,7 @@ def evaluate_all(candidates: dict, executed: dict, top_k: int, seeds: int, folds
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, raise_interrupt)  # a stopped study removes its container, as `patchmix` does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", nargs="+", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True)
@@ -265,15 +268,15 @@ def main() -> int:
     candidates = {i: c for i, c in candidates.items() if i in executed}
     evaluated = evaluate_all(everywhere, executed, args.top_k, args.seeds, args.folds, args.fit_beyond)
     figures = evaluated["figures"]
-    signal = describe_signal(candidates, executed)
+    split = describe_signal(candidates, executed)
     for name, methods in figures.items():
         print(f"{name} ({len(candidates)} instances, {args.seeds} seeds): " +
               ", ".join(f"{m} {v['mean']}" for m, v in methods.items()))
-    print(json.dumps(signal, indent=1))
+    print(json.dumps(split, indent=1))
     if args.results:
         args.results.write_text(json.dumps({"instances": len(candidates), "systems": systems, "top_k": args.top_k,
                                             "seeds": args.seeds, "folds": args.folds, "figures": figures,
-                                            "signal": signal, "features": list(EXECUTION_FEATURES),
+                                            "signal": split, "features": list(EXECUTION_FEATURES),
                                             "exec_filter_minus_static_by_instance":
                                                 evaluated["exec_filter_minus_static_by_instance"],
                                             "fit_beyond": args.fit_beyond}, indent=1))
