@@ -255,8 +255,12 @@ def main() -> int:
         todo = [i for i in sorted(rows) if is_informative(candidates[i])]
         print(f"{len(todo)} of {len(rows)} instances have both resolving and failing candidates: only they are "
               "run (on the others every pick has the same verdict, and the fit learns nothing from them)")
-        with ThreadPoolExecutor(args.workers) as pool:
-            list(pool.map(run_one, todo))
+        if args.workers == 1:  # in the main thread: a stop (Ctrl-C, SIGTERM) reaches the check, which removes its
+            for instance in todo:  # container; a pool's threads would finish their instances first
+                run_one(instance)
+        else:
+            with ThreadPoolExecutor(args.workers) as pool:
+                list(pool.map(run_one, todo))
     executed = {i: json.loads((args.cache / f"{i}.json").read_text()) for i in rows
                 if (args.cache / f"{i}.json").is_file()}
     executed.update({i: UNINFORMATIVE for i in rows if i not in executed and not is_informative(candidates[i])})
