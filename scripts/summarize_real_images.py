@@ -3,7 +3,8 @@
     python scripts/summarize_real_images.py OUT_DIR... --results scripts/real_images_results.json
 
 Each OUT_DIR is a `scripts/build_real_images.py --validate` output folder, optionally with a `replay/` folder
-written by `patchmix replay ... --out OUT_DIR/replay`. Prints a table; writes the per-instance figures.
+written by `patchmix replay ... --out OUT_DIR/replay`, or a `patchmix replay --out` folder itself. Prints a
+table; writes the per-instance figures, with what differs between each replayed and recorded patch.
 """
 
 from __future__ import annotations
