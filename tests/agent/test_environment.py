@@ -351,6 +351,8 @@ def test_container_is_removed_after_an_exception_inside_with(docker_client, test
 
 
 CTRL_C_SCRIPT = f"""
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as the CLI does: started with `&`, SIGINT is ignored
 from harness.agent.config import ContainerConfig
 from harness.agent.environment.docker_environment import Environment
 with Environment({TEST_IMAGE!r}, ContainerConfig()) as env:
